@@ -1,0 +1,326 @@
+using System.Globalization;
+
+namespace AnnexEdge.Protocol;
+
+/// <summary>The outcome of parsing: exactly one of <see cref="Request"/> and <see cref="Rejection"/> is set.</summary>
+public readonly record struct P2pParseResult(P2pRequest? Request, P2pRejection? Rejection)
+{
+    public static implicit operator P2pParseResult(P2pRequest request) => new(request, null);
+
+    public static implicit operator P2pParseResult(P2pRejection rejection) => new(null, rejection);
+}
+
+/// <summary>
+/// Parses and validates a request of the p2phttp API the way <c>git annex p2phttp</c> does, so that a
+/// malformed request gets the status and message a node would give without reaching any node.
+/// Checks run in git-annex's order: path shape, then version and method, then a key in the path,
+/// then query parameters in the API's order, then headers.
+/// </summary>
+public static class P2pRequestParser
+{
+    public const string PathPrefix = "/git-annex/";
+    public const string DataLengthHeader = "X-git-annex-data-length";
+
+    private const string EmptyUuid = "empty UUID";
+
+    public static P2pParseResult Parse(string method, string path, string? rawQuery, string? dataLengthHeader)
+    {
+        if (!path.StartsWith(PathPrefix, StringComparison.Ordinal))
+        {
+            return P2pRejection.NotFound;
+        }
+
+        var segments = path[PathPrefix.Length..].Split('/');
+        // A trailing slash is ignored, as git-annex's router does; any other empty segment is not a route.
+        if (segments.Length > 1 && segments[^1].Length == 0)
+        {
+            segments = segments[..^1];
+        }
+
+        if (segments.Any(s => s.Length == 0))
+        {
+            return P2pRejection.NotFound;
+        }
+
+        var query = P2pQuery.Parse(rawQuery);
+
+        // GET /git-annex/UUID/key/KEY: unversioned, no parameter needed.
+        if (segments.Length == 3 && segments[1] == "key")
+        {
+            if (!IsGet(method))
+            {
+                return P2pRejection.MethodNotAllowed;
+            }
+
+            return ParseUnversionedKey(segments[0], segments[2]);
+        }
+
+        P2pEndpoint endpoint;
+        string? pathKey = null;
+        if (segments.Length == 4 && segments[2] == "key")
+        {
+            endpoint = P2pEndpoint.Key;
+            pathKey = segments[3];
+        }
+        else if (segments.Length == 3 && segments[2] != "key" && P2pEndpoints.TryParseName(segments[2], out endpoint))
+        {
+        }
+        else
+        {
+            return P2pRejection.NotFound;
+        }
+
+        if (!TryParseVersion(segments[1], out var version) || version < endpoint.MinVersion()
+            || !(endpoint == P2pEndpoint.Key ? IsGet(method) : method == "POST"))
+        {
+            return P2pRejection.BadVersion;
+        }
+
+        if (!TryParseUuidValue(segments[0], out var uuid, out var uuidError))
+        {
+            return new P2pRejection(400, uuidError);
+        }
+
+        string? key = null;
+        if (pathKey is not null)
+        {
+            if (!TryParseKey(pathKey, out key, out var keyError))
+            {
+                return new P2pRejection(400, keyError);
+            }
+        }
+
+        return ParseParameters(endpoint, version, uuid, segments[0].StartsWith('['), key, query, dataLengthHeader);
+    }
+
+    private static P2pParseResult ParseUnversionedKey(string uuidSegment, string keySegment)
+    {
+        if (!TryParseUuidValue(uuidSegment, out var uuid, out var uuidError))
+        {
+            return new P2pRejection(400, uuidError);
+        }
+
+        if (!TryParseKey(keySegment, out var key, out var error))
+        {
+            return new P2pRejection(400, error);
+        }
+
+        return new P2pRequest { Uuid = uuid, UuidWasEncoded = uuidSegment.StartsWith('['), Version = null, Endpoint = P2pEndpoint.Key, Key = key };
+    }
+
+    private static P2pParseResult ParseParameters(
+        P2pEndpoint endpoint, int version, string uuid, bool encoded, string? key, P2pQuery query, string? dataLengthHeader)
+    {
+        string? lockId = null;
+        if (endpoint == P2pEndpoint.KeepLocked)
+        {
+            var raw = query.First("lockid", out var present);
+            if (!present || raw is null)
+            {
+                return P2pRejection.MissingParameter("lockid");
+            }
+
+            if (!TryParseUuidValue(raw, out lockId, out var error))
+            {
+                return P2pRejection.BadParameter("lockid", error);
+            }
+        }
+
+        if (endpoint is not (P2pEndpoint.Key or P2pEndpoint.GetTimestamp or P2pEndpoint.KeepLocked))
+        {
+            var raw = query.First("key", out var present);
+            if (!present || raw is null)
+            {
+                return P2pRejection.MissingParameter("key");
+            }
+
+            if (!TryParseKey(raw, out key, out var error))
+            {
+                return P2pRejection.BadParameter("key", error);
+            }
+        }
+
+        string? clientUuid = null;
+        {
+            var raw = query.First("clientuuid", out var present);
+            if (!present || raw is null)
+            {
+                // keeplocked accepts a missing clientuuid; every other versioned request needs it.
+                if (endpoint != P2pEndpoint.KeepLocked)
+                {
+                    return P2pRejection.MissingParameter("clientuuid");
+                }
+            }
+            else if (!TryParseUuidValue(raw, out clientUuid, out var error))
+            {
+                return P2pRejection.BadParameter("clientuuid", error);
+            }
+        }
+
+        var bypass = new List<string>();
+        foreach (var raw in query.All("bypass"))
+        {
+            if (!TryParseUuidValue(raw ?? "", out var b, out var error))
+            {
+                return P2pRejection.BadParameterList("bypass", error);
+            }
+
+            bypass.Add(b);
+        }
+
+        string? associatedFile = null;
+        long? offset = null;
+        if (endpoint is P2pEndpoint.Key or P2pEndpoint.Put)
+        {
+            var rawFile = query.First("associatedfile", out var filePresent);
+            if (filePresent && rawFile is not null && !Base64Bracket.TryDecode(rawFile, out associatedFile))
+            {
+                return P2pRejection.BadParameter("associatedfile", Base64Bracket.DecodeError);
+            }
+
+            var rawOffset = query.First("offset", out var offsetPresent);
+            if (offsetPresent && rawOffset is not null)
+            {
+                if (!TryParseInteger(rawOffset, out var o))
+                {
+                    return P2pRejection.BadParameter("offset", "offset parse error");
+                }
+
+                offset = o;
+            }
+        }
+
+        long? timestamp = null;
+        if (endpoint == P2pEndpoint.RemoveBefore)
+        {
+            var raw = query.First("timestamp", out var present);
+            if (!present || raw is null)
+            {
+                return P2pRejection.MissingParameter("timestamp");
+            }
+
+            if (!TryParseInteger(raw, out var t))
+            {
+                return P2pRejection.BadParameter("timestamp", "timestamp parse error");
+            }
+
+            timestamp = t;
+        }
+
+        var dataPresent = false;
+        long? dataLength = null;
+        if (endpoint == P2pEndpoint.Put)
+        {
+            var raw = query.First("data-present", out var present);
+            if (present && raw is not null)
+            {
+                if (!bool.TryParse(raw, out dataPresent))
+                {
+                    return P2pRejection.BadParameter("data-present", $"could not parse: `{raw}'");
+                }
+            }
+
+            if (dataLengthHeader is null)
+            {
+                return P2pRejection.MissingHeader(DataLengthHeader);
+            }
+
+            if (!TryParseInteger(dataLengthHeader, out var length))
+            {
+                return P2pRejection.BadHeader(DataLengthHeader, $"{DataLengthHeader} parse error");
+            }
+
+            dataLength = length;
+        }
+
+        return new P2pRequest
+        {
+            Uuid = uuid,
+            UuidWasEncoded = encoded,
+            Version = version,
+            Endpoint = endpoint,
+            Key = key,
+            ClientUuid = clientUuid,
+            Bypass = bypass,
+            AssociatedFile = associatedFile,
+            Offset = offset,
+            Timestamp = timestamp,
+            LockId = lockId,
+            DataPresent = dataPresent,
+            DataLength = dataLength,
+        };
+    }
+
+    private static bool IsGet(string method) => method is "GET" or "HEAD";
+
+    private static bool TryParseVersion(string segment, out int version)
+    {
+        version = -1;
+        if (segment.Length != 2 || segment[0] != 'v' || !char.IsAsciiDigit(segment[1]))
+        {
+            return false;
+        }
+
+        version = segment[1] - '0';
+        return version <= P2pEndpoints.MaxVersion;
+    }
+
+    /// <summary>git-annex accepts any non-empty string as a UUID.</summary>
+    private static bool TryParseUuidValue(string raw, out string uuid, out string error)
+    {
+        if (!Base64Bracket.TryDecode(raw, out uuid))
+        {
+            error = Base64Bracket.DecodeError;
+            return false;
+        }
+
+        if (uuid.Length == 0)
+        {
+            error = EmptyUuid;
+            return false;
+        }
+
+        error = "";
+        return true;
+    }
+
+    private static bool TryParseKey(string raw, out string key, out string error)
+    {
+        if (!Base64Bracket.TryDecode(raw, out key))
+        {
+            error = Base64Bracket.DecodeError;
+            return false;
+        }
+
+        if (!AnnexKey.IsValid(key))
+        {
+            error = AnnexKey.ParseError;
+            return false;
+        }
+
+        error = "";
+        return true;
+    }
+
+    /// <summary>An integer as Haskell's <c>readMaybe</c> takes it: surrounding blanks, an optional minus sign, digits.</summary>
+    public static bool TryParseInteger(string raw, out long value)
+    {
+        value = 0;
+        var s = raw.AsSpan().Trim();
+        var negative = s.StartsWith("-");
+        var digits = negative ? s[1..] : s;
+        if (digits.IsEmpty || digits.ContainsAnyExceptInRange('0', '9'))
+        {
+            return false;
+        }
+
+        // Beyond 64 bits git-annex still parses; saturate so callers keep a meaningful order.
+        value = long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : long.MaxValue;
+        if (negative)
+        {
+            value = -value;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,80 @@
+namespace AnnexEdge.Configuration;
+
+/// <summary>The <c>AnnexEdge</c> configuration section. Names that the issues fix are a contract: never rename them.</summary>
+public sealed class AnnexEdgeOptions
+{
+    public const string SectionName = "AnnexEdge";
+
+    /// <summary>The edge's own repository UUID (the gateway's annex.uuid); also the clientuuid of its health probes.</summary>
+    public string? Uuid { get; set; }
+
+    public List<RepositoryOptions> Repositories { get; set; } = [];
+
+    public HealthCheckOptions HealthChecks { get; set; } = new();
+
+    public LockingOptions Locking { get; set; } = new();
+
+    public ForwardingOptions Forwarding { get; set; } = new();
+
+    /// <summary><c>text</c> (default) or <c>json</c> (compact JSON, one event per line) on standard output.</summary>
+    public string LogFormat { get; set; } = "text";
+
+    /// <summary>Serve <c>/_annexedge/status</c> to non-loopback clients too (it names backends).</summary>
+    public bool StatusAllowRemote { get; set; }
+}
+
+/// <summary>A git-annex repository served by one or more <c>git annex p2phttp</c> backends (replicas).</summary>
+public sealed class RepositoryOptions
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>The repository's annex.uuid.</summary>
+    public string Uuid { get; set; } = "";
+
+    /// <summary>Base URLs of p2phttp servers for this repository; the edge appends <c>/git-annex/{uuid}/...</c>.</summary>
+    public List<string> Backends { get; set; } = [];
+
+    /// <summary>YARP load balancing policy between replicas; default <c>PowerOfTwoChoices</c>.</summary>
+    public string? LoadBalancing { get; set; }
+}
+
+public sealed class HealthCheckOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Time between active probes (a <c>gettimestamp</c> to every backend).</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A probe not answered in this time counts as a failure (a wedged node accepts connections but answers nothing).</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Consecutive failed probes before a backend leaves rotation.</summary>
+    public int FailureThreshold { get; set; } = 2;
+
+    /// <summary>How long a backend whose connection failed stays out of rotation before it is tried again.</summary>
+    public TimeSpan ReactivationPeriod { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class LockingOptions
+{
+    /// <summary>
+    /// Base64 key (32 bytes or more) that signs the lock ids handed to clients. Edge processes behind one name
+    /// must share it so a <c>keeplocked</c> reaching any of them finds the backend that granted the lock.
+    /// When unset, a random key is made at start-up (valid for this process only).
+    /// </summary>
+    public string? TokenKey { get; set; }
+}
+
+public sealed class ForwardingOptions
+{
+    /// <summary>A backend that sends or receives nothing for this long is cut (not applied to keeplocked).</summary>
+    public TimeSpan ActivityTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Connections per backend; 0 means unlimited.</summary>
+    public int MaxConnectionsPerBackend { get; set; }
+
+    /// <summary>Accept any TLS certificate from https backends (only for private test setups).</summary>
+    public bool DangerousAcceptAnyBackendCertificate { get; set; }
+}

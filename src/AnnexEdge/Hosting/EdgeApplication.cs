@@ -1,0 +1,116 @@
+using AnnexEdge.Configuration;
+using AnnexEdge.Forwarding;
+using AnnexEdge.Health;
+using AnnexEdge.Locking;
+using AnnexEdge.Logging;
+using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
+using Microsoft.Extensions.Options;
+using Serilog;
+using ILogger = Microsoft.Extensions.Logging.ILogger;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Health;
+
+namespace AnnexEdge.Hosting;
+
+/// <summary>Composes the edge: Kestrel, Serilog, the P2P layer, YARP with generated routes, health and locking.</summary>
+public static partial class EdgeApplication
+{
+    public static WebApplication Build(string[] args, string? configFile, AnnexEdgeOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        EdgeConfiguration.AddConfigFile(builder.Configuration, configFile, args);
+
+        builder.Services.AddSerilog((services, logger) =>
+        {
+            logger.ReadFrom.Configuration(builder.Configuration)
+                .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+                .MinimumLevel.Override("Yarp", LogEventLevel.Warning)
+                .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
+                .Enrich.FromLogContext();
+            if (options.LogFormat == "json")
+            {
+                logger.WriteTo.Console(new CompactJsonFormatter());
+            }
+            else
+            {
+                logger.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {Properties:j}{NewLine}{Exception}");
+            }
+        });
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+        });
+
+        builder.Services.AddOptions<AnnexEdgeOptions>().Bind(builder.Configuration.GetSection(AnnexEdgeOptions.SectionName)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AnnexEdgeOptions>, AnnexEdgeOptionsValidator>();
+        builder.Services.AddSingleton<RepositoryCatalog>();
+        builder.Services.AddSingleton<LockTokenCodec>();
+        builder.Services.AddSingleton<KeepLockedRelay>();
+        builder.Services.AddSingleton<IProbingRequestFactory, P2pProbingRequestFactory>();
+        builder.Services.AddSingleton<IPassiveHealthCheckPolicy, ConnectFailurePolicy>();
+        builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
+
+        var catalog = new RepositoryCatalog(options);
+        builder.Services.AddReverseProxy()
+            .LoadFromMemory(YarpConfigFactory.Routes(catalog), YarpConfigFactory.Clusters(catalog, options))
+            .AddTransforms<P2pResponseTransforms>();
+
+        var app = builder.Build();
+
+        app.UseSerilogRequestLogging(logging =>
+        {
+            logging.MessageTemplate = "{RequestMethod} {RequestPath} {StatusCode} in {Elapsed:0.0} ms";
+            logging.GetLevel = (http, _, exception) =>
+                exception is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error : LogEventLevel.Information;
+            logging.EnrichDiagnosticContext = (diagnostics, http) =>
+            {
+                if (http.GetP2pRequest() is { } p2p)
+                {
+                    diagnostics.Set(RequestLogProperties.BytesIn, p2p.RequestBytes);
+                    diagnostics.Set(RequestLogProperties.BytesOut, p2p.ResponseGuard?.Written ?? 0);
+                }
+            };
+        });
+        app.UseMiddleware<P2pRequestMiddleware>();
+        app.UseRouting();
+        app.MapStatusEndpoints();
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.UseMiddleware<ConnectRetryMiddleware>();
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+
+        LogStartup(app, catalog);
+        return app;
+    }
+
+    private static void LogStartup(WebApplication app, RepositoryCatalog catalog)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AnnexEdge");
+        foreach (var repository in catalog.Repositories)
+        {
+            Log.RepositoryConfigured(logger, repository.Name, repository.Uuid, repository.Backends.Select(b => b.Address).ToArray());
+        }
+
+        if (app.Services.GetRequiredService<LockTokenCodec>().IsEphemeral)
+        {
+            Log.EphemeralTokenKey(logger);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.RepositoryConfigured, LogLevel.Information, "Serving repository {Repository} ({Uuid}) from {Backends}")]
+        public static partial void RepositoryConfigured(ILogger logger, string repository, string uuid, string[] backends);
+
+        [LoggerMessage(EdgeEventIds.EphemeralTokenKey, LogLevel.Warning, "AnnexEdge:Locking:TokenKey is not set: lock tokens are signed with a random key of this process, so several edge processes behind one name cannot relay each other's keeplocked")]
+        public static partial void EphemeralTokenKey(ILogger logger);
+    }
+}

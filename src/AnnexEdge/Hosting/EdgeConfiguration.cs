@@ -1,0 +1,54 @@
+using AnnexEdge.Configuration;
+
+namespace AnnexEdge.Hosting;
+
+/// <summary>
+/// Reads the configuration: the JSON file given with <c>--config</c>, then environment variables
+/// (<c>AnnexEdge__...</c>) and command-line settings over it, so operators can override any setting.
+/// </summary>
+public static class EdgeConfiguration
+{
+    /// <summary>Removes <c>--config FILE</c> (or <c>--config=FILE</c>) from the arguments and returns the file.</summary>
+    public static (string? ConfigFile, string[] Remaining) TakeConfigArgument(string[] args)
+    {
+        string? file = null;
+        var rest = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--config" && i + 1 < args.Length)
+            {
+                file = args[++i];
+            }
+            else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+            {
+                file = args[i]["--config=".Length..];
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+
+        return (file, rest.ToArray());
+    }
+
+    public static void AddConfigFile(IConfigurationManager configuration, string? file, string[] args)
+    {
+        if (file is null)
+        {
+            return;
+        }
+
+        configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+        // The file must not hide the environment or the command line.
+        configuration.AddEnvironmentVariables();
+        configuration.AddCommandLine(args);
+    }
+
+    public static AnnexEdgeOptions Bind(IConfiguration configuration)
+    {
+        var options = new AnnexEdgeOptions();
+        configuration.GetSection(AnnexEdgeOptions.SectionName).Bind(options);
+        return options;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Net;
+using AnnexEdge.Configuration;
+using AnnexEdge.Routing;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy;
+
+namespace AnnexEdge.Hosting;
+
+/// <summary>
+/// <c>/_annexedge/health</c> says the edge is up; <c>/_annexedge/status</c> shows every backend's health as the
+/// edge sees it (loopback clients only unless <c>StatusAllowRemote</c>, since it names backends).
+/// </summary>
+internal static class StatusEndpoints
+{
+    public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/_annexedge/health", () => Results.Text("ok\n"));
+        endpoints.MapGet("/_annexedge/status", (HttpContext context, RepositoryCatalog catalog, IProxyStateLookup state, IOptions<AnnexEdgeOptions> options) =>
+        {
+            var remote = context.Connection.RemoteIpAddress;
+            if (!options.Value.StatusAllowRemote && remote is not null && !IPAddress.IsLoopback(remote))
+            {
+                return Results.NotFound();
+            }
+
+            return Results.Json(new
+            {
+                repositories = catalog.Repositories.Select(r =>
+                {
+                    state.TryGetCluster(r.ClusterId, out var cluster);
+                    return new
+                    {
+                        name = r.Name,
+                        uuid = r.Uuid,
+                        backends = r.Backends.Select(b =>
+                        {
+                            var d = cluster?.Destinations.GetValueOrDefault(b.Id);
+                            return new
+                            {
+                                id = b.Id,
+                                address = b.Address,
+                                active = d?.Health.Active.ToString(),
+                                passive = d?.Health.Passive.ToString(),
+                                inFlight = d?.ConcurrentRequestCount ?? 0,
+                                available = cluster?.DestinationsState.AvailableDestinations.Contains(d!) ?? false,
+                            };
+                        }),
+                    };
+                }),
+            });
+        });
+    }
+}

@@ -1,0 +1,20 @@
+namespace AnnexEdge.Logging;
+
+/// <summary>Stable event ids: operators alert on them, so never renumber.</summary>
+internal static class EdgeEventIds
+{
+    public const int Started = 1000;
+    public const int EphemeralTokenKey = 1001;
+    public const int RepositoryConfigured = 1002;
+
+    public const int RequestRejected = 2000;
+    public const int UnknownUuid = 2001;
+    public const int DataLengthMismatch = 2002;
+    public const int ConnectRetry = 2003;
+
+    public const int LockGranted = 3000;
+    public const int LockTokenRefused = 3001;
+    public const int LockBackendGone = 3002;
+    public const int LockAnswerInvalid = 3003;
+    public const int KeepLockedFailed = 3004;
+}

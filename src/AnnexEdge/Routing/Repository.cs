@@ -1,0 +1,26 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace AnnexEdge.Routing;
+
+/// <summary>A repository the edge serves, with the YARP cluster that holds its backends.</summary>
+public sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing)
+{
+    /// <summary>YARP route and cluster id of the repository.</summary>
+    public string ClusterId => "repo:" + Name;
+}
+
+/// <summary>
+/// One <c>git annex p2phttp</c> server of a repository. Its id is derived from the repository and the URL,
+/// so every edge process with the same configuration gives the same backend the same id (lock tokens carry it)
+/// without exposing the backend's address to clients.
+/// </summary>
+public sealed record Backend(string Id, string Address)
+{
+    public static Backend For(string repositoryName, string url)
+    {
+        var address = url.TrimEnd('/');
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(repositoryName + "\n" + address));
+        return new Backend(repositoryName + "." + Convert.ToHexStringLower(hash.AsSpan(0, 6)), address);
+    }
+}
