@@ -1,0 +1,144 @@
+using System.Net.Http;
+using System.Text.Json.Nodes;
+
+namespace AnnexEdge.IntegrationTests.Fixtures;
+
+/// <summary>
+/// AnnexEdge run as operators run it: the built <c>AnnexEdge.dll</c> in its own process, with a JSON config
+/// file and <c>--urls</c>. Its log is kept for failure messages, its memory is read from /proc.
+/// </summary>
+public sealed class EdgeProcess : IAsyncDisposable
+{
+    /// <summary>The lock token key of test edges (two edges with it accept each other's tokens).</summary>
+    public const string TestTokenKey = "dGVzdC10b2tlbi1rZXktb2YtYW5uZXhlZGdlLXRlc3RzLTMyYnl0ZXM=";
+
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private readonly BackgroundProcess _process;
+    private readonly TempDirectory _dir;
+
+    private EdgeProcess(BackgroundProcess process, TempDirectory dir, int port)
+    {
+        _process = process;
+        _dir = dir;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>http://127.0.0.1:PORT</summary>
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    /// <summary>What a git-annex client puts in remote.NAME.annexUrl.</summary>
+    public string AnnexUrl => $"annex+http://127.0.0.1:{Port}/git-annex/";
+
+    public string Logs => _process.Output;
+
+    public string ConfigPath => _dir.Combine("annexedge.json");
+
+    public bool HasExited => _process.HasExited;
+
+    public long ResidentBytes() => _process.ResidentBytes();
+
+    public void Kill() => _process.Kill();
+
+    /// <summary>An edge serving each node as a repository, with all of the node's p2phttp processes as backends.</summary>
+    public static Task<EdgeProcess> StartAsync(params P2pNode[] nodes) => StartAsync(ConfigFor(nodes));
+
+    /// <summary>The <c>AnnexEdge</c> section for the nodes; tests add or change settings before starting.</summary>
+    public static JsonObject ConfigFor(params P2pNode[] nodes) => new()
+    {
+        ["Repositories"] = new JsonArray(nodes.Select(n => (JsonNode)new JsonObject
+        {
+            ["Name"] = n.Name,
+            ["Uuid"] = n.Uuid,
+            ["Backends"] = new JsonArray(n.Urls.Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
+        }).ToArray()),
+        ["Locking"] = new JsonObject { ["TokenKey"] = TestTokenKey },
+        ["HealthChecks"] = new JsonObject { ["Interval"] = "00:00:02", ["Timeout"] = "00:00:02", ["ReactivationPeriod"] = "00:00:05" },
+    };
+
+    /// <summary>Starts the edge with this <c>AnnexEdge</c> section and waits until it serves.</summary>
+    public static async Task<EdgeProcess> StartAsync(JsonObject annexEdgeSection, IDictionary<string, string>? environment = null)
+    {
+        var dir = new TempDirectory("edge");
+        var config = new JsonObject { ["AnnexEdge"] = annexEdgeSection.DeepClone() };
+        var configPath = dir.Combine("annexedge.json");
+        await File.WriteAllTextAsync(configPath, config.ToJsonString());
+        var port = FreePort.Next();
+        var process = new BackgroundProcess(
+            "dotnet", [EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"], dir.Path, environment);
+        var edge = new EdgeProcess(process, dir, port);
+        await edge.WaitUntilServingAsync();
+        return edge;
+    }
+
+    /// <summary>Runs the edge binary to completion with these arguments (for start-up validation tests).</summary>
+    public static Task<ProcessRunner.Result> RunToExitAsync(params string[] args) =>
+        ProcessRunner.RunAsync("dotnet", [EdgeBinary.Path, .. args], timeout: TimeSpan.FromSeconds(60));
+
+    public async ValueTask DisposeAsync()
+    {
+        _process.Dispose();
+        await Task.Yield();
+        _dir.Dispose();
+    }
+
+    private async Task WaitUntilServingAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"AnnexEdge exited at start-up:\n{_process.Output}");
+            }
+
+            try
+            {
+                using var response = await Http.GetAsync($"{Url}/_annexedge/health");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"AnnexEdge did not start serving:\n{_process.Output}");
+    }
+}
+
+/// <summary>Finds the AnnexEdge build of the same configuration (Debug/Release) as the tests.</summary>
+public static class EdgeBinary
+{
+    public static string Path { get; } = Find();
+
+    private static string Find()
+    {
+        var testDir = AppContext.BaseDirectory;
+        var configuration = new DirectoryInfo(testDir).Parent?.Name ?? "Debug";
+        for (var dir = new DirectoryInfo(testDir); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "AnnexEdge.sln")))
+            {
+                var dll = System.IO.Path.Combine(dir.FullName, "src", "AnnexEdge", "bin", configuration, "net10.0", "AnnexEdge.dll");
+                if (File.Exists(dll))
+                {
+                    return dll;
+                }
+
+                throw new FileNotFoundException($"AnnexEdge is not built for {configuration}: {dll}");
+            }
+        }
+
+        throw new DirectoryNotFoundException("cannot find AnnexEdge.sln above " + testDir);
+    }
+}

@@ -1,0 +1,121 @@
+using System.Net.Http;
+
+namespace AnnexEdge.IntegrationTests.Fixtures;
+
+/// <summary>
+/// A real git-annex repository served by one or more <c>git annex p2phttp</c> processes on loopback
+/// (several processes on one repository are replicas). Made with git-annex's own commands.
+/// </summary>
+public sealed class P2pNode : IAsyncDisposable
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private readonly TempDirectory _dir;
+    private readonly List<(int Port, BackgroundProcess Process)> _servers = [];
+
+    private P2pNode(string name, TempDirectory dir, string uuid)
+    {
+        Name = name;
+        _dir = dir;
+        Uuid = uuid;
+    }
+
+    public string Name { get; }
+
+    public string Uuid { get; }
+
+    /// <summary>The repository's working tree.</summary>
+    public string RepositoryPath => _dir.Combine(Name);
+
+    /// <summary>Base URLs of the running p2phttp processes, in start order.</summary>
+    public IReadOnlyList<string> Urls => _servers.Select(s => $"http://127.0.0.1:{s.Port}").ToArray();
+
+    public string Url => Urls[0];
+
+    public string Logs => string.Join("\n", _servers.Select(s => $"--- p2phttp :{s.Port}\n{s.Process.Output}"));
+
+    /// <summary>Creates the repository and starts one p2phttp on it.</summary>
+    /// <param name="p2phttpArgs">Extra options for p2phttp; default <c>--wideopen</c>.</param>
+    public static async Task<P2pNode> StartAsync(string name, int jobs = 4, params string[] p2phttpArgs)
+    {
+        await GitAnnex.RequireAsync();
+        var dir = new TempDirectory("node-" + name);
+        var repo = dir.Combine(name);
+        (await ProcessRunner.RunAsync("git", ["init", "-q", "-b", "main", repo])).EnsureSuccess("git init");
+        (await ProcessRunner.RunAsync("git", ["annex", "init", "-q", name], repo)).EnsureSuccess("git annex init");
+        (await ProcessRunner.RunAsync("git", ["config", "receive.denyCurrentBranch", "updateInstead"], repo)).EnsureSuccess("git config");
+        var uuid = (await ProcessRunner.RunAsync("git", ["config", "annex.uuid"], repo)).EnsureSuccess("git config annex.uuid").Output.Trim();
+        var node = new P2pNode(name, dir, uuid);
+        await node.AddServerAsync(jobs, p2phttpArgs);
+        return node;
+    }
+
+    /// <summary>Starts another p2phttp process on the same repository (a replica) and returns its base URL.</summary>
+    public async Task<string> AddServerAsync(int jobs = 4, params string[] p2phttpArgs)
+    {
+        var port = FreePort.Next();
+        string[] args = ["annex", "p2phttp", "--bind", "127.0.0.1", "--port", port.ToString(), "--jobs", jobs.ToString(),
+            .. (p2phttpArgs.Length == 0 ? ["--wideopen"] : p2phttpArgs)];
+        var process = new BackgroundProcess("git", args, RepositoryPath);
+        _servers.Add((port, process));
+        var url = $"http://127.0.0.1:{port}";
+        await WaitUntilServingAsync(url, process);
+        return url;
+    }
+
+    /// <summary>Kills one p2phttp process, as a crash would.</summary>
+    public void KillServer(int index) => _servers[index].Process.Kill();
+
+    /// <summary>Runs git (annex) in the node's repository.</summary>
+    public Task<ProcessRunner.Result> GitAsync(params string[] args) => ProcessRunner.RunAsync("git", args, RepositoryPath);
+
+    /// <summary>Whether the node's repository holds the key's content (asks git-annex, not the network).</summary>
+    public async Task<bool> HasKeyAsync(string key)
+    {
+        var result = await ProcessRunner.RunAsync("git", ["annex", "contentlocation", key], RepositoryPath);
+        return result.ExitCode == 0 && result.Output.Trim().Length > 0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (_, process) in _servers)
+        {
+            process.Dispose();
+        }
+
+        await Task.Yield();
+        _dir.Dispose();
+    }
+
+    private async Task WaitUntilServingAsync(string url, BackgroundProcess process)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"p2phttp for {Name} exited:\n{process.Output}");
+            }
+
+            try
+            {
+                using var response = await Http.PostAsync(
+                    $"{url}/git-annex/{Uuid}/v4/gettimestamp?clientuuid=00000000-0000-4000-8000-000000000001", null);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"p2phttp for {Name} at {url} did not answer:\n{process.Output}");
+    }
+}
