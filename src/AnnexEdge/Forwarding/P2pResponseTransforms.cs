@@ -39,6 +39,9 @@ internal sealed partial class P2pResponseTransforms(
             return;
         }
 
+        // The backend's server banner says nothing a client needs and tells an attacker what runs behind the edge.
+        context.HttpContext.Response.Headers.Remove("Server");
+
         var destination = context.HttpContext.GetReverseProxyFeature().ProxiedDestination;
         if (destination is not null)
         {
