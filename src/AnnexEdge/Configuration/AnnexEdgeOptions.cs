@@ -10,6 +10,9 @@ public sealed class AnnexEdgeOptions
 
     public List<RepositoryOptions> Repositories { get; set; } = [];
 
+    /// <summary>Clusters: one UUID (made by <c>git annex initcluster</c>) standing for several node repositories.</summary>
+    public List<ClusterOptions> Clusters { get; set; } = [];
+
     public HealthCheckOptions HealthChecks { get; set; } = new();
 
     public LockingOptions Locking { get; set; } = new();
@@ -36,6 +39,30 @@ public sealed class RepositoryOptions
 
     /// <summary>YARP load balancing policy between replicas; default <c>PowerOfTwoChoices</c>.</summary>
     public string? LoadBalancing { get; set; }
+
+    /// <summary>Cost of reaching this repository from the edge, as git-annex costs go (lower is preferred); default 100.</summary>
+    public double Cost { get; set; } = 100;
+}
+
+/// <summary>A cluster: the edge is its gateway and serves its UUID by fanning requests out to its nodes.</summary>
+public sealed class ClusterOptions
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>The cluster UUID as <c>git annex initcluster</c> made it (version 8, starting with "ac").</summary>
+    public string Uuid { get; set; } = "";
+
+    /// <summary>Names of the repositories (from <c>Repositories</c>) that are the cluster's nodes.</summary>
+    public List<string> Nodes { get; set; } = [];
+
+    /// <summary>How many nodes an upload is stored on (default: all); chosen by rendezvous hashing of the key over live nodes.</summary>
+    public int? Copies { get; set; }
+
+    /// <summary>
+    /// Margin subtracted from a <c>remove-before</c> deadline when it is translated into each node's clock, to cover
+    /// clock drift and request latency: a removal never happens later than the client intended.
+    /// </summary>
+    public TimeSpan TimestampSkewMargin { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 public sealed class HealthCheckOptions

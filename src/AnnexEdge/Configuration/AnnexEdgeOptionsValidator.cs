@@ -98,6 +98,8 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
             }
         }
 
+        ValidateClusters(options, names, uuids, errors);
+
         var health = options.HealthChecks;
         if (health.Interval <= TimeSpan.Zero || health.Timeout <= TimeSpan.Zero || health.ReactivationPeriod <= TimeSpan.Zero)
         {
@@ -128,6 +130,84 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
     }
 
     public static bool IsUuid(string? value) => value is not null && UuidPattern().IsMatch(value);
+
+    /// <summary>git-annex makes cluster UUIDs version 8 with "ac" as the first two hex digits.</summary>
+    public static bool IsClusterUuid(string? value) => IsUuid(value) && value!.StartsWith("ac", StringComparison.Ordinal) && value[14] == '8';
+
+    private static void ValidateClusters(AnnexEdgeOptions options, Dictionary<string, int> repositoryNames, Dictionary<string, int> repositoryUuids, List<string> errors)
+    {
+        const string prefix = AnnexEdgeOptions.SectionName;
+        if (options.Clusters.Count > 0 && options.Uuid is null)
+        {
+            errors.Add($"{prefix}:Uuid is missing: a cluster gateway needs its own repository UUID (the gateway repository's annex.uuid)");
+        }
+
+        var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var uuids = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Clusters.Count; i++)
+        {
+            var cluster = options.Clusters[i];
+            var at = $"{prefix}:Clusters[{i}]" + (string.IsNullOrWhiteSpace(cluster.Name) ? "" : $" ({cluster.Name})");
+            if (string.IsNullOrWhiteSpace(cluster.Name) || !NamePattern().IsMatch(cluster.Name))
+            {
+                errors.Add($"{at}: Name is missing or holds characters other than letters, digits, '.', '_' and '-'");
+            }
+            else if (names.TryGetValue(cluster.Name, out var first))
+            {
+                errors.Add($"{at}: Name \"{cluster.Name}\" is already used by {prefix}:Clusters[{first}]");
+            }
+            else if (repositoryNames.ContainsKey(cluster.Name))
+            {
+                errors.Add($"{at}: Name \"{cluster.Name}\" is already the name of a repository");
+            }
+            else
+            {
+                names[cluster.Name] = i;
+            }
+
+            if (!IsClusterUuid(cluster.Uuid))
+            {
+                errors.Add($"{at}: Uuid \"{cluster.Uuid}\" is not a cluster UUID (git annex initcluster makes version-8 UUIDs starting with \"ac\")");
+            }
+            else if (uuids.TryGetValue(cluster.Uuid, out var first) )
+            {
+                errors.Add($"{at}: Uuid {cluster.Uuid} is already used by {prefix}:Clusters[{first}]");
+            }
+            else if (repositoryUuids.ContainsKey(cluster.Uuid) || cluster.Uuid == options.Uuid)
+            {
+                errors.Add($"{at}: Uuid {cluster.Uuid} is already the UUID of a repository or of the edge");
+            }
+            else
+            {
+                uuids[cluster.Uuid] = i;
+            }
+
+            if (cluster.Nodes.Count == 0)
+            {
+                errors.Add($"{at}: Nodes is empty: list the Names of the repositories that are its nodes");
+            }
+
+            foreach (var node in cluster.Nodes.Where(n => !repositoryNames.ContainsKey(n)))
+            {
+                errors.Add($"{at}: node \"{node}\" is not the Name of any repository in {prefix}:Repositories");
+            }
+
+            foreach (var node in cluster.Nodes.GroupBy(n => n, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+            {
+                errors.Add($"{at}: node \"{node.Key}\" is listed twice");
+            }
+
+            if (cluster.Copies is { } copies && (copies < 1 || copies > cluster.Nodes.Count))
+            {
+                errors.Add($"{at}: Copies {copies} must be between 1 and the number of nodes ({cluster.Nodes.Count})");
+            }
+
+            if (cluster.TimestampSkewMargin < TimeSpan.Zero)
+            {
+                errors.Add($"{at}: TimestampSkewMargin must not be negative");
+            }
+        }
+    }
 
     private static bool TryParseBackend(string backend, out string problem)
     {

@@ -1,3 +1,4 @@
+using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding;
 using AnnexEdge.Health;
@@ -51,6 +52,11 @@ public static partial class EdgeApplication
         builder.Services.AddSingleton<RepositoryCatalog>();
         builder.Services.AddSingleton<LockTokenCodec>();
         builder.Services.AddSingleton<KeepLockedRelay>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<NodeClient>();
+        builder.Services.AddSingleton<ClusterClock>();
+        builder.Services.AddSingleton<ClusterDownload>();
+        builder.Services.AddSingleton<ClusterGateway>();
         builder.Services.AddSingleton<IProbingRequestFactory, P2pProbingRequestFactory>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy, ConnectFailurePolicy>();
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();

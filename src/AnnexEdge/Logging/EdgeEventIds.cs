@@ -17,4 +17,10 @@ internal static class EdgeEventIds
     public const int LockBackendGone = 3002;
     public const int LockAnswerInvalid = 3003;
     public const int KeepLockedFailed = 3004;
+
+    public const int ClusterPartialRemoval = 4000;
+    public const int ClusterNodeDidNotStore = 4001;
+    public const int ClusterUploadAborted = 4002;
+    public const int ClusterDownloadResumed = 4003;
+    public const int ClusterDownloadFailed = 4004;
 }

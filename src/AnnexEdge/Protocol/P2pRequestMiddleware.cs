@@ -1,3 +1,4 @@
+using AnnexEdge.Clusters;
 using AnnexEdge.Locking;
 using AnnexEdge.Logging;
 using AnnexEdge.Routing;
@@ -15,6 +16,7 @@ internal sealed partial class P2pRequestMiddleware(
     RequestDelegate next,
     RepositoryCatalog catalog,
     KeepLockedRelay keepLockedRelay,
+    ClusterGateway clusterGateway,
     Serilog.IDiagnosticContext diagnostics,
     ILogger<P2pRequestMiddleware> logger)
 {
@@ -41,6 +43,12 @@ internal sealed partial class P2pRequestMiddleware(
         }
 
         var request = parsed.Request!;
+        if (catalog.FindCluster(request.Uuid) is { } cluster)
+        {
+            await clusterGateway.ServeAsync(context, request, cluster);
+            return;
+        }
+
         var repository = catalog.Find(request.Uuid);
         if (repository is null)
         {

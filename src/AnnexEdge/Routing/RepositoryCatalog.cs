@@ -21,12 +21,28 @@ public sealed class RepositoryCatalog
                 r.Name,
                 r.Uuid,
                 r.Backends.Select(b => Backend.For(r.Name, b)).ToArray(),
-                r.LoadBalancing ?? "PowerOfTwoChoices"))
+                r.LoadBalancing ?? "PowerOfTwoChoices",
+                r.Cost))
             .ToArray();
         _byUuid = Repositories.ToFrozenDictionary(r => r.Uuid, StringComparer.Ordinal);
+        var byName = Repositories.ToDictionary(r => r.Name, StringComparer.OrdinalIgnoreCase);
+        Clusters = options.Clusters
+            .Select(c => new Cluster(c.Name, c.Uuid, c.Nodes.Select(n => byName[n]).ToArray(), c.Copies, c.TimestampSkewMargin))
+            .ToArray();
+        _clustersByUuid = Clusters.ToFrozenDictionary(c => c.Uuid, StringComparer.Ordinal);
+        GatewayUuid = options.Uuid;
     }
+
+    private readonly FrozenDictionary<string, Cluster> _clustersByUuid;
 
     public IReadOnlyList<Repository> Repositories { get; }
 
+    public IReadOnlyList<Cluster> Clusters { get; }
+
+    /// <summary>The edge's own UUID as a gateway, when configured.</summary>
+    public string? GatewayUuid { get; }
+
     public Repository? Find(string uuid) => _byUuid.GetValueOrDefault(uuid);
+
+    public Cluster? FindCluster(string uuid) => _clustersByUuid.GetValueOrDefault(uuid);
 }

@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Net;
+using AnnexEdge.Logging;
+using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
+
+namespace AnnexEdge.Clusters;
+
+/// <summary>
+/// GET of a key from a cluster: among the nodes that have it, the cheapest, then the least busy. A node that fails
+/// before its first byte is replaced by the next; one that fails mid-body is continued by another node from the
+/// byte reached (the <c>offset</c> parameter), so the client sees one complete, correct stream.
+/// </summary>
+internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterDownload> logger)
+{
+    private const int ChunkSize = 64 * 1024;
+
+    public async Task ServeAsync(HttpContext context, P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
+    {
+        var holders = await HoldersAsync(request, candidates, ct);
+        var order = NodePlacement.DownloadOrder(holders, nodes.InFlight).ToList();
+        var startOffset = Math.Max(0, request.Offset ?? 0);
+        long? total = null;
+        long sent = 0;
+        var buffer = new byte[ChunkSize];
+
+        while (order.Count > 0)
+        {
+            var node = order[0];
+            order.RemoveAt(0);
+            using var busy = nodes.Busy(node);
+            var query = new NodeQuery().Add("clientuuid", request.ClientUuid ?? Health.P2pProbingRequestFactory.DefaultProbeClientUuid).AddAll("bypass", request.Bypass)
+                .Add("associatedfile", request.AssociatedFile).Add("offset", startOffset + sent);
+            HttpResponseMessage? response;
+            try
+            {
+                response = await nodes.SendAsync(node, HttpMethod.Get, "key/" + Uri.EscapeDataString(request.Key!), query, null, ct);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                continue;
+            }
+
+            using (response)
+            {
+                var remaining = DataLength(response);
+                if (response is null || response.StatusCode != HttpStatusCode.OK || remaining is null
+                    || (total is not null && remaining != total - sent))
+                {
+                    // Not this node: it does not have it (any more), or disagrees about the size.
+                    continue;
+                }
+
+                if (total is null)
+                {
+                    if (remaining == 0 && order.Count > 0 && request.Key is not null && AnnexKey.TryParse(request.Key, out var size) && size > startOffset)
+                    {
+                        // p2phttp answers an empty body for a key it lost since checkpresent: ask the next node.
+                        continue;
+                    }
+
+                    total = remaining;
+                    context.Response.StatusCode = StatusCodes.Status200OK;
+                    context.Response.ContentType = "application/octet-stream";
+                    context.Response.Headers[P2pRequestParser.DataLengthHeader] = remaining.Value.ToString(CultureInfo.InvariantCulture);
+                }
+                else
+                {
+                    Log.Resumed(logger, node.Name, startOffset + sent);
+                }
+
+                try
+                {
+                    await using var body = await response.Content.ReadAsStreamAsync(ct);
+                    int read;
+                    while (sent < total && (read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, total.Value - sent)), ct)) > 0)
+                    {
+                        // The client's failures end the request; only the node's failures move to another node.
+                        try
+                        {
+                            await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
+                        }
+                        catch (Exception e) when (e is IOException or OperationCanceledException)
+                        {
+                            return;
+                        }
+
+                        sent += read;
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+                {
+                }
+
+                if (sent == total)
+                {
+                    return;
+                }
+            }
+        }
+
+        if (total is null)
+        {
+            // No node has it: as for a repository that lacks the key.
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        // Started but could not finish from any node: cut the connection so a short copy is never taken for whole.
+        Log.Failed(logger, request.Key, sent, total.Value);
+        context.Abort();
+    }
+
+    private async Task<IReadOnlyList<Repository>> HoldersAsync(P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
+    {
+        var query = new NodeQuery().Add("key", request.Key).Add("clientuuid", request.ClientUuid ?? Health.P2pProbingRequestFactory.DefaultProbeClientUuid);
+        var answers = await Task.WhenAll(candidates.Select(n => nodes.PostAsync(n, "checkpresent", query, ct)));
+        return candidates.Where((_, i) => answers[i]?.Bool("present") == true).ToArray();
+    }
+
+    private static long? DataLength(HttpResponseMessage? response) =>
+        response is not null && response.Headers.TryGetValues(P2pRequestParser.DataLengthHeader, out var values)
+            && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.ClusterDownloadResumed, LogLevel.Warning, "Download continued from node {Node} at byte {Offset} after the previous node failed")]
+        public static partial void Resumed(ILogger logger, string node, long offset);
+
+        [LoggerMessage(EdgeEventIds.ClusterDownloadFailed, LogLevel.Error, "Download of {Key} stopped at {Sent} of {Total} bytes: no node could continue it; the client's connection was cut")]
+        public static partial void Failed(ILogger logger, string? key, long sent, long total);
+    }
+}
