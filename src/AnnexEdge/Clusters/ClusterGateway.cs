@@ -64,6 +64,34 @@ internal sealed partial class ClusterGateway(
         }
     }
 
+    /// <summary>
+    /// Serves the gateway's own UUID (<c>AnnexEdge:Uuid</c>) as git-annex's gateway serves itself: an ordinary
+    /// repository, which for the edge stores nothing, so every answer is the honest one for an empty repository.
+    /// </summary>
+    public async Task ServeSelfAsync(HttpContext context, P2pRequest request)
+    {
+        diagnostics.Set(RequestLogProperties.Uuid, request.Uuid);
+        diagnostics.Set(RequestLogProperties.Endpoint, request.Endpoint.Name());
+        var answer = request.Endpoint switch
+        {
+            P2pEndpoint.GetTimestamp => P2pAnswers.Timestamp(clock.Timestamp()),
+            P2pEndpoint.CheckPresent => P2pAnswers.Present(false),
+            P2pEndpoint.LockContent or P2pEndpoint.KeepLocked => P2pAnswers.Locked(false),
+            // Nothing is stored here, so there is nothing left to remove.
+            P2pEndpoint.Remove or P2pEndpoint.RemoveBefore => P2pAnswers.Removed(true, [], request.EffectiveVersion),
+            P2pEndpoint.PutOffset => P2pAnswers.Offset(0),
+            P2pEndpoint.Put => P2pAnswers.Stored(false, [], request.EffectiveVersion),
+            _ => null,
+        };
+        if (answer is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        await WriteJsonAsync(context, answer);
+    }
+
     /// <summary>The cluster's nodes, less any the client asked to bypass.</summary>
     private static Repository[] NodesFor(P2pRequest request, Cluster cluster) =>
         cluster.Nodes.Where(n => !request.Bypass.Contains(n.Uuid, StringComparer.Ordinal)).ToArray();

@@ -92,6 +92,11 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
                 }
             }
 
+            if (!double.IsFinite(repo.Cost) || repo.Cost < 0)
+            {
+                errors.Add($"{at}: Cost {repo.Cost} must be a number of 0 or more");
+            }
+
             if (repo.LoadBalancing is { } lb && !KnownLoadBalancing.Contains(lb, StringComparer.Ordinal))
             {
                 errors.Add($"{at}: LoadBalancing \"{lb}\" is unknown; use one of {string.Join(", ", KnownLoadBalancing)}");

@@ -50,6 +50,12 @@ internal sealed partial class P2pRequestMiddleware(
         }
 
         var repository = catalog.Find(request.Uuid);
+        if (repository is null && request.Uuid == catalog.GatewayUuid)
+        {
+            await clusterGateway.ServeSelfAsync(context, request);
+            return;
+        }
+
         if (repository is null)
         {
             Log.UnknownUuid(logger, request.Uuid);
