@@ -72,10 +72,8 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
             return null;
         }
 
-        var available = cluster.DestinationsState.AvailableDestinations;
-        var candidates = (available.Count > 0 ? available : cluster.DestinationsState.AllDestinations)
-            .OrderBy(d => d.ConcurrentRequestCount)
-            .ToArray();
+        // A node out of rotation (down or wedged) is routed around, not waited for.
+        var candidates = cluster.DestinationsState.AvailableDestinations.OrderBy(d => d.ConcurrentRequestCount).ToArray();
         foreach (var destination in candidates)
         {
             var uri = new Uri($"{destination.Model.Config.Address.TrimEnd('/')}/git-annex/{node.Uuid}/{NodeVersion}/{endpoint}{query}");

@@ -40,6 +40,18 @@ public sealed class RepositoryOptions
     /// <summary>YARP load balancing policy between replicas; default <c>PowerOfTwoChoices</c>.</summary>
     public string? LoadBalancing { get; set; }
 
+    /// <summary>
+    /// The <c>--jobs</c> each backend's <c>git annex p2phttp</c> runs with (default 4). Every lock a backend grants
+    /// pins two of its workers until it is released, so this sets how many locks a backend can hold and still serve.
+    /// </summary>
+    public int Jobs { get; set; } = 4;
+
+    /// <summary>
+    /// Most locks the edge lets each backend of this repository hold at once; default <c>Jobs / 2 - 1</c>, which leaves
+    /// two workers free (measured on git-annex 10.20250416: <c>Jobs / 2</c> held locks leave a node answering nothing).
+    /// </summary>
+    public int? MaxLocks { get; set; }
+
     /// <summary>Cost of reaching this repository from the edge, as git-annex costs go (lower is preferred); default 100.</summary>
     public double Cost { get; set; } = 100;
 }
@@ -90,6 +102,12 @@ public sealed class LockingOptions
     /// When unset, a random key is made at start-up (valid for this process only).
     /// </summary>
     public string? TokenKey { get; set; }
+
+    /// <summary>Most locks one client (its clientuuid with its user or address) may hold through this edge at once.</summary>
+    public int MaxLocksPerClient { get; set; } = 4;
+
+    /// <summary>How long a granted lock lasts without <c>keeplocked</c>: p2phttp's 10 minutes. Only tests change it.</summary>
+    public TimeSpan LockLifetime { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 public sealed class ForwardingOptions

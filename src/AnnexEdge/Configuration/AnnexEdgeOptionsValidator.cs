@@ -92,6 +92,16 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
                 }
             }
 
+            if (repo.Jobs < 2)
+            {
+                errors.Add($"{at}: Jobs {repo.Jobs} must be 2 or more, as git annex p2phttp --jobs needs");
+            }
+
+            if (repo.MaxLocks is < 0)
+            {
+                errors.Add($"{at}: MaxLocks {repo.MaxLocks} must be 0 or more");
+            }
+
             if (!double.IsFinite(repo.Cost) || repo.Cost < 0)
             {
                 errors.Add($"{at}: Cost {repo.Cost} must be a number of 0 or more");
@@ -119,6 +129,11 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
         if (options.Locking.TokenKey is { } key && !IsTokenKey(key))
         {
             errors.Add($"{prefix}:Locking:TokenKey must be base64 of 32 bytes or more (make one with: head -c 32 /dev/urandom | base64)");
+        }
+
+        if (options.Locking.MaxLocksPerClient < 0 || options.Locking.LockLifetime <= TimeSpan.Zero)
+        {
+            errors.Add($"{prefix}:Locking: MaxLocksPerClient must be 0 or more and LockLifetime positive");
         }
 
         if (options.Forwarding.ActivityTimeout <= TimeSpan.Zero || options.Forwarding.ConnectTimeout <= TimeSpan.Zero)

@@ -83,6 +83,7 @@ internal sealed partial class P2pResponseTransforms(
 
         if (answer is { Locked: true, LockId: { } lockId })
         {
+            feature.LockSlot?.Granted(lockId);
             answer = answer with { LockId = tokens.Issue(feature.Repository.Uuid, backendId, lockId) };
             Log.LockGranted(logger, backendId, feature.Repository.Name, feature.Request.Key);
         }

@@ -52,6 +52,7 @@ public static partial class EdgeApplication
         builder.Services.AddSingleton<RepositoryCatalog>();
         builder.Services.AddSingleton<LockTokenCodec>();
         builder.Services.AddSingleton<KeepLockedRelay>();
+        builder.Services.AddSingleton<LockLedger>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<NodeClient>();
         builder.Services.AddSingleton<ClusterClock>();
@@ -89,7 +90,9 @@ public static partial class EdgeApplication
         {
             proxy.UseMiddleware<ConnectRetryMiddleware>();
             proxy.UseSessionAffinity();
+            proxy.UseMiddleware<LockBudgetMiddleware>();
             proxy.UseLoadBalancing();
+            proxy.UseMiddleware<LockReservationMiddleware>();
             proxy.UsePassiveHealthChecks();
         });
 

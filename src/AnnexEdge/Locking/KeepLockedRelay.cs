@@ -1,30 +1,27 @@
-using System.Text;
+using System.Net;
 using AnnexEdge.Logging;
 using AnnexEdge.Protocol;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Yarp.ReverseProxy;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace AnnexEdge.Locking;
 
 /// <summary>
-/// Relays <c>keeplocked</c> to the very backend that granted the lock, named by the signed lock token. The
-/// long poll is bounded by the client and the protocol's lock lifetime, not by a proxy activity timeout, and
-/// the client may stay silent between its newline-delimited messages. If that backend is gone the request
-/// fails visibly: answering anything else could make a client believe a lock is held.
+/// Relays <c>keeplocked</c> to the very backend that granted the lock, named by the signed lock token. The edge
+/// owns the backend side of the long poll: the client's messages are validated before they reach the backend,
+/// and when the client unlocks, disconnects or misbehaves, the backend is told to unlock at once (see
+/// <see cref="KeepLockedContent"/>). The poll is bounded by the client, not by a proxy activity timeout. If the
+/// backend is gone the request fails visibly: answering anything else could make a client believe a lock is held.
 /// </summary>
 internal sealed partial class KeepLockedRelay(
-    IHttpForwarder forwarder,
     IProxyStateLookup proxyState,
     LockTokenCodec tokens,
+    LockLedger ledger,
+    IHostApplicationLifetime lifetime,
     Serilog.IDiagnosticContext diagnostics,
     ILogger<KeepLockedRelay> logger)
 {
-    private static readonly ForwarderRequestConfig RequestConfig = new()
-    {
-        ActivityTimeout = Timeout.InfiniteTimeSpan,
-        AllowResponseBuffering = false,
-    };
+    private const int MaxAnswerBytes = 16 * 1024;
 
     public async Task RelayAsync(HttpContext context, P2pRequestFeature feature)
     {
@@ -55,47 +52,63 @@ internal sealed partial class KeepLockedRelay(
             rate.MinDataRate = null;
         }
 
+        var slot = ledger.Find(backendId, backendLockId);
+        slot?.SetKept(true);
+        var body = new KeepLockedContent(context.Request.BodyReader, context.RequestAborted);
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        var uri = new Uri($"{destination.Model.Config.Address.TrimEnd('/')}{context.Request.Path}"
+            + $"?lockid={Uri.EscapeDataString(backendLockId)}"
+            + (request.ClientUuid is null ? "" : $"&clientuuid={Uri.EscapeDataString(request.ClientUuid)}"));
+        using var backendRequest = new HttpRequestMessage(HttpMethod.Post, uri)
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            Content = body,
+        };
+
         destination.ConcurrentRequestCount++;
         try
         {
-            var error = await forwarder.SendAsync(
-                context,
-                destination.Model.Config.Address,
-                cluster.Model.HttpClient,
-                RequestConfig,
-                new LockIdTransformer(backendLockId));
-            if (error != ForwarderError.None)
+            // Not tied to the client: when it goes away, the edge still finishes telling the backend to unlock.
+            using var response = await cluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopping);
+            var answer = await ReadBoundedAsync(response, lifetime.ApplicationStopping);
+            if (context.RequestAborted.IsCancellationRequested)
             {
-                Log.KeepLockedFailed(logger, backendId, error);
+                return;
+            }
+
+            if (body.Invalid)
+            {
+                Log.InvalidKeepLockedBody(logger, repository.Name);
+                await P2pRequestMiddleware.WriteRejectionAsync(
+                    context, new P2pRejection(400, "keeplocked takes newline-delimited {\"unlock\": bool} objects"));
+                return;
+            }
+
+            context.Response.StatusCode = (int)response.StatusCode;
+            context.Response.ContentType = response.Content.Headers.ContentType?.ToString();
+            await context.Response.Body.WriteAsync(answer, context.RequestAborted);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            Log.KeepLockedFailed(logger, backendId, e.Message);
+            if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                context.Response.StatusCode = StatusCodes.Status502BadGateway;
             }
         }
         finally
         {
             destination.ConcurrentRequestCount--;
+            // The keeplocked is over, however it ended: the backend no longer holds the lock.
+            slot?.Dispose();
         }
     }
 
-    /// <summary>Puts the backend's own lockid back in place of the token.</summary>
-    private sealed class LockIdTransformer(string backendLockId) : HttpTransformer
+    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        public override async ValueTask TransformRequestAsync(
-            HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
-        {
-            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-            var query = new StringBuilder();
-            foreach (var (name, values) in httpContext.Request.Query)
-            {
-                foreach (var value in values)
-                {
-                    query.Append(query.Length == 0 ? '?' : '&')
-                        .Append(Uri.EscapeDataString(name)).Append('=')
-                        .Append(Uri.EscapeDataString(name == "lockid" ? backendLockId : value ?? ""));
-                }
-            }
-
-            proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(
-                destinationPrefix, httpContext.Request.Path, new QueryString(query.ToString()));
-        }
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        return bytes.Length <= MaxAnswerBytes ? bytes : throw new IOException("keeplocked answer too large");
     }
 
     private static partial class Log
@@ -107,6 +120,9 @@ internal sealed partial class KeepLockedRelay(
         public static partial void LockBackendGone(ILogger logger, string backend, string repository);
 
         [LoggerMessage(EdgeEventIds.KeepLockedFailed, LogLevel.Warning, "keeplocked to backend {Backend} failed: {Error}")]
-        public static partial void KeepLockedFailed(ILogger logger, string backend, ForwarderError error);
+        public static partial void KeepLockedFailed(ILogger logger, string backend, string error);
+
+        [LoggerMessage(EdgeEventIds.KeepLockedInvalidBody, LogLevel.Warning, "keeplocked for {Repository} sent something other than {{\"unlock\": bool}} lines: the backend was told to unlock and the client gets 400")]
+        public static partial void InvalidKeepLockedBody(ILogger logger, string repository);
     }
 }

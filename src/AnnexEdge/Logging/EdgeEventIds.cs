@@ -17,6 +17,9 @@ internal static class EdgeEventIds
     public const int LockBackendGone = 3002;
     public const int LockAnswerInvalid = 3003;
     public const int KeepLockedFailed = 3004;
+    public const int KeepLockedInvalidBody = 3005;
+    public const int LockRefusedBudget = 3006;
+    public const int LockRefusedQuota = 3007;
 
     public const int ClusterPartialRemoval = 4000;
     public const int ClusterNodeDidNotStore = 4001;

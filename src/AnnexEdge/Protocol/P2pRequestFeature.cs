@@ -16,6 +16,9 @@ public sealed class P2pRequestFeature(P2pRequest request, Repository repository)
     /// <summary>Counts what the response body carried and, for downloads, holds it to the announced length.</summary>
     public DataLengthGuardStream? ResponseGuard { get; set; }
 
+    /// <summary>The lock slot a lockcontent holds on its backend, if any (see <c>LockLedger</c>).</summary>
+    public Locking.LockSlot? LockSlot { get; set; }
+
     public long RequestBytes => _requestCounter?.Count ?? 0;
 
     private ByteCountingStream? _requestCounter;

@@ -4,7 +4,7 @@ using System.Text;
 namespace AnnexEdge.Routing;
 
 /// <summary>A repository the edge serves, with the YARP cluster that holds its backends.</summary>
-public sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing, double Cost = 100)
+public sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing, double Cost = 100, int MaxLocks = 1)
 {
     /// <summary>YARP route and cluster id of the repository.</summary>
     public string ClusterId => "repo:" + Name;

@@ -22,7 +22,8 @@ public sealed class RepositoryCatalog
                 r.Uuid,
                 r.Backends.Select(b => Backend.For(r.Name, b)).ToArray(),
                 r.LoadBalancing ?? "PowerOfTwoChoices",
-                r.Cost))
+                r.Cost,
+                r.MaxLocks ?? Math.Max(0, r.Jobs / 2 - 1)))
             .ToArray();
         _byUuid = Repositories.ToFrozenDictionary(r => r.Uuid, StringComparer.Ordinal);
         var byName = Repositories.ToDictionary(r => r.Name, StringComparer.OrdinalIgnoreCase);
