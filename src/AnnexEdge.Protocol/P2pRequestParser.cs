@@ -31,15 +31,12 @@ public static class P2pRequestParser
         }
 
         var segments = path[PathPrefix.Length..].Split('/');
-        // A trailing slash is ignored, as git-annex's router does; any other empty segment is not a route.
+        // One trailing slash is ignored, as git-annex's router does. Any other empty segment is an ordinary
+        // segment: empty where a word is expected, it is no route; empty where a UUID, version or key is
+        // expected, it fails that value's parsing ("//v4/checkpresent" is "empty UUID").
         if (segments.Length > 1 && segments[^1].Length == 0)
         {
             segments = segments[..^1];
-        }
-
-        if (segments.Any(s => s.Length == 0))
-        {
-            return P2pRejection.NotFound;
         }
 
         var query = P2pQuery.Parse(rawQuery);
