@@ -211,7 +211,10 @@ detach=0
 case "${1:-}" in
   "") ;;
   --detach) detach=1 ;;
-  stop) check_demo_dir; stop_all; exit 0 ;;
+  stop)
+    check_demo_dir
+    if compgen -G "$run_dir/*.pid" >/dev/null; then stop_all; else say "nothing to stop in $demo_dir"; fi
+    exit 0 ;;
   -h|--help) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
 esac
@@ -222,8 +225,16 @@ say "checking dependencies (scripts/install-deps.sh: git-annex from bookworm-bac
 "$repo/scripts/install-deps.sh"
 
 stop_all
+if port_in_use "$edge_port"; then
+  die "port $edge_port is already in use; pick another one: PORT=8418 $0 ${1:-}"
+fi
 mkdir -p "$demo_dir" "$run_dir" "$log_dir"
 touch "$marker"
+
+# From here on, any failure or Ctrl-C stops what this run started; only a successful --detach leaves it running.
+keep_running=0
+trap '[ $keep_running -eq 1 ] || stop_all' EXIT
+trap 'echo; exit 130' INT TERM
 
 declare -A backend_ports=()
 for entry in "${nodes[@]}"; do
@@ -239,29 +250,21 @@ config=$demo_dir/annexedge.json
 write_config "$config"
 say "wrote $config"
 
-if port_in_use "$edge_port"; then
-  stop_all
-  die "port $edge_port is already in use; pick another one: PORT=8418 $0 ${1:-}"
-fi
-
 say "building AnnexEdge (Release)"
 if ! build_log=$(dotnet build "$repo/src/AnnexEdge" -c Release -nologo -v q 2>&1); then
   echo "$build_log" >&2
-  stop_all
   die "dotnet build failed"
 fi
 
 say "starting AnnexEdge on http://127.0.0.1:$edge_port"
 start_background edge dotnet run --no-build --project "$repo/src/AnnexEdge" -c Release -- \
   --config "$config" --urls "http://127.0.0.1:$edge_port"
-if ! (wait_for_edge); then
-  stop_all
-  exit 1
-fi
+wait_for_edge
 
 print_session "annex+http://127.0.0.1:$edge_port/git-annex/" "$demo_dir/session.sh"
 
 if [ $detach -eq 1 ]; then
+  keep_running=1
   echo
   echo "Everything runs in the background. Stop it with: $0 stop"
   exit 0
@@ -270,8 +273,5 @@ fi
 echo
 echo "AnnexEdge log follows; Ctrl-C stops AnnexEdge and the p2phttp nodes."
 echo
-trap 'trap - EXIT; echo; stop_all; exit 130' INT TERM
-trap 'stop_all' EXIT
-edge_pid=$(cat "$run_dir/edge.pid")
-tail -n +1 -f --pid="$edge_pid" "$log_dir/edge.log"
-die "AnnexEdge stopped (log: $log_dir/edge.log)"
+tail -n +1 -f --pid="$(cat "$run_dir/edge.pid")" "$log_dir/edge.log"
+die "AnnexEdge has stopped (log: $log_dir/edge.log)"

@@ -35,8 +35,8 @@ finish() {
       echo "===== $log" >&2
       tail -n 200 "$log" >&2
     done
+    "$repo/demo/run.sh" stop
   fi
-  "$repo/demo/run.sh" stop
   rm -rf "$work"
   exit $rc
 }
