@@ -85,32 +85,33 @@ while IFS= read -r line || [ -n "$line" ]; do
   [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
   if [[ $line =~ ^FROM[[:space:]] ]]; then
     stage=$((stage + 1))
-    stage_lines[$stage]=""
+    stage_lines[stage]=""
   fi
   [ $stage -ge 0 ] || fail "instruction before the first FROM: $line"
-  stage_lines[$stage]+="$line"$'\n'
+  stage_lines[stage]+="$line"$'\n'
 done <"$dockerfile"
 [ $stage -ge 1 ] || fail "expected a build stage and a runtime stage"
 
 # Copies SRC... to DEST the way COPY does: a directory's contents, or files into a directory.
 copy_into() {
   local from_root=$1 to_root=$2 workdir=$3; shift 3
-  local args=("$@") dest=${args[-1]} sources=("${args[@]:0:${#args[@]}-1}") src target matches
+  local args=("$@")
+  local dest=${args[-1]} sources=("${args[@]:0:${#args[@]}-1}") src match target matches
   [ "${dest:0:1}" = / ] && target=$to_root$dest || target=$to_root$workdir/$dest
   for src in "${sources[@]}"; do
     [ "${src:0:1}" = / ] && src=${src:1}
-    mapfile -t matches < <(cd "$from_root" && compgen -G "$src" || true)
+    mapfile -t matches < <(cd "$from_root" && { compgen -G "$src" || true; })
     [ ${#matches[@]} -gt 0 ] || fail "COPY $src: not in the build context (missing, or excluded by .dockerignore)"
-    for src in "${matches[@]}"; do
-      if [ -d "$from_root/$src" ]; then
+    for match in "${matches[@]}"; do
+      if [ -d "$from_root/$match" ]; then
         mkdir -p "$target"
-        cp -a "$from_root/$src/." "$target/"
+        cp -a "$from_root/$match/." "$target/"
       elif [[ $dest == */ || ${#sources[@]} -gt 1 ]]; then
         mkdir -p "$target"
-        cp -a "$from_root/$src" "$target/"
+        cp -a "$from_root/$match" "$target/"
       else
         mkdir -p "$(dirname "$target")"
-        cp -a "$from_root/$src" "$target"
+        cp -a "$from_root/$match" "$target"
       fi
     done
   done
