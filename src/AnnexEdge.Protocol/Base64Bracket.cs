@@ -21,7 +21,7 @@ public static class Base64Bracket
         }
 
         var inner = raw.AsSpan(1, raw.Length - 2);
-        // git-annex requires padding; accept both the url-safe and the standard alphabet, as its decoder does.
+        // git-annex requires padding and the url-safe alphabet only ('+', '/' and blanks are refused).
         if (inner.Length % 4 != 0)
         {
             value = "";
@@ -31,7 +31,14 @@ public static class Base64Bracket
         Span<char> normalized = inner.Length <= 1024 ? stackalloc char[inner.Length] : new char[inner.Length];
         for (var i = 0; i < inner.Length; i++)
         {
-            normalized[i] = inner[i] switch { '-' => '+', '_' => '/', var c => c };
+            var c = inner[i];
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '='))
+            {
+                value = "";
+                return false;
+            }
+
+            normalized[i] = c switch { '-' => '+', '_' => '/', _ => c };
         }
 
         var bytes = new byte[inner.Length / 4 * 3];

@@ -13,7 +13,7 @@ public readonly record struct P2pParseResult(P2pRequest? Request, P2pRejection? 
 /// <summary>
 /// Parses and validates a request of the p2phttp API the way <c>git annex p2phttp</c> does, so that a
 /// malformed request gets the status and message a node would give without reaching any node.
-/// Checks run in git-annex's order: path shape, then version and method, then a key in the path,
+/// Checks run in git-annex's order: path shape, then the UUID, version and key in the path, then the method,
 /// then query parameters in the API's order, then headers.
 /// </summary>
 public static class P2pRequestParser
@@ -31,15 +31,12 @@ public static class P2pRequestParser
         }
 
         var segments = path[PathPrefix.Length..].Split('/');
-        // A trailing slash is ignored, as git-annex's router does; any other empty segment is not a route.
+        // One trailing slash is ignored, as git-annex's router does. Any other empty segment is an ordinary
+        // segment: empty where a word is expected, it is no route; empty where a UUID, version or key is
+        // expected, it fails that value's parsing ("//v4/checkpresent" is "empty UUID").
         if (segments.Length > 1 && segments[^1].Length == 0)
         {
             segments = segments[..^1];
-        }
-
-        if (segments.Any(s => s.Length == 0))
-        {
-            return P2pRejection.NotFound;
         }
 
         var query = P2pQuery.Parse(rawQuery);
@@ -47,12 +44,7 @@ public static class P2pRequestParser
         // GET /git-annex/UUID/key/KEY: unversioned, no parameter needed.
         if (segments.Length == 3 && segments[1] == "key")
         {
-            if (!IsGet(method))
-            {
-                return P2pRejection.MethodNotAllowed;
-            }
-
-            return ParseUnversionedKey(segments[0], segments[2]);
+            return ParseUnversionedKey(method, segments[0], segments[2], query);
         }
 
         P2pEndpoint endpoint;
@@ -70,34 +62,44 @@ public static class P2pRequestParser
             return P2pRejection.NotFound;
         }
 
-        if (!TryParseVersion(segments[1], out var version) || version < endpoint.MinVersion()
-            || !(endpoint == P2pEndpoint.Key ? IsGet(method) : method == "POST"))
-        {
-            return P2pRejection.BadVersion;
-        }
-
+        // Path captures are parsed before the method is looked at: UUID, then version, then key.
         if (!TryParseUuidValue(segments[0], out var uuid, out var uuidError))
         {
             return new P2pRejection(400, uuidError);
         }
 
-        string? key = null;
-        if (pathKey is not null)
+        if (!TryParseVersion(segments[1], out var version) || version < endpoint.MinVersion())
         {
-            if (!TryParseKey(pathKey, out key, out var keyError))
-            {
-                return new P2pRejection(400, keyError);
-            }
+            return P2pRejection.BadVersion;
+        }
+
+        string? key = null;
+        if (pathKey is not null && !TryParseKey(pathKey, out key, out var keyError))
+        {
+            return new P2pRejection(400, keyError);
+        }
+
+        // A wrong method fails this version's route with 405, but the routes of the other versions fail with
+        // "bad version", and git-annex's router reports the 400.
+        if (!(endpoint == P2pEndpoint.Key ? IsGet(method) : method == "POST"))
+        {
+            return P2pRejection.BadVersion;
         }
 
         return ParseParameters(endpoint, version, uuid, segments[0].StartsWith('['), key, query, dataLengthHeader);
     }
 
-    private static P2pParseResult ParseUnversionedKey(string uuidSegment, string keySegment)
+    private static P2pParseResult ParseUnversionedKey(string method, string uuidSegment, string keySegment, P2pQuery query)
     {
         if (!TryParseUuidValue(uuidSegment, out var uuid, out var uuidError))
         {
             return new P2pRejection(400, uuidError);
+        }
+
+        // "UUID/key/checkpresent" is also a versioned route whose version is "key"; git-annex reports that route's error.
+        if (keySegment != "key" && P2pEndpoints.TryParseName(keySegment, out _))
+        {
+            return P2pRejection.BadVersion;
         }
 
         if (!TryParseKey(keySegment, out var key, out var error))
@@ -105,12 +107,58 @@ public static class P2pRequestParser
             return new P2pRejection(400, error);
         }
 
-        return new P2pRequest { Uuid = uuid, UuidWasEncoded = uuidSegment.StartsWith('['), Version = null, Endpoint = P2pEndpoint.Key, Key = key };
+        if (!IsGet(method))
+        {
+            return P2pRejection.MethodNotAllowed;
+        }
+
+        // clientuuid is optional here and bypass has no effect, but git-annex still refuses malformed values.
+        string? clientUuid = null;
+        var rawClient = query.First("clientuuid", out _);
+        if (rawClient is not null && !TryParseUuidValue(rawClient, out clientUuid, out var clientError))
+        {
+            return P2pRejection.BadParameter("clientuuid", clientError);
+        }
+
+        if (!TryParseBypass(query, out var bypass, out var bypassError))
+        {
+            return P2pRejection.BadParameterList("bypass", bypassError);
+        }
+
+        return new P2pRequest
+        {
+            Uuid = uuid,
+            UuidWasEncoded = uuidSegment.StartsWith('['),
+            Version = null,
+            Endpoint = P2pEndpoint.Key,
+            Key = key,
+            ClientUuid = clientUuid,
+            Bypass = bypass,
+        };
     }
 
     private static P2pParseResult ParseParameters(
         P2pEndpoint endpoint, int version, string uuid, bool encoded, string? key, P2pQuery query, string? dataLengthHeader)
     {
+        // data-present came with v4, as the first parameter of put; older versions ignore it.
+        var dataPresent = false;
+        if (endpoint == P2pEndpoint.Put && version >= 4)
+        {
+            var raw = query.First("data-present", out _);
+            if (raw is not null)
+            {
+                // Exactly "true" or "false" in any case, as Haskell's Bool parameter reads it (no blanks).
+                if (raw.Equals("true", StringComparison.OrdinalIgnoreCase))
+                {
+                    dataPresent = true;
+                }
+                else if (!raw.Equals("false", StringComparison.OrdinalIgnoreCase))
+                {
+                    return P2pRejection.BadParameter("data-present", $"could not parse: `{raw}'");
+                }
+            }
+        }
+
         string? lockId = null;
         if (endpoint == P2pEndpoint.KeepLocked)
         {
@@ -157,15 +205,9 @@ public static class P2pRequestParser
             }
         }
 
-        var bypass = new List<string>();
-        foreach (var raw in query.All("bypass"))
+        if (!TryParseBypass(query, out var bypass, out var bypassError))
         {
-            if (!TryParseUuidValue(raw ?? "", out var b, out var error))
-            {
-                return P2pRejection.BadParameterList("bypass", error);
-            }
-
-            bypass.Add(b);
+            return P2pRejection.BadParameterList("bypass", bypassError);
         }
 
         string? associatedFile = null;
@@ -207,19 +249,9 @@ public static class P2pRequestParser
             timestamp = t;
         }
 
-        var dataPresent = false;
         long? dataLength = null;
         if (endpoint == P2pEndpoint.Put)
         {
-            var raw = query.First("data-present", out var present);
-            if (present && raw is not null)
-            {
-                if (!bool.TryParse(raw, out dataPresent))
-                {
-                    return P2pRejection.BadParameter("data-present", $"could not parse: `{raw}'");
-                }
-            }
-
             if (dataLengthHeader is null)
             {
                 return P2pRejection.MissingHeader(DataLengthHeader);
@@ -249,6 +281,29 @@ public static class P2pRequestParser
             DataPresent = dataPresent,
             DataLength = dataLength,
         };
+    }
+
+    /// <summary>Every bypass value; one written without '=' is skipped, as git-annex skips it.</summary>
+    private static bool TryParseBypass(P2pQuery query, out List<string> bypass, out string error)
+    {
+        bypass = [];
+        foreach (var raw in query.All("bypass"))
+        {
+            if (raw is null)
+            {
+                continue;
+            }
+
+            if (!TryParseUuidValue(raw, out var b, out error))
+            {
+                return false;
+            }
+
+            bypass.Add(b);
+        }
+
+        error = "";
+        return true;
     }
 
     private static bool IsGet(string method) => method is "GET" or "HEAD";

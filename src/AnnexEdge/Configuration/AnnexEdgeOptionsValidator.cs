@@ -259,9 +259,10 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
         return Convert.TryFromBase64String(key, buffer, out var written) && written >= 32;
     }
 
-    [GeneratedRegex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    // \z, not $: $ also matches before a final newline.
+    [GeneratedRegex(@"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z")]
     private static partial Regex UuidPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._-]+\z")]
     private static partial Regex NamePattern();
 }

@@ -56,6 +56,13 @@ internal sealed partial class P2pResponseTransforms(
             && long.TryParse(values.FirstOrDefault(), out var announced))
         {
             guard.Expected = announced;
+
+            // A Content-Length that disagrees with the announcement would let a short body end cleanly before the
+            // guard can cut the connection; chunked, the response is only complete if the guard lets it finish.
+            if (context.HttpContext.Response.Headers.ContentLength is { } length && length != announced)
+            {
+                context.HttpContext.Response.Headers.ContentLength = null;
+            }
         }
 
         if (feature.Request.Endpoint == P2pEndpoint.LockContent && response.IsSuccessStatusCode && destination is not null)

@@ -5,7 +5,10 @@ namespace AnnexEdge.Locking;
 /// <summary>A backend's answer to <c>lockcontent</c>: <c>{"locked": bool, "lockid": string?}</c>.</summary>
 public sealed record LockAnswer(bool Locked, string? LockId)
 {
-    /// <summary>Parses the answer strictly: anything but an object with a boolean "locked" is not an answer.</summary>
+    /// <summary>
+    /// Parses the answer strictly: anything but an object with a boolean "locked", and a non-empty string "lockid"
+    /// when locked, is not an answer.
+    /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> json, out LockAnswer answer)
     {
         answer = new LockAnswer(false, null);
@@ -29,6 +32,12 @@ public sealed record LockAnswer(bool Locked, string? LockId)
                 }
 
                 lockId = id.GetString();
+            }
+
+            // A lock without a lockid cannot be kept or released: git-annex takes it as a failure, so must the edge.
+            if (locked.GetBoolean() && lockId is null)
+            {
+                return false;
             }
 
             answer = new LockAnswer(locked.GetBoolean(), lockId);

@@ -1,0 +1,26 @@
+# AnnexEdge image. Build: docker build -t annexedge .   Run: see config/README.md, "Docker".
+# scripts/check-dockerfile.sh replays the build stage without Docker (CI): keep one instruction per line there.
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# Restore from the project files alone first, so a source change does not invalidate the restored layer.
+COPY Directory.Build.props Directory.Packages.props ./
+COPY src/AnnexEdge.Protocol/AnnexEdge.Protocol.csproj src/AnnexEdge.Protocol/
+COPY src/AnnexEdge/AnnexEdge.csproj src/AnnexEdge/
+RUN dotnet restore src/AnnexEdge/AnnexEdge.csproj
+COPY src/ src/
+RUN dotnet publish src/AnnexEdge/AnnexEdge.csproj -c Release -o /app --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+WORKDIR /app
+COPY --from=build /app ./
+# /app/certs holds the certificate files named in the config's Kestrel section; the config goes to /etc/annexedge.
+RUN mkdir -p /app/certs /etc/annexedge && chown "$APP_UID" /app/certs
+VOLUME ["/app/certs"]
+# The image's own non-root user; Docker lets it bind 80 and 443 inside the container.
+USER $APP_UID
+# Used only when the config has no Kestrel endpoints (the base image would listen on 8080).
+ENV ASPNETCORE_HTTP_PORTS=80
+EXPOSE 80 443
+ENTRYPOINT ["dotnet", "/app/AnnexEdge.dll"]
+CMD ["--config", "/etc/annexedge/annexedge.json"]

@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# AnnexEdge demo: real git-annex repositories served by `git annex p2phttp`, with AnnexEdge in front of them.
+#
+#   ./demo/run.sh            start everything; AnnexEdge runs in the foreground, Ctrl-C stops it and the nodes
+#   ./demo/run.sh --detach   start everything in the background and return once the edge answers
+#   ./demo/run.sh stop       stop everything a previous run started
+#
+# Environment: ANNEXEDGE_DEMO_DIR (default: <repo>/.demo) holds repositories, config, logs and pid files;
+# PORT (default 8417) is the edge's loopback port. Re-running stops the previous run and reuses its repositories.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+demo_dir=${ANNEXEDGE_DEMO_DIR:-$repo/.demo}
+edge_port=${PORT:-8417}
+run_dir=$demo_dir/run
+log_dir=$demo_dir/logs
+marker=$demo_dir/.annexedge-demo
+# node1 has two p2phttp processes on one repository (replicas behind one edge route); node2 has one.
+nodes=(node1:2 node2:1)
+probe_client=00000000-0000-4000-8000-0000000de770
+
+say() { echo "demo: $*"; }
+die() { echo "demo: error: $*" >&2; exit 1; }
+
+usage() {
+  sed -n '2,9s/^# \{0,1\}//p' "$0"
+}
+
+# Refuses to work in a directory the demo did not make: `stop` kills pids and repositories may be recreated there.
+check_demo_dir() {
+  if [ -d "$demo_dir" ] && [ ! -e "$marker" ] && [ -n "$(ls -A "$demo_dir")" ]; then
+    die "$demo_dir exists and was not made by this demo; choose another ANNEXEDGE_DEMO_DIR"
+  fi
+}
+
+# The process group (setsid) of a pid file, if it still runs and is what the demo started.
+live_group() {
+  local pidfile=$1 expect=$2 pid
+  pid=$(cat "$pidfile" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 -- "-$pid" 2>/dev/null || return 1
+  if [ -r "/proc/$pid/cmdline" ] && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$expect"; then
+    return 1
+  fi
+  echo "$pid"
+}
+
+stop_one() {
+  local pidfile=$1 name pid expect=p2phttp
+  name=$(basename "$pidfile" .pid)
+  [ "$name" = edge ] && expect=dotnet
+  if pid=$(live_group "$pidfile" "$expect"); then
+    # Signal the whole group: `git annex` and `dotnet run` each leave a child process behind otherwise.
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 -- "-$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    say "stopped $name (pid $pid)"
+  fi
+  rm -f "$pidfile"
+}
+
+stop_all() {
+  [ -d "$run_dir" ] || return 0
+  local pidfile
+  # The edge first, so it does not mark nodes down while they go.
+  [ -e "$run_dir/edge.pid" ] && stop_one "$run_dir/edge.pid"
+  for pidfile in "$run_dir"/*.pid; do
+    [ -e "$pidfile" ] && stop_one "$pidfile"
+  done
+  return 0
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A port nothing listens on (each p2phttp listens before the next port is picked; a lost race is retried).
+free_port() {
+  local port
+  while :; do
+    port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    [ "$port" != "$edge_port" ] && ! port_in_use "$port" && break
+  done
+  echo "$port"
+}
+
+# Runs a command in its own session (so stop can signal its whole process group), output to a log.
+start_background() {
+  local name=$1; shift
+  setsid "$@" </dev/null >"$log_dir/$name.log" 2>&1 &
+  echo $! >"$run_dir/$name.pid"
+}
+
+git_id=(-c user.name="AnnexEdge demo" -c user.email=demo@annexedge.invalid)
+
+# Makes (or reuses) a git-annex repository that accepts pushes to its checked-out branch.
+ensure_repository() {
+  local name=$1 dir=$demo_dir/$1
+  if git -C "$dir" config annex.uuid >/dev/null 2>&1; then
+    say "reusing repository $dir"
+    return
+  fi
+  rm -rf "$dir"
+  say "creating repository $dir"
+  git init -q -b main "$dir"
+  # p2phttp commits to the git-annex branch: give the repository an identity that works on any machine.
+  git -C "$dir" config user.name "AnnexEdge demo"
+  git -C "$dir" config user.email demo@annexedge.invalid
+  git -C "$dir" annex init -q "$name"
+  git -C "$dir" config receive.denyCurrentBranch updateInstead
+  printf '# %s\n\nA git-annex repository of the AnnexEdge demo.\n' "$name" >"$dir/README.md"
+  git -C "$dir" add README.md
+  git -C "$dir" "${git_id[@]}" commit -q -m "demo repository $name"
+}
+
+# Starts `git annex p2phttp` for a repository on a free port; prints the port once it answers.
+start_p2phttp() {
+  local name=$1 id=$2 dir=$demo_dir/$1 uuid port attempt
+  uuid=$(git -C "$dir" config annex.uuid)
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    start_background "$id" git -C "$dir" annex p2phttp --bind 127.0.0.1 --port "$port" --jobs 4 --wideopen
+    for _ in $(seq 150); do
+      if curl -fsS -o /dev/null -X POST --max-time 2 \
+          "http://127.0.0.1:$port/git-annex/$uuid/v4/gettimestamp?clientuuid=$probe_client" 2>/dev/null; then
+        echo "$port"
+        return 0
+      fi
+      live_group "$run_dir/$id.pid" p2phttp >/dev/null || break
+      sleep 0.2
+    done
+    # Most likely another program took the port between the check and the bind: try another one.
+    stop_one "$run_dir/$id.pid" >/dev/null
+    say "p2phttp $id did not start on port $port (attempt $attempt):" >&2
+    sed 's/^/    /' "$log_dir/$id.log" >&2
+  done
+  die "cannot start git annex p2phttp for $name; see $log_dir/$id.log"
+}
+
+write_config() {
+  local file=$1 first=1 entry name replicas uuid i sep
+  local token_key
+  token_key=$(head -c 32 /dev/urandom | base64 -w0)
+  {
+    printf '{\n  "AnnexEdge": {\n    "Repositories": [\n'
+    for entry in "${nodes[@]}"; do
+      name=${entry%%:*} replicas=${entry##*:}
+      uuid=$(git -C "$demo_dir/$name" config annex.uuid)
+      [ $first -eq 1 ] || printf ',\n'
+      first=0
+      printf '      {\n        "Name": "%s",\n        "Uuid": "%s",\n        "Backends": [' "$name" "$uuid"
+      sep=""
+      for i in $(seq "$replicas"); do
+        printf '%s"http://127.0.0.1:%s"' "$sep" "${backend_ports[$name-$i]}"
+        sep=", "
+      done
+      printf ']\n      }'
+    done
+    printf '\n    ],\n'
+    printf '    "HealthChecks": { "Interval": "00:00:05" },\n'
+    printf '    "Locking": { "TokenKey": "%s" }\n  }\n}\n' "$token_key"
+  } >"$file"
+}
+
+print_session() {
+  local annex_url=$1 session=$2
+  cat >"$session" <<EOF
+cd "\$(mktemp -d)"
+git clone -q $demo_dir/node1 myclone && cd myclone
+git config user.name "AnnexEdge demo" && git config user.email demo@annexedge.invalid
+git annex init -q myclone
+git config annex.security.allowed-ip-addresses all   # the edge listens on loopback
+git config remote.origin.annexUrl $annex_url
+echo "hello at \$(date)" > hello.txt
+git annex add hello.txt && git commit -q -m "add hello.txt"
+git annex copy --to origin hello.txt      # upload through the edge
+git annex drop hello.txt                  # the edge confirms origin holds a copy (lockcontent)
+git annex get hello.txt                   # download through the edge
+git annex drop --from origin hello.txt
+EOF
+  echo
+  echo "AnnexEdge is serving the demo repositories at"
+  echo
+  echo "    annexUrl: $annex_url"
+  echo
+  echo "Try it with git-annex (copy and paste into another shell; also saved in $session):"
+  echo
+  sed 's/^/    /' "$session"
+  echo
+  echo "Status of the replicas: curl http://127.0.0.1:$edge_port/_annexedge/status"
+  echo "Logs: $log_dir"
+}
+
+wait_for_edge() {
+  for _ in $(seq 300); do
+    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$edge_port/_annexedge/health" 2>/dev/null; then
+      return 0
+    fi
+    if ! live_group "$run_dir/edge.pid" dotnet >/dev/null; then
+      cat "$log_dir/edge.log" >&2
+      die "AnnexEdge exited at start-up (log above: $log_dir/edge.log)"
+    fi
+    sleep 0.2
+  done
+  cat "$log_dir/edge.log" >&2
+  die "AnnexEdge did not answer http://127.0.0.1:$edge_port/_annexedge/health within 60 s"
+}
+
+detach=0
+case "${1:-}" in
+  "") ;;
+  --detach) detach=1 ;;
+  stop)
+    check_demo_dir
+    if compgen -G "$run_dir/*.pid" >/dev/null; then stop_all; else say "nothing to stop in $demo_dir"; fi
+    exit 0 ;;
+  -h|--help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
+
+command -v dotnet >/dev/null || die "the .NET SDK is missing: install .NET 10 (https://dot.net) and re-run"
+check_demo_dir
+say "checking dependencies (scripts/install-deps.sh: git-annex from bookworm-backports, curl, ...)"
+"$repo/scripts/install-deps.sh"
+
+stop_all
+if port_in_use "$edge_port"; then
+  die "port $edge_port is already in use; pick another one: PORT=8418 $0 ${1:-}"
+fi
+mkdir -p "$demo_dir" "$run_dir" "$log_dir"
+touch "$marker"
+
+# From here on, any failure or Ctrl-C stops what this run started; only a successful --detach leaves it running.
+keep_running=0
+trap '[ $keep_running -eq 1 ] || stop_all' EXIT
+trap 'echo; exit 130' INT TERM
+
+declare -A backend_ports=()
+for entry in "${nodes[@]}"; do
+  name=${entry%%:*} replicas=${entry##*:}
+  ensure_repository "$name"
+  for i in $(seq "$replicas"); do
+    backend_ports[$name-$i]=$(start_p2phttp "$name" "$name-$i")
+    say "git annex p2phttp for $name (replica $i) on http://127.0.0.1:${backend_ports[$name-$i]}"
+  done
+done
+
+config=$demo_dir/annexedge.json
+write_config "$config"
+say "wrote $config"
+
+say "building AnnexEdge (Release)"
+if ! build_log=$(dotnet build "$repo/src/AnnexEdge" -c Release -nologo -v q 2>&1); then
+  echo "$build_log" >&2
+  die "dotnet build failed"
+fi
+
+say "starting AnnexEdge on http://127.0.0.1:$edge_port"
+start_background edge dotnet run --no-build --project "$repo/src/AnnexEdge" -c Release -- \
+  --config "$config" --urls "http://127.0.0.1:$edge_port"
+wait_for_edge
+
+print_session "annex+http://127.0.0.1:$edge_port/git-annex/" "$demo_dir/session.sh"
+
+if [ $detach -eq 1 ]; then
+  keep_running=1
+  echo
+  echo "Everything runs in the background. Stop it with: $0 stop"
+  exit 0
+fi
+
+echo
+echo "AnnexEdge log follows; Ctrl-C stops AnnexEdge and the p2phttp nodes."
+echo
+tail -n +1 -f --pid="$(cat "$run_dir/edge.pid")" "$log_dir/edge.log"
+die "AnnexEdge has stopped (log: $log_dir/edge.log)"

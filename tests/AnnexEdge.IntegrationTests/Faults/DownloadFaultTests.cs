@@ -1,0 +1,217 @@
+using System.Net;
+using System.Net.Http;
+using System.Text;
+using System.Text.Json.Nodes;
+using AnnexEdge.IntegrationTests.Fixtures;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
+
+namespace AnnexEdge.IntegrationTests.Faults;
+
+/// <summary>
+/// A download whose backend breaks its word (sends less or more than <c>X-git-annex-data-length</c>, or drops the
+/// connection) must never reach the client as a complete response: the edge ends the client's connection.
+/// </summary>
+public sealed class DownloadFaultTests
+{
+    private const string DataLength = "X-git-annex-data-length";
+
+    [Fact]
+    public async Task Honest_download_arrives_complete_with_its_content_length()
+    {
+        using var backend = WireMockServer.Start();
+        backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
+            .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "1000")
+                .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[1000]));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url!));
+
+        var download = await DownloadAsync(edge);
+
+        Assert.Null(download.Error);
+        Assert.Equal(HttpStatusCode.OK, download.Status);
+        Assert.Equal(1000, download.BytesRead);
+        Assert.DoesNotContain("DataLengthMismatch", edge.Logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Short_body_of_a_well_framed_response_is_cut_so_the_client_never_sees_a_complete_response()
+    {
+        using var backend = WireMockServer.Start();
+        backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
+            .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "1000")
+                .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[500]));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url!));
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 500, edge);
+        AssertMismatchLogged(edge);
+    }
+
+    [Fact]
+    public async Task Short_body_ended_by_the_last_chunk_is_cut_so_the_client_never_sees_a_complete_response()
+    {
+        await using var backend = new RawHttpBackend(async (_, connection, ct) =>
+        {
+            await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Transfer-Encoding: chunked"], ct);
+            await connection.WriteAsync(Encoding.ASCII.GetBytes("1f4\r\n"), ct);
+            await connection.WriteAsync(new byte[500], ct);
+            await connection.WriteAsync(Encoding.ASCII.GetBytes("\r\n0\r\n\r\n"), ct);
+        });
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 500, edge);
+        AssertMismatchLogged(edge);
+    }
+
+    [Fact]
+    public async Task Short_body_ended_by_closing_the_connection_is_cut_so_the_client_never_sees_a_complete_response()
+    {
+        await using var backend = new RawHttpBackend(async (_, connection, ct) =>
+        {
+            await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Connection: close"], ct);
+            await connection.WriteAsync(new byte[500], ct);
+        });
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 500, edge);
+        AssertMismatchLogged(edge);
+    }
+
+    [Fact]
+    public async Task Long_body_is_cut_at_the_announced_length()
+    {
+        using var backend = WireMockServer.Start();
+        backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
+            .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "100")
+                .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[200]));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url!));
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 100, edge);
+        Assert.Contains("backend sent more than the 100 bytes it announced", edge.Logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Short_body_with_a_content_length_of_what_was_sent_is_cut_so_the_client_never_sees_a_complete_response()
+    {
+        await using var backend = new RawHttpBackend(async (_, connection, ct) =>
+        {
+            await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Content-Length: 500"], ct);
+            await connection.WriteAsync(new byte[500], ct);
+        });
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 500, edge);
+        AssertMismatchLogged(edge);
+    }
+
+    [Fact]
+    public async Task Long_body_sent_in_two_parts_is_cut_after_the_announced_length()
+    {
+        await using var backend = new RawHttpBackend(async (_, connection, ct) =>
+        {
+            await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 100", "Content-Type: application/octet-stream", "Content-Length: 200"], ct);
+            await connection.WriteAsync(new byte[100], ct);
+            await connection.FlushAsync(ct);
+            // Let the edge pass the first, honest part on before the excess arrives.
+            await Task.Delay(300, ct);
+            await connection.WriteAsync(new byte[100], ct);
+        });
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 100, edge);
+        Assert.Contains("backend sent more than the 100 bytes it announced", edge.Logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Backend_dropping_the_connection_mid_body_fails_the_clients_read()
+    {
+        await using var backend = new RawHttpBackend(async (_, connection, ct) =>
+        {
+            await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Content-Length: 1000"], ct);
+            await connection.WriteAsync(new byte[500], ct);
+        });
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 500, edge);
+    }
+
+    [Fact]
+    public async Task Backend_stalling_mid_body_fails_the_clients_read_after_the_activity_timeout()
+    {
+        await using var backend = new RawHttpBackend(async (_, connection, ct) =>
+        {
+            await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Content-Length: 1000"], ct);
+            await connection.WriteAsync(new byte[500], ct);
+            await connection.FlushAsync(ct);
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+        var config = FaultEdge.ConfigFor(backend.Url);
+        config["Forwarding"] = new JsonObject { ["ActivityTimeout"] = "00:00:02" };
+        await using var edge = await EdgeProcess.StartAsync(config);
+
+        var download = await DownloadAsync(edge);
+
+        AssertCutOff(download, maxBytes: 500, edge);
+        Assert.InRange(download.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// The client's read failed (the connection was ended) after at most <paramref name="maxBytes"/> bytes, so
+    /// neither HttpClient nor git-annex can take the body for a complete object.
+    /// </summary>
+    private static void AssertCutOff(Download download, long maxBytes, EdgeProcess edge)
+    {
+        var what = $"status {download.Status}, {download.BytesRead} bytes read, error {download.Error?.Message ?? "none"}\n{edge.Logs}";
+        Assert.True(download.Error is not null, "the client's read completed: " + what);
+        Assert.True(download.BytesRead <= maxBytes, "the client got more than it should: " + what);
+        Assert.True(download.Status is null or HttpStatusCode.OK, "unexpected status: " + what);
+    }
+
+    private static void AssertMismatchLogged(EdgeProcess edge) =>
+        Assert.Contains("DataLengthMismatch", edge.Logs, StringComparison.Ordinal);
+
+    /// <summary>What a client got: status and body bytes (null status when not even the head arrived), and how it ended.</summary>
+    private sealed record Download(HttpStatusCode? Status, long BytesRead, Exception? Error, TimeSpan Elapsed);
+
+    /// <summary>Downloads the key as a client would, keeping what it got and how the read ended.</summary>
+    private static async Task<Download> DownloadAsync(EdgeProcess edge)
+    {
+        using var http = FaultEdge.NewClient();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        HttpStatusCode? status = null;
+        long read = 0;
+        try
+        {
+            using var response = await http.GetAsync(
+                edge.Url + FaultEdge.PathOf("key"), HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
+            status = response.StatusCode;
+            await using var body = await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken);
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await body.ReadAsync(buffer, TestContext.Current.CancellationToken)) > 0)
+            {
+                read += n;
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return new Download(status, read, e, clock.Elapsed);
+        }
+
+        return new Download(status, read, null, clock.Elapsed);
+    }
+}
