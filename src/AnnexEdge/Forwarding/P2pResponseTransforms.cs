@@ -88,7 +88,12 @@ internal sealed partial class P2pResponseTransforms(
             return;
         }
 
-        if (answer is { Locked: true, LockId: { } lockId })
+        if (!answer.Locked)
+        {
+            // A refusal carries no lock: never show a client the backend's own lock ids.
+            answer = answer with { LockId = null };
+        }
+        else if (answer.LockId is { } lockId)
         {
             feature.LockSlot?.Granted(lockId);
             answer = answer with { LockId = tokens.Issue(feature.Repository.Uuid, backendId, lockId) };
