@@ -1,0 +1,134 @@
+using AnnexEdge.IntegrationTests.Fixtures;
+
+namespace AnnexEdge.IntegrationTests.Locking;
+
+/// <summary>
+/// Locks pin p2phttp workers (two per lock, measured on git-annex 10.20250416: with --jobs 4 a second held lock
+/// leaves the node answering nothing). The edge's lock budget keeps its backends serving whatever clients do.
+/// </summary>
+public sealed class LockBudgetTests
+{
+    [Fact]
+    public async Task Ten_unreleased_locks_through_the_edge_leave_the_node_serving_while_the_same_straight_to_a_node_wedge_it()
+    {
+        await using var node = await P2pNode.StartAsync("budget", jobs: 4);
+        await using var edge = await EdgeProcess.StartAsync(node);
+        var keys = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            keys.Add((await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100)).Key);
+        }
+
+        var granted = 0;
+        foreach (var key in keys)
+        {
+            var answer = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
+            granted += answer.GetProperty("locked").GetBoolean() ? 1 : 0;
+        }
+
+        // Default budget for --jobs 4 is one lock; every other lockcontent was answered by the edge itself.
+        Assert.Equal(1, granted);
+
+        var started = DateTime.UtcNow;
+        var present = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "checkpresent", keys[0]), TimeSpan.FromSeconds(5));
+        Assert.True(present.GetProperty("present").GetBoolean());
+        var (bigKey, bigData) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 10 * 1024 * 1024);
+        using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+        {
+            var got = await http.GetByteArrayAsync($"{edge.Url}/git-annex/{node.Uuid}/v4/key/{bigKey}?clientuuid={P2pHttp.ClientUuid}", TestContext.Current.CancellationToken);
+            Assert.Equal(bigData, got);
+        }
+
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), "checkpresent, put and GET answered promptly");
+
+        // The same requests straight to a node of the same kind wedge it.
+        await using var bare = await P2pNode.StartAsync("bare", jobs: 4);
+        var bareKeys = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            bareKeys.Add((await P2pHttp.PutRandomAsync(bare.Url, bare.Uuid, 100)).Key);
+        }
+
+        foreach (var key in bareKeys)
+        {
+            try
+            {
+                await P2pHttp.PostJsonAsync(P2pHttp.Url(bare.Url, bare.Uuid, "lockcontent", key), TimeSpan.FromSeconds(2));
+            }
+            catch (OperationCanceledException)
+            {
+                // Already wedged: this lockcontent gets no answer either.
+            }
+        }
+
+        Assert.False(await P2pHttp.AnswersAsync(bare.Url, bare.Uuid, TimeSpan.FromSeconds(3)), "a node sent the locks directly stops answering");
+        Assert.True(await P2pHttp.AnswersAsync(edge.Url, node.Uuid, TimeSpan.FromSeconds(3)), "the node behind the edge still answers");
+    }
+
+    [Fact]
+    public async Task Client_hanging_up_mid_keeplocked_releases_the_backend_lock_at_once()
+    {
+        await using var node = await P2pNode.StartAsync("hangup", jobs: 4);
+        await using var edge = await EdgeProcess.StartAsync(node);
+        var (key, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
+        var (otherKey, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
+
+        var lockAnswer = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
+        Assert.True(lockAnswer.GetProperty("locked").GetBoolean());
+        using (var keep = await P2pHttp.KeepLocked.OpenAsync(edge.Url, node.Uuid, lockAnswer.GetProperty("lockid").GetString()!))
+        {
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+            Assert.False(
+                (await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", otherKey))).GetProperty("locked").GetBoolean(),
+                "while the lock is kept, the node's one lock slot is taken");
+        }
+
+        // The client hung up: the edge told the node to unlock, so a lock taken straight at the node now is the
+        // node's only one and the node keeps answering (two held locks wedge a --jobs 4 node).
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        var direct = await P2pHttp.PostJsonAsync(P2pHttp.Url(node.Url, node.Uuid, "lockcontent", otherKey));
+        Assert.True(direct.GetProperty("locked").GetBoolean());
+        Assert.True(await P2pHttp.AnswersAsync(node.Url, node.Uuid, TimeSpan.FromSeconds(3)), "the node still answers: the first lock was released");
+    }
+
+    [Fact]
+    public async Task Keeplocked_body_that_is_not_unlock_messages_is_refused_and_the_lock_released()
+    {
+        await using var node = await P2pNode.StartAsync("garbage", jobs: 4);
+        await using var edge = await EdgeProcess.StartAsync(node);
+        var (key, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
+        var lockAnswer = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
+        using var keep = await P2pHttp.KeepLocked.OpenAsync(edge.Url, node.Uuid, lockAnswer.GetProperty("lockid").GetString()!);
+        await keep.SendLineAsync("{\"unlock\": \"maybe\"}");
+        var answer = await keep.ReadAnswerAsync();
+        Assert.StartsWith("HTTP/1.1 400", answer, StringComparison.Ordinal);
+
+        // The slot is free again: the next lock is granted.
+        var again = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
+        Assert.True(again.GetProperty("locked").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Real_client_drop_needing_a_lock_works_while_another_client_is_over_its_quota()
+    {
+        await using var node = await P2pNode.StartAsync("quota", jobs: 8);
+        var config = EdgeProcess.ConfigFor(node);
+        config["Locking"]!["MaxLocksPerClient"] = 1;
+        config["Repositories"]![0]!["Jobs"] = 8;
+        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
+        var fileKey = await client.AddRandomFileAsync("f.bin", 5000);
+        (await client.GitAsync("annex", "copy", "--to", "origin", "f.bin")).EnsureSuccess("copy --to origin");
+
+        // Another client takes its one lock and is then over its quota.
+        const string greedy = "0bad0bad-0000-4000-8000-000000000001";
+        var (k1, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
+        var (k2, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
+        Assert.True((await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", k1, greedy))).GetProperty("locked").GetBoolean());
+        Assert.False((await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", k2, greedy))).GetProperty("locked").GetBoolean());
+        Assert.Contains("\"Id\": 3007", edge.Logs, StringComparison.Ordinal);
+
+        (await client.GitAsync("annex", "drop", "f.bin")).EnsureSuccess("drop (locks origin through the edge)");
+        Assert.True(await node.HasKeyAsync(fileKey));
+    }
+}
