@@ -183,10 +183,10 @@ public sealed partial class AcmeCertificateManager : IDisposable
                 }
 
                 var domain = authorization.Identifier.Value;
-                var challenge = _options.Challenges
+                var challenge = _options.ChallengeTypes
                     .Select(type => authorization.Challenges.FirstOrDefault(c => c.Type == type && c.Token is not null))
                     .FirstOrDefault(c => c is not null)
-                    ?? throw new AcmeProblemException($"the ACME server offers none of {string.Join(", ", _options.Challenges)} for {domain} (it offers {string.Join(", ", authorization.Challenges.Select(c => c.Type))})");
+                    ?? throw new AcmeProblemException($"the ACME server offers none of {string.Join(", ", _options.ChallengeTypes)} for {domain} (it offers {string.Join(", ", authorization.Challenges.Select(c => c.Type))})");
                 var keyAuthorization = JwkThumbprint.KeyAuthorization(challenge.Token!, key.Thumbprint);
                 if (challenge.Type == AcmeOptions.Http01)
                 {

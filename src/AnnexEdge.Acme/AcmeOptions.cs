@@ -23,8 +23,13 @@ public sealed class AcmeOptions
     /// <summary>DNS names of the certificate (its SANs); one certificate covers them all.</summary>
     public List<string> Domains { get; set; } = [];
 
-    /// <summary>Challenge types in order of preference: <c>http-01</c> (needs port 80), <c>tls-alpn-01</c> (needs port 443).</summary>
-    public List<string> Challenges { get; set; } = [Http01, TlsAlpn01];
+    /// <summary>
+    /// Challenge types in order of preference: <c>http-01</c> (needs port 80), <c>tls-alpn-01</c> (needs port 443).
+    /// Unset means both, http-01 first. (No default list here: configuration binding appends to a list it finds.)
+    /// </summary>
+    public List<string>? Challenges { get; set; }
+
+    public IReadOnlyList<string> ChallengeTypes => Challenges ?? [Http01, TlsAlpn01];
 
     /// <summary>Directory of the account key, certificates and lock; shared by edge processes of one name.</summary>
     public string StorePath { get; set; } = "certs/";
@@ -79,12 +84,12 @@ public sealed class AcmeOptions
             errors.Add($"{section}:Domains \"{domain}\" is not a DNS name (wildcards need dns-01, which is not supported)");
         }
 
-        if (Challenges.Count == 0)
+        if (Challenges is { Count: 0 })
         {
             errors.Add($"{section}:Challenges is empty: use {Http01} and/or {TlsAlpn01}");
         }
 
-        foreach (var challenge in Challenges.Where(c => c is not (Http01 or TlsAlpn01)))
+        foreach (var challenge in ChallengeTypes.Where(c => c is not (Http01 or TlsAlpn01)))
         {
             errors.Add($"{section}:Challenges \"{challenge}\" is unknown; use {Http01} or {TlsAlpn01}");
         }

@@ -45,7 +45,7 @@ public sealed class AcmeOptionsTests
         var options = new AcmeOptions();
 
         Assert.Equal("https://acme-v02.api.letsencrypt.org/directory", options.DirectoryUrl);
-        Assert.Equal(["http-01", "tls-alpn-01"], options.Challenges);
+        Assert.Equal(["http-01", "tls-alpn-01"], options.ChallengeTypes);
         Assert.Equal("certs/", options.StorePath);
         Assert.Null(options.RenewBefore);
     }
