@@ -11,12 +11,14 @@ public sealed class RenewalPolicy(TimeSpan? renewBefore)
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(6);
 
-    /// <summary>The configured point, or when one third of the lifetime remains (Let's Encrypt's recommendation).</summary>
+    /// <summary>The configured point, or when one third of the lifetime remains (Let's Encrypt's recommendation, also used when RenewBefore is not shorter than the lifetime).</summary>
     public DateTimeOffset RenewAt(X509Certificate2 certificate)
     {
         var notBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime());
         var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
-        var before = renewBefore ?? (notAfter - notBefore) / 3;
+        var lifetime = notAfter - notBefore;
+        // A RenewBefore as long as the lifetime would make every new certificate due at once: renewal in a loop.
+        var before = renewBefore is { } configured && configured < lifetime ? configured : lifetime / 3;
         return notAfter - before;
     }
 

@@ -20,6 +20,14 @@ public sealed class RenewalTests : IDisposable
     }
 
     [Fact]
+    public void RenewBefore_not_shorter_than_the_lifetime_falls_back_to_one_third_instead_of_renewing_in_a_loop()
+    {
+        using var certificate = Leaf(TimeSpan.FromDays(6));
+
+        Assert.Equal(Issued.AddDays(4), new RenewalPolicy(TimeSpan.FromDays(30)).RenewAt(certificate));
+    }
+
+    [Fact]
     public void Renewal_information_window_gives_a_time_inside_it_or_now_once_it_has_begun()
     {
         using var certificate = Leaf(TimeSpan.FromDays(90));

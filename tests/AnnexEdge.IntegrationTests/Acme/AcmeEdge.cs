@@ -136,6 +136,16 @@ public sealed class AcmeEdge : IAsyncDisposable
         return X509CertificateLoader.LoadCertificate(tls.RemoteCertificate!.GetRawCertData());
     }
 
+    /// <summary>A verified TLS connection kept open across requests (HTTP/1.1 keep-alive).</summary>
+    public async Task<OpenConnection> OpenVerifiedConnectionAsync(string rootPem)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, HttpsPort);
+        var tls = new SslStream(tcp.GetStream());
+        await tls.AuthenticateAsClientAsync(VerifyingOptions(rootPem));
+        return new OpenConnection(tcp, tls);
+    }
+
     private static SslClientAuthenticationOptions VerifyingOptions(string rootPem) => new()
     {
         TargetHost = Domain,
@@ -184,5 +194,45 @@ public sealed class AcmeEdge : IAsyncDisposable
         }
 
         throw new TimeoutException($"AnnexEdge did not start serving:\n{Logs}");
+    }
+}
+
+/// <summary>One TLS connection on which requests are sent one after another.</summary>
+public sealed class OpenConnection(TcpClient tcp, SslStream tls) : IAsyncDisposable
+{
+    public X509Certificate2 Certificate { get; } = X509CertificateLoader.LoadCertificate(tls.RemoteCertificate!.GetRawCertData());
+
+    /// <summary>Sends a GET on this connection and returns the status code (the body is read and discarded).</summary>
+    public async Task<int> GetStatusAsync(string path)
+    {
+        var request = System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {AcmeEdge.Domain}\r\n\r\n");
+        await tls.WriteAsync(request);
+        var buffer = new byte[8192];
+        var text = "";
+        while (!text.Contains("\r\n\r\n", StringComparison.Ordinal) || !HasWholeBody(text))
+        {
+            var n = await tls.ReadAsync(buffer);
+            if (n == 0)
+            {
+                throw new IOException("the edge closed the connection");
+            }
+
+            text += System.Text.Encoding.ASCII.GetString(buffer, 0, n);
+        }
+
+        return int.Parse(text.Split(' ')[1]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await tls.DisposeAsync();
+        tcp.Dispose();
+    }
+
+    private static bool HasWholeBody(string text)
+    {
+        var headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var match = System.Text.RegularExpressions.Regex.Match(text[..headerEnd], "(?i)content-length: *(\\d+)");
+        return !match.Success || text.Length - headerEnd - 4 >= int.Parse(match.Groups[1].Value);
     }
 }

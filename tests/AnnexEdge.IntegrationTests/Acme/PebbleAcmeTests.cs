@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http;
+using System.Security.Cryptography.X509Certificates;
 using AnnexEdge.IntegrationTests.Fixtures;
 
 namespace AnnexEdge.IntegrationTests.Acme;
@@ -94,5 +95,35 @@ public sealed class PebbleAcmeTests
         Assert.StartsWith($"https://127.0.0.1:{httpsPort}/git-annex/11111111-2222-4333-8444-555555555555/v4/key/", annex.Headers.Location!.ToString());
         Assert.Equal(HttpStatusCode.NotFound, challenge.StatusCode);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Renewed_certificate_is_swapped_in_for_new_connections_while_an_open_connection_keeps_working()
+    {
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        // 60 s certificates renewed when 50 s remain: a renewal about ten seconds after each issue.
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort, certificateValidity: TimeSpan.FromSeconds(60));
+        using var store = new TempDirectory("acme-store");
+        var acme = AcmeEdge.AcmeSection(pebble, store.Path, "http-01");
+        acme["RenewBefore"] = "00:00:50";
+        await using var edge = await AcmeEdge.StartAsync(acme, httpPort, httpsPort);
+        var root = await pebble.RootPemAsync();
+        using var first = await edge.WaitForVerifiedHttpsAsync(root, IssueTimeout);
+        await using var open = await edge.OpenVerifiedConnectionAsync(root);
+        Assert.Equal(200, await open.GetStatusAsync("/_annexedge/health"));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        X509Certificate2 current;
+        do
+        {
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+            current = await edge.VerifiedCertificateAsync(root);
+        }
+        while (current.Thumbprint == first.Thumbprint && DateTime.UtcNow < deadline);
+
+        Assert.NotEqual(first.Thumbprint, current.Thumbprint);
+        Assert.Equal(200, await open.GetStatusAsync("/_annexedge/health"));
+        Assert.Equal(first.Thumbprint, open.Certificate.Thumbprint);
     }
 }

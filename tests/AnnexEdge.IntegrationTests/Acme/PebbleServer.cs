@@ -37,7 +37,7 @@ public sealed class PebbleServer : IAsyncDisposable
 
     public string Logs => _pebble.Output;
 
-    public static async Task<PebbleServer> StartAsync(int httpPort, int tlsPort, IDictionary<string, string>? environment = null)
+    public static async Task<PebbleServer> StartAsync(int httpPort, int tlsPort, IDictionary<string, string>? environment = null, TimeSpan? certificateValidity = null)
     {
         if (!File.Exists("/usr/bin/pebble"))
         {
@@ -68,6 +68,11 @@ public sealed class PebbleServer : IAsyncDisposable
                 ["externalAccountBindingRequired"] = false,
             },
         };
+        if (certificateValidity is { } validity)
+        {
+            config["pebble"]!["certificateValidityPeriod"] = (ulong)validity.TotalSeconds;
+        }
+
         await File.WriteAllTextAsync(dir.Combine("pebble.json"), config.ToJsonString());
 
         var dns = new BackgroundProcess(
