@@ -1,3 +1,5 @@
+using AnnexEdge.Acme;
+
 namespace AnnexEdge.Configuration;
 
 /// <summary>The <c>AnnexEdge</c> configuration section. Names that the issues fix are a contract: never rename them.</summary>
@@ -18,6 +20,9 @@ public sealed class AnnexEdgeOptions
     public LockingOptions Locking { get; set; } = new();
 
     public ForwardingOptions Forwarding { get; set; } = new();
+
+    /// <summary>Automatic HTTPS over ACME (section <c>AnnexEdge:Acme</c>; the class lives in AnnexEdge.Acme).</summary>
+    public AcmeOptions Acme { get; set; } = new();
 
     /// <summary><c>text</c> (default) or <c>json</c> (compact JSON, one event per line) on standard output.</summary>
     public string LogFormat { get; set; } = "text";

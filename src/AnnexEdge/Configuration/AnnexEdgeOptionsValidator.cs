@@ -141,6 +141,8 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
             errors.Add($"{prefix}:Forwarding: ActivityTimeout and ConnectTimeout must be positive durations");
         }
 
+        errors.AddRange(options.Acme.Errors($"{prefix}:Acme"));
+
         if (options.LogFormat is not ("text" or "json"))
         {
             errors.Add($"{prefix}:LogFormat \"{options.LogFormat}\" is unknown; use text or json");

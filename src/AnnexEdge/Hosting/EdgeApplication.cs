@@ -1,3 +1,4 @@
+using AnnexEdge.Acme.Hosting;
 using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding;
@@ -62,6 +63,11 @@ public static partial class EdgeApplication
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy, ConnectFailurePolicy>();
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
 
+        if (options.Acme.Enabled)
+        {
+            builder.AddAcme(options.Acme);
+        }
+
         var catalog = new RepositoryCatalog(options);
         builder.Services.AddReverseProxy()
             .LoadFromMemory(YarpConfigFactory.Routes(catalog), YarpConfigFactory.Clusters(catalog, options))
@@ -83,6 +89,11 @@ public static partial class EdgeApplication
                 }
             };
         });
+        if (options.Acme.Enabled)
+        {
+            app.UseAcmeChallenges(options.Acme);
+        }
+
         app.UseMiddleware<P2pRequestMiddleware>();
         app.UseRouting();
         app.MapStatusEndpoints();

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AnnexEdge.Acme;
+
+/// <summary>
+/// Obtains the first certificate at start-up and renews it when due; a failure is retried with exponential backoff
+/// and jitter while the working certificate keeps serving (it is never deleted).
+/// </summary>
+public sealed partial class AcmeRenewalService(AcmeCertificateManager manager, TimeProvider time, ILogger<AcmeRenewalService> logger, AcmeOptions options) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            DateTimeOffset next;
+            try
+            {
+                next = await manager.RenewIfDueAsync(force: false, stoppingToken);
+                failures = 0;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                failures++;
+                var problem = e is AcmeProblemException acme ? acme.Problem.ToString() : $"{e.GetType().Name}: {e.Message}";
+                Log.OrderFailed(logger, string.Join(",", options.Domains), problem);
+                next = time.GetUtcNow() + RenewalPolicy.Backoff(failures, Random.Shared);
+            }
+
+            Log.RenewalScheduled(logger, next);
+            var wait = next - time.GetUtcNow();
+            try
+            {
+                await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(AcmeEventIds.OrderFailed, LogLevel.Warning, "ACME order for {Domains} failed: {Problem}")]
+        public static partial void OrderFailed(ILogger logger, string domains, string problem);
+
+        [LoggerMessage(AcmeEventIds.RenewalScheduled, LogLevel.Information, "Next ACME certificate check at {When:u}")]
+        public static partial void RenewalScheduled(ILogger logger, DateTimeOffset when);
+    }
+}

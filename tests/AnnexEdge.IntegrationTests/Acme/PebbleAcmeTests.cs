@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Http;
+using System.Security.Cryptography.X509Certificates;
+using AnnexEdge.IntegrationTests.Fixtures;
+
+namespace AnnexEdge.IntegrationTests.Acme;
+
+/// <summary>The edge obtains, serves and keeps certificates from a real Pebble ACME server.</summary>
+public sealed class PebbleAcmeTests
+{
+    private static readonly TimeSpan IssueTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Http01_certificate_is_obtained_and_verified_by_a_client_trusting_only_Pebble()
+    {
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort);
+        using var store = new TempDirectory("acme-store");
+        await using var edge = await AcmeEdge.StartAsync(AcmeEdge.AcmeSection(pebble, store.Path, "http-01"), httpPort, httpsPort);
+
+        using var served = await edge.WaitForVerifiedHttpsAsync(await pebble.RootPemAsync(), IssueTimeout);
+
+        Assert.Contains("Pebble Intermediate CA", served.Issuer);
+        Assert.Contains("Answering ACME http-01 for edge.annexedge.test", edge.Logs);
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(Path.Combine(store.Path, "account.key")));
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(Path.Combine(store.Path, "certificate.pem")));
+    }
+
+    [Fact]
+    public async Task TlsAlpn01_certificate_is_obtained_in_the_TLS_handshake_and_verified()
+    {
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort);
+        using var store = new TempDirectory("acme-store");
+        await using var edge = await AcmeEdge.StartAsync(AcmeEdge.AcmeSection(pebble, store.Path, "tls-alpn-01"), httpPort, httpsPort);
+
+        using var served = await edge.WaitForVerifiedHttpsAsync(await pebble.RootPemAsync(), IssueTimeout);
+
+        Assert.Contains("Pebble Intermediate CA", served.Issuer);
+        Assert.Contains("Answering ACME tls-alpn-01 for edge.annexedge.test", edge.Logs);
+        Assert.DoesNotContain("Answering ACME http-01", edge.Logs);
+    }
+
+    [Fact]
+    public async Task Certificate_is_obtained_when_Pebble_rejects_half_of_the_nonces()
+    {
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort, new Dictionary<string, string> { ["PEBBLE_WFE_NONCEREJECT"] = "50" });
+        using var store = new TempDirectory("acme-store");
+        await using var edge = await AcmeEdge.StartAsync(AcmeEdge.AcmeSection(pebble, store.Path, "http-01"), httpPort, httpsPort);
+
+        using var served = await edge.WaitForVerifiedHttpsAsync(await pebble.RootPemAsync(), IssueTimeout);
+
+        Assert.Contains("Pebble Intermediate CA", served.Issuer);
+        Assert.Contains("Configured to reject 50% of good nonces", pebble.Logs);
+    }
+
+    [Fact]
+    public async Task Restarted_edge_serves_the_stored_certificate_without_a_new_order()
+    {
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort);
+        using var store = new TempDirectory("acme-store");
+        var root = await pebble.RootPemAsync();
+        string firstThumbprint;
+        await using (var first = await AcmeEdge.StartAsync(AcmeEdge.AcmeSection(pebble, store.Path, "http-01"), httpPort, httpsPort))
+        {
+            using var issued = await first.WaitForVerifiedHttpsAsync(root, IssueTimeout);
+            firstThumbprint = issued.Thumbprint;
+        }
+
+        await using var second = await AcmeEdge.StartAsync(AcmeEdge.AcmeSection(pebble, store.Path, "http-01"), httpPort, httpsPort);
+        using var served = await second.WaitForVerifiedHttpsAsync(root, TimeSpan.FromSeconds(20));
+
+        Assert.Equal(firstThumbprint, served.Thumbprint);
+        Assert.DoesNotContain("ACME order", second.Logs);
+    }
+
+    [Fact]
+    public async Task Plain_HTTP_redirects_to_HTTPS_except_challenges_and_liveness()
+    {
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort);
+        using var store = new TempDirectory("acme-store");
+        await using var edge = await AcmeEdge.StartAsync(AcmeEdge.AcmeSection(pebble, store.Path, "http-01"), httpPort, httpsPort);
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        var cancellation = TestContext.Current.CancellationToken;
+
+        using var annex = await http.GetAsync($"http://127.0.0.1:{httpPort}/git-annex/11111111-2222-4333-8444-555555555555/v4/key/SHA256E-s1--00?clientuuid=x&associatedfile=a", cancellation);
+        using var challenge = await http.GetAsync($"http://127.0.0.1:{httpPort}/.well-known/acme-challenge/unknown-token", cancellation);
+        using var health = await http.GetAsync($"http://127.0.0.1:{httpPort}/_annexedge/health", cancellation);
+
+        Assert.Equal(HttpStatusCode.PermanentRedirect, annex.StatusCode);
+        Assert.StartsWith($"https://127.0.0.1:{httpsPort}/git-annex/11111111-2222-4333-8444-555555555555/v4/key/", annex.Headers.Location!.ToString());
+        Assert.Equal(HttpStatusCode.NotFound, challenge.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Renewed_certificate_is_swapped_in_for_new_connections_while_an_open_connection_keeps_working()
+    {
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        // 60 s certificates renewed when 50 s remain: a renewal about ten seconds after each issue.
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort, certificateValidity: TimeSpan.FromSeconds(60));
+        using var store = new TempDirectory("acme-store");
+        var acme = AcmeEdge.AcmeSection(pebble, store.Path, "http-01");
+        acme["RenewBefore"] = "00:00:50";
+        await using var edge = await AcmeEdge.StartAsync(acme, httpPort, httpsPort);
+        var root = await pebble.RootPemAsync();
+        using var first = await edge.WaitForVerifiedHttpsAsync(root, IssueTimeout);
+        await using var open = await edge.OpenVerifiedConnectionAsync(root);
+        Assert.Equal(200, await open.GetStatusAsync("/_annexedge/health"));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        X509Certificate2 current;
+        do
+        {
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+            current = await edge.VerifiedCertificateAsync(root);
+        }
+        while (current.Thumbprint == first.Thumbprint && DateTime.UtcNow < deadline);
+
+        Assert.NotEqual(first.Thumbprint, current.Thumbprint);
+        Assert.Equal(200, await open.GetStatusAsync("/_annexedge/health"));
+        Assert.Equal(first.Thumbprint, open.Certificate.Thumbprint);
+    }
+}
