@@ -23,4 +23,57 @@ public sealed class RealClientRoundTripTests
         (await client.GitAsync("annex", "drop", "--from", "origin", "small.bin")).EnsureSuccess("drop --from origin");
         Assert.False(await node.HasKeyAsync(key), "the node no longer holds it after drop --from");
     }
+
+    [Fact]
+    public async Task A_50_MiB_file_round_trips_through_the_edge()
+    {
+        await using var node = await P2pNode.StartAsync("node1");
+        await using var edge = await EdgeProcess.StartAsync(node);
+        await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
+        var key = await client.AddRandomFileAsync("big.bin", 50L * 1024 * 1024 + 123);
+
+        await RoundTripAsync(client, node, "big.bin", key);
+    }
+
+    [Fact]
+    public async Task Files_round_trip_through_the_edge_to_a_repository_with_two_replicas()
+    {
+        await using var node = await P2pNode.StartAsync("node1");
+        await node.AddServerAsync();
+        var config = EdgeProcess.ConfigFor(node);
+        // Round robin, so that both replicas grant locks.
+        config["Repositories"]![0]!["LoadBalancing"] = "RoundRobin";
+        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
+
+        // Each drop needs a lock granted by one replica and kept through the same one, whichever it was.
+        for (var i = 0; i < 4; i++)
+        {
+            var name = $"file{i}.bin";
+            var key = await client.AddRandomFileAsync(name, 10_000 + i);
+            await RoundTripAsync(client, node, name, key);
+            // A round trip makes an even number of requests: one more moves the next lock to the other replica.
+            await P2pHttp.PostAsync($"{P2pHttp.Api(edge.Url, node.Uuid)}/v4/gettimestamp?clientuuid={P2pHttp.ClientUuid}", cancellationToken: TestContext.Current.CancellationToken);
+        }
+
+        var keptBy = node.Urls.Select(u => AnnexEdge.Routing.Backend.For(node.Name, u).Id)
+            .Where(id => edge.Logs.Split('\n').Any(l => l.Contains("/keeplocked") && l.Contains(id)))
+            .ToArray();
+        Assert.True(keptBy.Length == 2, $"keeplocked went to {keptBy.Length} replica(s):\n{edge.Logs}");
+    }
+
+    private static async Task RoundTripAsync(AnnexClient client, P2pNode node, string name, string key)
+    {
+        (await client.GitAsync("annex", "copy", "--to", "origin", name)).EnsureSuccess("copy --to origin");
+        Assert.True(await node.HasKeyAsync(key), "the node holds the copy after copy --to");
+
+        // A local drop needs lockcontent and keeplocked on origin through the edge.
+        (await client.GitAsync("annex", "drop", name)).EnsureSuccess("drop");
+        Assert.True(await node.HasKeyAsync(key), "the node keeps its copy when the client drops its own");
+        (await client.GitAsync("annex", "get", "--from", "origin", name)).EnsureSuccess("get --from origin");
+        (await client.GitAsync("annex", "fsck", "--from", "origin", name)).EnsureSuccess("fsck --from origin");
+        (await client.GitAsync("annex", "drop", "--from", "origin", name)).EnsureSuccess("drop --from origin");
+        Assert.False(await node.HasKeyAsync(key), "the node no longer holds it after drop --from");
+        (await client.GitAsync("annex", "fsck", "-q", name)).EnsureSuccess("the client's copy is intact");
+    }
 }

@@ -40,6 +40,12 @@ public sealed class EdgeProcess : IAsyncDisposable
 
     public long ResidentBytes() => _process.ResidentBytes();
 
+    /// <summary>The edge's process id (to look at its open files in /proc).</summary>
+    public int Pid => _process.Pid;
+
+    /// <summary>The edge's own directory (its config file; its working directory).</summary>
+    public string DirectoryPath => _dir.Path;
+
     public void Kill() => _process.Kill();
 
     /// <summary>An edge serving each node as a repository, with all of the node's p2phttp processes as backends.</summary>

@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace AnnexEdge.IntegrationTests.Fixtures;
+
+/// <summary>Raw p2phttp requests as a git-annex client sends them, against a node or the edge.</summary>
+public static class P2pHttp
+{
+    /// <summary>The clientuuid of test requests.</summary>
+    public const string ClientUuid = "11111111-2222-4333-8444-555555555555";
+
+    public static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>Base of a repository's API: <c>{baseUrl}/git-annex/{uuid}</c>.</summary>
+    public static string Api(string baseUrl, string uuid) => $"{baseUrl.TrimEnd('/')}/git-annex/{uuid}";
+
+    /// <summary>Random content and its SHA256E key.</summary>
+    public static (byte[] Data, string Key) RandomObject(int size)
+    {
+        var data = RandomNumberGenerator.GetBytes(size);
+        return (data, $"SHA256E-s{size}--{Convert.ToHexStringLower(SHA256.HashData(data))}");
+    }
+
+    public static async Task<(int Status, string Body)> PostAsync(string url, HttpContent? content = null, CancellationToken cancellationToken = default)
+    {
+        using var response = await Http.PostAsync(url, content, cancellationToken);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
+    }
+
+    public static async Task PutObjectAsync(string api, string key, byte[] data)
+    {
+        var content = new ByteArrayContent(data);
+        content.Headers.Add("X-git-annex-data-length", data.Length.ToString());
+        var (status, body) = await PostAsync($"{api}/v4/put?key={key}&clientuuid={ClientUuid}", content);
+        Assert.True(status == 200 && body.Contains("\"stored\":true"), $"put answered {status} {body}");
+    }
+
+    /// <summary>lockcontent; returns the lockid of a granted lock, or fails the test.</summary>
+    public static async Task<string> LockAsync(string api, string key)
+    {
+        var (status, body) = await PostAsync($"{api}/v4/lockcontent?key={key}&clientuuid={ClientUuid}");
+        Assert.Equal(200, status);
+        using var json = JsonDocument.Parse(body);
+        Assert.True(json.RootElement.GetProperty("locked").GetBoolean(), $"lockcontent answered {body}");
+        return json.RootElement.GetProperty("lockid").GetString()!;
+    }
+
+    public static async Task<bool> IsPresentAsync(string api, string key)
+    {
+        var (status, body) = await PostAsync($"{api}/v4/checkpresent?key={key}&clientuuid={ClientUuid}");
+        Assert.Equal(200, status);
+        return body.Contains("\"present\":true");
+    }
+}
+
+/// <summary>
+/// Whether a node's repository holds a key's content lock, seen from outside p2phttp: <c>git annex dropkey</c> in
+/// the repository takes the exclusive content lock, which a lock held by any p2phttp process on it denies.
+/// </summary>
+/// <remarks>
+/// A <c>remove</c> sent to p2phttp is no probe: git-annex 10.20250416 does not answer a remove of a locked key
+/// while the lock is held, and such a pending remove may still run after the unlock.
+/// </remarks>
+public static class ContentLock
+{
+    public static async Task AssertHeldAsync(P2pNode node, string key)
+    {
+        var drop = await node.GitAsync("annex", "dropkey", "--force", key);
+        Assert.True(drop.ExitCode != 0 && drop.Output.Contains("content is locked"), $"dropkey of a locked key: exit {drop.ExitCode}\n{drop.Output}");
+        Assert.True(await node.HasKeyAsync(key), "the locked key was dropped");
+    }
+
+    /// <summary>Drops the key in the node's repository, which only works when no lock on it is held.</summary>
+    public static async Task AssertReleasedByDroppingAsync(P2pNode node, string key)
+    {
+        (await node.GitAsync("annex", "dropkey", "--force", key)).EnsureSuccess("dropkey once every lock is released");
+        Assert.False(await node.HasKeyAsync(key));
+    }
+}
+
+/// <summary>
+/// An open <c>keeplocked</c> request whose body is streamed line by line, as git-annex's client does:
+/// <c>{"unlock": false}</c> at once, <c>{"unlock": true}</c> when the client is done with the lock.
+/// </summary>
+public sealed class KeepLockedSession : IAsyncDisposable
+{
+    private readonly LineContent _body = new();
+    private readonly Task<HttpResponseMessage> _response;
+
+    private KeepLockedSession(string url, HttpClient http)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = _body };
+        _response = http.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+    }
+
+    public static KeepLockedSession Open(string api, string lockId, HttpClient? http = null)
+    {
+        var session = new KeepLockedSession(
+            $"{api}/v4/keeplocked?lockid={Uri.EscapeDataString(lockId)}&clientuuid={P2pHttp.ClientUuid}", http ?? P2pHttp.Http);
+        session._body.Send("{\"unlock\": false}\n");
+        return session;
+    }
+
+    /// <summary>Whether an answer came already (a held lock has none until the client unlocks).</summary>
+    public bool Answered => _response.IsCompleted;
+
+    /// <summary>Sends unlock, ends the body and returns the answer.</summary>
+    public async Task<(int Status, string Body)> UnlockAsync()
+    {
+        _body.Send("{\"unlock\": true}\n");
+        _body.End();
+        return await AnswerAsync();
+    }
+
+    public async Task<(int Status, string Body)> AnswerAsync()
+    {
+        using var response = await _response;
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _body.End();
+        try
+        {
+            (await _response).Dispose();
+        }
+        catch (HttpRequestException)
+        {
+        }
+        catch (TaskCanceledException)
+        {
+        }
+    }
+
+    /// <summary>A chunked request body that sends (and flushes) each line when it is given.</summary>
+    private sealed class LineContent : HttpContent
+    {
+        private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
+
+        public LineContent()
+        {
+            Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
+        }
+
+        public void Send(string line) => _lines.Writer.TryWrite(line);
+
+        public void End() => _lines.Writer.TryComplete();
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await foreach (var line in _lines.Reader.ReadAllAsync())
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(line));
+                await stream.FlushAsync();
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+}
