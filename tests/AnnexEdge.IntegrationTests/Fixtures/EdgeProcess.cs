@@ -58,6 +58,7 @@ public sealed class EdgeProcess : IAsyncDisposable
         {
             ["Name"] = n.Name,
             ["Uuid"] = n.Uuid,
+            ["Jobs"] = n.Jobs,
             ["Backends"] = new JsonArray(n.Urls.Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
         }).ToArray()),
         ["Locking"] = new JsonObject { ["TokenKey"] = TestTokenKey },

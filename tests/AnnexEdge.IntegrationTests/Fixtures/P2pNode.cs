@@ -13,14 +13,18 @@ public sealed class P2pNode : IAsyncDisposable
     private readonly TempDirectory _dir;
     private readonly List<(int Port, BackgroundProcess Process)> _servers = [];
 
-    private P2pNode(string name, TempDirectory dir, string uuid)
+    private P2pNode(string name, TempDirectory dir, string uuid, int jobs)
     {
         Name = name;
         _dir = dir;
         Uuid = uuid;
+        Jobs = jobs;
     }
 
     public string Name { get; }
+
+    /// <summary>The <c>--jobs</c> of the node's p2phttp processes (the edge's lock budget follows it).</summary>
+    public int Jobs { get; }
 
     public string Uuid { get; }
 
@@ -45,7 +49,7 @@ public sealed class P2pNode : IAsyncDisposable
         (await ProcessRunner.RunAsync("git", ["annex", "init", "-q", name], repo)).EnsureSuccess("git annex init");
         (await ProcessRunner.RunAsync("git", ["config", "receive.denyCurrentBranch", "updateInstead"], repo)).EnsureSuccess("git config");
         var uuid = (await ProcessRunner.RunAsync("git", ["config", "annex.uuid"], repo)).EnsureSuccess("git config annex.uuid").Output.Trim();
-        var node = new P2pNode(name, dir, uuid);
+        var node = new P2pNode(name, dir, uuid, jobs);
         await node.AddServerAsync(jobs, p2phttpArgs);
         return node;
     }

@@ -114,7 +114,6 @@ public sealed class LockBudgetTests
         await using var node = await P2pNode.StartAsync("quota", jobs: 8);
         var config = EdgeProcess.ConfigFor(node);
         config["Locking"]!["MaxLocksPerClient"] = 1;
-        config["Repositories"]![0]!["Jobs"] = 8;
         await using var edge = await EdgeProcess.StartAsync(config);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
         var fileKey = await client.AddRandomFileAsync("f.bin", 5000);
