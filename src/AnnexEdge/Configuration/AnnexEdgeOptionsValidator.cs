@@ -126,6 +126,8 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
             errors.Add($"{prefix}:Forwarding: ActivityTimeout and ConnectTimeout must be positive durations");
         }
 
+        Security.SecurityOptionsValidator.Validate(options, errors);
+
         if (options.LogFormat is not ("text" or "json"))
         {
             errors.Add($"{prefix}:LogFormat \"{options.LogFormat}\" is unknown; use text or json");

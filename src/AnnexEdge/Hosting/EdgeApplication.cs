@@ -6,6 +6,7 @@ using AnnexEdge.Locking;
 using AnnexEdge.Logging;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
+using AnnexEdge.Security;
 using Microsoft.Extensions.Options;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -60,6 +61,7 @@ public static partial class EdgeApplication
         builder.Services.AddSingleton<IProbingRequestFactory, P2pProbingRequestFactory>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy, ConnectFailurePolicy>();
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
+        builder.AddEdgeSecurity(options);
 
         var catalog = new RepositoryCatalog(options);
         builder.Services.AddReverseProxy()
@@ -82,6 +84,7 @@ public static partial class EdgeApplication
                 }
             };
         });
+        app.UseEdgeSecurity(options);
         app.UseMiddleware<P2pRequestMiddleware>();
         app.UseRouting();
         app.MapStatusEndpoints();
@@ -94,6 +97,7 @@ public static partial class EdgeApplication
         });
 
         LogStartup(app, catalog);
+        SecurityHosting.LogAccess(app, catalog, options);
         return app;
     }
 

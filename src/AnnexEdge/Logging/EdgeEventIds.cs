@@ -23,4 +23,13 @@ internal static class EdgeEventIds
     public const int ClusterUploadAborted = 4002;
     public const int ClusterDownloadResumed = 4003;
     public const int ClusterDownloadFailed = 4004;
+
+    public const int AnonymousAccess = 5000;
+    public const int LoginFailed = 5001;
+    public const int LoginThrottled = 5002;
+    public const int AccessDenied = 5003;
+    public const int Audit = 5004;
+    public const int CredentialsOverHttp = 5005;
+    public const int AnonymousLockingOff = 5006;
+    public const int UsersConfigured = 5007;
 }
