@@ -1,7 +1,14 @@
 using AnnexEdge.Configuration;
 using AnnexEdge.Hosting;
+using AnnexEdge.Security;
 
 // AnnexEdge [check-config] --config FILE [--urls URLS] [ASP.NET Core settings]
+// AnnexEdge hash-password < password
+if (args is [HashPasswordCommand.Name])
+{
+    return HashPasswordCommand.Run(Console.In, Console.Out, Console.Error);
+}
+
 var (configFile, rest) = EdgeConfiguration.TakeConfigArgument(args);
 var checkOnly = rest.Length > 0 && rest[0] == "check-config";
 if (checkOnly)

@@ -19,7 +19,8 @@ public static class AcmeHosting
     /// With ACME enabled every HTTPS endpoint (from <c>--urls</c> or Kestrel's endpoint configuration) serves the
     /// ACME certificate, and answers tls-alpn-01 in the handshake.
     /// </summary>
-    public static void AddAcme(this WebApplicationBuilder builder, AcmeOptions options)
+    /// <param name="configureHttps">More HTTPS defaults of the host (Kestrel keeps one defaults callback, so they are applied here).</param>
+    public static void AddAcme(this WebApplicationBuilder builder, AcmeOptions options, Action<HttpsConnectionAdapterOptions>? configureHttps = null)
     {
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<ChallengeResponder>();
@@ -31,6 +32,7 @@ public static class AcmeHosting
             var services = kestrel.ApplicationServices;
             var serving = services.GetRequiredService<ServingCertificates>();
             var responder = services.GetRequiredService<ChallengeResponder>();
+            configureHttps?.Invoke(https);
             ConfigureHttps(https, serving, responder);
         }));
     }

@@ -29,6 +29,71 @@ public sealed class AnnexEdgeOptions
 
     /// <summary>Serve <c>/_annexedge/status</c> to non-loopback clients too (it names backends).</summary>
     public bool StatusAllowRemote { get; set; }
+
+    /// <summary>Users who authenticate with HTTP Basic auth (see docs/security.md).</summary>
+    public List<UserOptions> Users { get; set; } = [];
+
+    /// <summary>
+    /// What clients without credentials may do, by repository or cluster Name (<c>*</c> for the rest):
+    /// <c>none</c>, <c>readonly</c>, <c>appendonly</c> or <c>full</c>. Missing means <c>none</c> everywhere.
+    /// </summary>
+    public Dictionary<string, string>? Anonymous { get; set; }
+
+    /// <summary>Whether anonymous readonly/appendonly clients may lock content (false is p2phttp's <c>--unauth-nolocking</c>).</summary>
+    public bool AnonymousLocking { get; set; } = true;
+
+    /// <summary>Accept Basic credentials over plain HTTP (p2phttp's <c>--authenv-http</c>); only behind a trusted TLS terminator.</summary>
+    public bool AllowBasicAuthOverHttp { get; set; }
+
+    public LimitsOptions Limits { get; set; } = new();
+}
+
+/// <summary>A user of the edge, authenticated with HTTP Basic auth.</summary>
+public sealed class UserOptions
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>As printed by <c>AnnexEdge hash-password</c>: <c>pbkdf2-sha256$ITERATIONS$SALT$HASH</c>.</summary>
+    public string PasswordHash { get; set; } = "";
+
+    /// <summary>Repository or cluster Name (or <c>*</c>) to <c>none</c>, <c>readonly</c>, <c>appendonly</c> or <c>full</c>.</summary>
+    public Dictionary<string, string> Access { get; set; } = [];
+}
+
+/// <summary>Connection, request and login limits that keep hostile or broken clients from starving the rest.</summary>
+public sealed class LimitsOptions
+{
+    /// <summary>Open connections the edge accepts at once (Kestrel MaxConcurrentConnections); 0 means unlimited.</summary>
+    public long MaxConcurrentConnections { get; set; } = 10_000;
+
+    public int MaxRequestHeadersTotalSize { get; set; } = 32 * 1024;
+
+    public int MaxRequestHeaderCount { get; set; } = 64;
+
+    public int MaxRequestLineSize { get; set; } = 8 * 1024;
+
+    /// <summary>A client must send all request headers within this time (slow-loris protection).</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>Requests per second each client address may make on average; 0 turns the limit off.</summary>
+    public int RequestsPerSecondPerIp { get; set; } = 500;
+
+    /// <summary>Requests a client address may make in a burst above the average.</summary>
+    public int RequestBurstPerIp { get; set; } = 2000;
+
+    /// <summary>Requests in flight at once per client address (keeplocked included); 0 turns the limit off.</summary>
+    public int ConcurrentRequestsPerIp { get; set; } = 256;
+
+    /// <summary>Failed logins per client address per minute before its logins are refused with 429 for the rest of the minute.</summary>
+    public int FailedLoginsPerMinutePerIp { get; set; } = 20;
+
+    /// <summary>How long a verified password is remembered, so a copy of many files does not pay PBKDF2 per request.</summary>
+    public TimeSpan CredentialCacheDuration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Strict-Transport-Security max-age sent on HTTPS answers; zero sends none.</summary>
+    public TimeSpan HstsMaxAge { get; set; } = TimeSpan.FromDays(365);
 }
 
 /// <summary>A git-annex repository served by one or more <c>git annex p2phttp</c> backends (replicas).</summary>
@@ -59,6 +124,14 @@ public sealed class RepositoryOptions
 
     /// <summary>Cost of reaching this repository from the edge, as git-annex costs go (lower is preferred); default 100.</summary>
     public double Cost { get; set; } = 100;
+
+    /// <summary>User the edge authenticates as to the backends (p2phttp <c>--authenv</c>); with <see cref="BackendPassword"/>.</summary>
+    public string? BackendUser { get; set; }
+
+    public string? BackendPassword { get; set; }
+
+    /// <summary>Pass the client's own Authorization header on to the backends (never done otherwise).</summary>
+    public bool ForwardClientAuthorization { get; set; }
 }
 
 /// <summary>A cluster: the edge is its gateway and serves its UUID by fanning requests out to its nodes.</summary>

@@ -142,6 +142,7 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
         }
 
         errors.AddRange(options.Acme.Errors($"{prefix}:Acme"));
+        Security.SecurityOptionsValidator.Validate(options, errors);
 
         if (options.LogFormat is not ("text" or "json"))
         {

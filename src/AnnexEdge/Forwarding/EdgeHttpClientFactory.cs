@@ -1,16 +1,33 @@
 using AnnexEdge.Configuration;
+using AnnexEdge.Routing;
+using AnnexEdge.Security;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace AnnexEdge.Forwarding;
 
-/// <summary>YARP's client factory with a connect timeout, so a dead host is noticed in seconds, not minutes.</summary>
-internal sealed class EdgeHttpClientFactory(ILogger<ForwarderHttpClientFactory> logger, IOptions<AnnexEdgeOptions> options)
+/// <summary>
+/// YARP's client factory with a connect timeout, so a dead host is noticed in seconds, not minutes, and with the
+/// repository's backend credentials in place of the client's.
+/// </summary>
+internal sealed class EdgeHttpClientFactory(
+    ILogger<ForwarderHttpClientFactory> logger, IOptions<AnnexEdgeOptions> options, RepositoryCatalog catalog)
     : ForwarderHttpClientFactory(logger)
 {
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
     {
         base.ConfigureHandler(context, handler);
         handler.ConnectTimeout = options.Value.Forwarding.ConnectTimeout;
+    }
+
+    protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
+    {
+        var name = catalog.Repositories.FirstOrDefault(r => r.ClusterId == context.ClusterId)?.Name;
+        var repository = options.Value.Repositories.FirstOrDefault(r => r.Name == name);
+        return new BackendCredentialsHandler(
+            base.WrapHandler(context, handler),
+            repository?.BackendUser,
+            repository?.BackendPassword,
+            repository?.ForwardClientAuthorization ?? false);
     }
 }

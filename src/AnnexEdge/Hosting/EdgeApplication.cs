@@ -7,6 +7,7 @@ using AnnexEdge.Locking;
 using AnnexEdge.Logging;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
+using AnnexEdge.Security;
 using Microsoft.Extensions.Options;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -62,10 +63,11 @@ public static partial class EdgeApplication
         builder.Services.AddSingleton<IProbingRequestFactory, P2pProbingRequestFactory>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy, ConnectFailurePolicy>();
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
+        builder.AddEdgeSecurity(options);
 
         if (options.Acme.Enabled)
         {
-            builder.AddAcme(options.Acme);
+            builder.AddAcme(options.Acme, Security.SecurityHosting.ApplyTlsPolicy);
         }
 
         var catalog = new RepositoryCatalog(options);
@@ -94,6 +96,7 @@ public static partial class EdgeApplication
             app.UseAcmeChallenges(options.Acme);
         }
 
+        app.UseEdgeSecurity(options);
         app.UseMiddleware<P2pRequestMiddleware>();
         app.UseRouting();
         app.MapStatusEndpoints();
@@ -108,6 +111,7 @@ public static partial class EdgeApplication
         });
 
         LogStartup(app, catalog);
+        SecurityHosting.LogAccess(app, catalog, options);
         return app;
     }
 

@@ -28,4 +28,13 @@ internal static class EdgeEventIds
     public const int ClusterDownloadFailed = 4004;
 
     // 5000-5099: automatic HTTPS (ACME), defined in AnnexEdge.Acme.AcmeEventIds (that project cannot see this one).
+
+    public const int AnonymousAccess = 6000;
+    public const int LoginFailed = 6001;
+    public const int LoginThrottled = 6002;
+    public const int AccessDenied = 6003;
+    public const int Audit = 6004;
+    public const int CredentialsOverHttp = 6005;
+    public const int AnonymousLockingOff = 6006;
+    public const int UsersConfigured = 6007;
 }

@@ -10,4 +10,5 @@ internal static class RequestLogProperties
     public const string Backend = "Backend";
     public const string BytesIn = "BytesIn";
     public const string BytesOut = "BytesOut";
+    public const string User = "User";
 }

@@ -2,6 +2,7 @@ using AnnexEdge.Clusters;
 using AnnexEdge.Locking;
 using AnnexEdge.Logging;
 using AnnexEdge.Routing;
+using AnnexEdge.Security;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 
@@ -17,6 +18,8 @@ internal sealed partial class P2pRequestMiddleware(
     RepositoryCatalog catalog,
     KeepLockedRelay keepLockedRelay,
     ClusterGateway clusterGateway,
+    AccessGate accessGate,
+    AuditLog audit,
     Serilog.IDiagnosticContext diagnostics,
     ILogger<P2pRequestMiddleware> logger)
 {
@@ -43,26 +46,54 @@ internal sealed partial class P2pRequestMiddleware(
         }
 
         var request = parsed.Request!;
-        if (catalog.FindCluster(request.Uuid) is { } cluster)
-        {
-            await clusterGateway.ServeAsync(context, request, cluster);
-            return;
-        }
-
-        var repository = catalog.Find(request.Uuid);
-        if (repository is null && request.Uuid == catalog.GatewayUuid)
-        {
-            await clusterGateway.ServeSelfAsync(context, request);
-            return;
-        }
-
-        if (repository is null)
+        var cluster = catalog.FindCluster(request.Uuid);
+        var repository = cluster is null ? catalog.Find(request.Uuid) : null;
+        AccessTarget? target = cluster is not null ? AccessTarget.Of(cluster.Name)
+            : repository is not null ? AccessPolicy.TargetOf(catalog, repository)
+            : request.Uuid == catalog.GatewayUuid ? AccessTarget.Of(request.Uuid)
+            : null;
+        if (target is null)
         {
             Log.UnknownUuid(logger, request.Uuid);
             await WriteRejectionAsync(context, P2pRejection.NotFound);
             return;
         }
 
+        // Before anything is forwarded, fanned out or read from the body.
+        if (!await accessGate.AuthorizeAsync(context, request, target))
+        {
+            return;
+        }
+
+        var audited = request.Endpoint.IsWrite() || request.Endpoint.IsRemoval();
+        try
+        {
+            await ServeAsync(context, request, cluster, repository);
+        }
+        finally
+        {
+            if (audited)
+            {
+                audit.Write(context, request, target, context.User.Identity?.Name);
+            }
+        }
+    }
+
+    private async Task ServeAsync(HttpContext context, P2pRequest request, Cluster? cluster, Repository? repository)
+    {
+        if (cluster is not null)
+        {
+            await clusterGateway.ServeAsync(context, request, cluster);
+            return;
+        }
+
+        if (repository is null)
+        {
+            await clusterGateway.ServeSelfAsync(context, request);
+            return;
+        }
+
+        var path = context.Request.Path.Value ?? "";
         var feature = new P2pRequestFeature(request, repository);
         context.Features.Set(feature);
         diagnostics.Set(RequestLogProperties.Uuid, request.Uuid);

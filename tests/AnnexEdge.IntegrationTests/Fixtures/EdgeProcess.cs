@@ -69,7 +69,14 @@ public sealed class EdgeProcess : IAsyncDisposable
     public static async Task<EdgeProcess> StartAsync(JsonObject annexEdgeSection, IDictionary<string, string>? environment = null)
     {
         var dir = new TempDirectory("edge");
-        var config = new JsonObject { ["AnnexEdge"] = annexEdgeSection.DeepClone() };
+        var section = annexEdgeSection.DeepClone().AsObject();
+        if (!section.ContainsKey("Anonymous") && !section.ContainsKey("Users"))
+        {
+            // The edge refuses anonymous clients by default; tests that are not about access control get an open edge.
+            section["Anonymous"] = new JsonObject { ["*"] = "full" };
+        }
+
+        var config = new JsonObject { ["AnnexEdge"] = section };
         var configPath = dir.Combine("annexedge.json");
         await File.WriteAllTextAsync(configPath, config.ToJsonString());
         var port = FreePort.Next();

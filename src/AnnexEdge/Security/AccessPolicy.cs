@@ -1,0 +1,116 @@
+using System.Collections.Frozen;
+using AnnexEdge.Configuration;
+using AnnexEdge.Routing;
+
+namespace AnnexEdge.Security;
+
+/// <summary>
+/// The permission model of <c>git annex p2phttp</c>, scoped per repository and cluster. A map entry for the
+/// target's Name wins; a node without one takes the highest entry among its clusters (whoever may remove from a
+/// cluster removes from its nodes anyway); then <c>*</c>; then <c>none</c>.
+/// </summary>
+public sealed class AccessPolicy
+{
+    public const string Wildcard = "*";
+
+    private readonly FrozenDictionary<string, AccessLevel> _anonymous;
+    private readonly FrozenDictionary<string, FrozenDictionary<string, AccessLevel>> _users;
+
+    public AccessPolicy(AnnexEdgeOptions options)
+    {
+        _anonymous = ToLevels(options.Anonymous);
+        _users = options.Users.ToFrozenDictionary(u => u.Name, u => ToLevels(u.Access), StringComparer.Ordinal);
+        AnonymousLocking = options.AnonymousLocking;
+        AllowCredentialsOverHttp = options.AllowBasicAuthOverHttp;
+    }
+
+    public bool AnonymousLocking { get; }
+
+    public bool AllowCredentialsOverHttp { get; }
+
+    /// <summary>Whether any user is configured, i.e. whether asking for credentials can help at all.</summary>
+    public bool HasUsers => _users.Count > 0;
+
+    public AccessLevel AnonymousLevel(AccessTarget target) => Resolve(_anonymous, target);
+
+    public AccessLevel UserLevel(string user, AccessTarget target) =>
+        _users.TryGetValue(user, out var access) ? Resolve(access, target) : AccessLevel.None;
+
+    /// <summary>
+    /// The decision for one request, as p2phttp makes it (observed on git-annex 10.20250416): a known user gets
+    /// only the user's own permissions (not merged with anonymous ones); a readonly user may not lock, while
+    /// anonymous readonly/appendonly clients may unless <c>AnonymousLocking</c> is off. An anonymous refusal is
+    /// 401 when credentials could help and 403 when they cannot (no users, or plain HTTP without opt-in).
+    /// </summary>
+    public static AccessDecision Decide(
+        CredentialState credentials, AccessLevel level, P2pAction action, bool anonymousLocking, bool canAuthenticate) =>
+        credentials switch
+        {
+            CredentialState.Valid => Permits(level, action, isUser: true, anonymousLocking) ? AccessDecision.Allow : AccessDecision.Forbidden,
+            CredentialState.Absent when Permits(level, action, isUser: false, anonymousLocking) => AccessDecision.Allow,
+            CredentialState.Absent => canAuthenticate ? AccessDecision.NeedCredentials : AccessDecision.Forbidden,
+            CredentialState.RefusedOverHttp => AccessDecision.CredentialsNeedHttps,
+            CredentialState.Throttled => AccessDecision.TooManyFailedLogins,
+            _ => AccessDecision.NeedCredentials,
+        };
+
+    public static bool Permits(AccessLevel level, P2pAction action, bool isUser, bool anonymousLocking) => action switch
+    {
+        P2pAction.Read => level >= AccessLevel.ReadOnly,
+        // p2phttp: users lock from appendonly up; anonymous clients from readonly up unless --unauth-nolocking
+        // (which --wideopen ignores).
+        P2pAction.Lock => isUser
+            ? level >= AccessLevel.AppendOnly
+            : level == AccessLevel.Full || (level >= AccessLevel.ReadOnly && anonymousLocking),
+        P2pAction.Write => level >= AccessLevel.AppendOnly,
+        P2pAction.Remove => level == AccessLevel.Full,
+        _ => false,
+    };
+
+    /// <summary>The target of a request: a repository with its clusters, a cluster, or the gateway itself (by UUID).</summary>
+    public static AccessTarget TargetOf(RepositoryCatalog catalog, Repository repository) =>
+        new(repository.Name, catalog.Clusters.Where(c => c.Nodes.Contains(repository)).Select(c => c.Name).ToArray());
+
+    private static AccessLevel Resolve(FrozenDictionary<string, AccessLevel> map, AccessTarget target)
+    {
+        if (map.TryGetValue(target.Name, out var own))
+        {
+            return own;
+        }
+
+        var viaCluster = target.Clusters
+            .Select(c => map.TryGetValue(c, out var l) ? l : (AccessLevel?)null)
+            .Where(l => l is not null)
+            .Max();
+        if (viaCluster is { } level)
+        {
+            return level;
+        }
+
+        return map.GetValueOrDefault(Wildcard, AccessLevel.None);
+    }
+
+    private static FrozenDictionary<string, AccessLevel> ToLevels(Dictionary<string, string>? map) =>
+        (map ?? []).ToFrozenDictionary(
+            e => e.Key,
+            e => AccessLevels.TryParse(e.Value, out var level) ? level : AccessLevel.None,
+            StringComparer.OrdinalIgnoreCase);
+}
+
+public enum CredentialState
+{
+    /// <summary>No Authorization header.</summary>
+    Absent,
+
+    /// <summary>A configured user with the right password.</summary>
+    Valid,
+
+    /// <summary>Malformed, unknown user or wrong password.</summary>
+    Invalid,
+
+    /// <summary>Sent over plain HTTP while <c>AllowBasicAuthOverHttp</c> is off; not checked.</summary>
+    RefusedOverHttp,
+
+    /// <summary>Too many failed logins from the client's address; not checked.</summary>
+    Throttled,
+}

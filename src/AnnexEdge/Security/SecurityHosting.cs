@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Authentication;
+using System.Threading.RateLimiting;
+using AnnexEdge.Configuration;
+using AnnexEdge.Logging;
+using AnnexEdge.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Options;
+
+namespace AnnexEdge.Security;
+
+/// <summary>Wires access control and hardening into the host: Kestrel limits, TLS versions, rate limits, HSTS.</summary>
+internal static partial class SecurityHosting
+{
+    public static void AddEdgeSecurity(this WebApplicationBuilder builder, AnnexEdgeOptions options)
+    {
+        builder.Services.AddSingleton(services => new AccessPolicy(services.GetRequiredService<IOptions<AnnexEdgeOptions>>().Value));
+        builder.Services.AddSingleton(services => new Authenticator(
+            services.GetRequiredService<IOptions<AnnexEdgeOptions>>().Value, services.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<AccessGate>();
+
+        var limits = options.Limits;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxConcurrentConnections = limits.MaxConcurrentConnections > 0 ? limits.MaxConcurrentConnections : null;
+            kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+            kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
+            kestrel.Limits.MaxRequestLineSize = limits.MaxRequestLineSize;
+            kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
+            kestrel.ConfigureHttpsDefaults(ApplyTlsPolicy);
+        });
+
+        builder.Services.AddRateLimiter(rateLimiting =>
+        {
+            rateLimiting.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            rateLimiting.GlobalLimiter = PerClientLimiter(limits);
+        });
+    }
+
+    /// <summary>TLS 1.2 and 1.3 only. Anything else that sets HTTPS defaults (ACME) must call this too.</summary>
+    public static void ApplyTlsPolicy(HttpsConnectionAdapterOptions https) =>
+        https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    public static void UseEdgeSecurity(this WebApplication app, AnnexEdgeOptions options)
+    {
+        var maxAge = (long)options.Limits.HstsMaxAge.TotalSeconds;
+        if (maxAge > 0)
+        {
+            var hsts = "max-age=" + maxAge.ToString(CultureInfo.InvariantCulture);
+            app.Use((context, next) =>
+            {
+                if (context.Request.IsHttps)
+                {
+                    context.Response.Headers.StrictTransportSecurity = hsts;
+                }
+
+                return next(context);
+            });
+        }
+
+        app.UseRateLimiter();
+    }
+
+    /// <summary>Says at start-up what clients without credentials may do, target by target.</summary>
+    public static void LogAccess(WebApplication app, RepositoryCatalog catalog, AnnexEdgeOptions options)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AnnexEdge.Security");
+        var policy = app.Services.GetRequiredService<AccessPolicy>();
+        var targets = catalog.Clusters.Select(c => AccessTarget.Of(c.Name))
+            .Concat(catalog.Repositories.Select(r => AccessPolicy.TargetOf(catalog, r)));
+        if (catalog.GatewayUuid is { } gateway)
+        {
+            targets = targets.Append(AccessTarget.Of(gateway));
+        }
+
+        foreach (var target in targets)
+        {
+            Log.AnonymousAccess(logger, target.Name, policy.AnonymousLevel(target).Name());
+        }
+
+        if (!options.AnonymousLocking)
+        {
+            Log.AnonymousLockingOff(logger);
+        }
+
+        Log.UsersConfigured(logger, options.Users.Count, options.AllowBasicAuthOverHttp);
+    }
+
+    private static PartitionedRateLimiter<HttpContext>? PerClientLimiter(LimitsOptions limits)
+    {
+        var limiters = new List<PartitionedRateLimiter<HttpContext>>();
+        if (limits.RequestsPerSecondPerIp > 0)
+        {
+            limiters.Add(PartitionedRateLimiter.Create<HttpContext, IPAddress>(context => RateLimitPartition.GetTokenBucketLimiter(
+                ClientAddress(context),
+                _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = Math.Max(limits.RequestBurstPerIp, limits.RequestsPerSecondPerIp),
+                    TokensPerPeriod = limits.RequestsPerSecondPerIp,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                })));
+        }
+
+        if (limits.ConcurrentRequestsPerIp > 0)
+        {
+            limiters.Add(PartitionedRateLimiter.Create<HttpContext, IPAddress>(context => RateLimitPartition.GetConcurrencyLimiter(
+                ClientAddress(context),
+                _ => new ConcurrencyLimiterOptions { PermitLimit = limits.ConcurrentRequestsPerIp, QueueLimit = 0 })));
+        }
+
+        return limiters.Count switch
+        {
+            0 => null,
+            1 => limiters[0],
+            _ => PartitionedRateLimiter.CreateChained(limiters.ToArray()),
+        };
+    }
+
+    private static IPAddress ClientAddress(HttpContext context) => context.Connection.RemoteIpAddress ?? IPAddress.None;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.AnonymousAccess, LogLevel.Information, "Anonymous clients have {Access} access to {Target}")]
+        public static partial void AnonymousAccess(ILogger logger, string target, string access);
+
+        [LoggerMessage(EdgeEventIds.AnonymousLockingOff, LogLevel.Information, "Anonymous clients may not lock content (AnonymousLocking is false)")]
+        public static partial void AnonymousLockingOff(ILogger logger);
+
+        [LoggerMessage(EdgeEventIds.UsersConfigured, LogLevel.Information, "{Users} users configured; Basic credentials over plain HTTP: {AllowedOverHttp}")]
+        public static partial void UsersConfigured(ILogger logger, int users, bool allowedOverHttp);
+    }
+}

@@ -1,0 +1,85 @@
+using AnnexEdge.Configuration;
+using AnnexEdge.Security;
+
+namespace AnnexEdge.Tests.Security;
+
+public sealed class SecurityOptionsValidatorTests
+{
+    private static readonly string Hash = PasswordHash.Create("pw", PasswordHash.MinimumIterations);
+
+    private static AnnexEdgeOptions Valid() => new()
+    {
+        Repositories = [new RepositoryOptions { Name = "node1", Uuid = "02e4e223-0b39-48fc-a031-e5a73d74ae92", Backends = ["http://127.0.0.1:9417"] }],
+        Users = [new UserOptions { Name = "alice", PasswordHash = Hash, Access = new() { ["*"] = "readonly", ["node1"] = "full" } }],
+        Anonymous = new() { ["*"] = "none" },
+    };
+
+    private static string SingleError(AnnexEdgeOptions options) => Assert.Single(AnnexEdgeOptionsValidator.Errors(options));
+
+    [Fact]
+    public void Users_anonymous_access_and_backend_credentials_can_be_valid()
+    {
+        var options = Valid();
+        options.Repositories[0].BackendUser = "edge";
+        options.Repositories[0].BackendPassword = "x";
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+    }
+
+    [Fact]
+    public void An_unknown_target_name_is_named()
+    {
+        var options = Valid();
+        options.Anonymous!["node2"] = "readonly";
+        Assert.Contains("Anonymous: \"node2\" is not the Name", SingleError(options));
+    }
+
+    [Fact]
+    public void An_unknown_access_level_is_named()
+    {
+        var options = Valid();
+        options.Users[0].Access["node1"] = "write";
+        Assert.Contains("Users[0] (alice):Access: \"write\"", SingleError(options));
+    }
+
+    [Theory]
+    [InlineData("secret")]
+    [InlineData("pbkdf2-sha256$1000$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==")]
+    public void Plain_or_weak_password_hashes_are_refused(string passwordHash)
+    {
+        var options = Valid();
+        options.Users[0].PasswordHash = passwordHash;
+        Assert.Contains("PasswordHash", SingleError(options));
+    }
+
+    [Fact]
+    public void User_names_must_be_unique_and_free_of_colons()
+    {
+        var options = Valid();
+        options.Users.Add(new UserOptions { Name = "alice", PasswordHash = Hash });
+        options.Users.Add(new UserOptions { Name = "a:b", PasswordHash = Hash });
+        var errors = AnnexEdgeOptionsValidator.Errors(options);
+        Assert.Equal(2, errors.Count);
+        Assert.Contains(errors, e => e.Contains("already used"));
+        Assert.Contains(errors, e => e.Contains("':'"));
+    }
+
+    [Fact]
+    public void Backend_user_without_password_or_with_client_forwarding_is_refused()
+    {
+        var options = Valid();
+        options.Repositories[0].BackendUser = "edge";
+        Assert.Contains("go together", SingleError(options));
+
+        options.Repositories[0].BackendPassword = "x";
+        options.Repositories[0].ForwardClientAuthorization = true;
+        Assert.Contains("exclude each other", SingleError(options));
+    }
+
+    [Fact]
+    public void Negative_limits_are_refused()
+    {
+        var options = Valid();
+        options.Limits.RequestsPerSecondPerIp = -1;
+        Assert.Contains("Limits", SingleError(options));
+    }
+}
