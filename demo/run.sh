@@ -159,6 +159,8 @@ write_config() {
     done
     printf '\n    ],\n'
     printf '    "HealthChecks": { "Interval": "00:00:05" },\n'
+    # The demo listens on loopback only and opts in to anonymous full access explicitly (the edge's default is none).
+    printf '    "Anonymous": { "*": "full" },\n'
     printf '    "Locking": { "TokenKey": "%s" }\n  }\n}\n' "$token_key"
   } >"$file"
 }
