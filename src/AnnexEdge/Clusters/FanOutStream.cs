@@ -12,7 +12,8 @@ internal sealed class FanOutDestination
     // Bounded: a transfer holds at most this much per node, whatever the object's size.
     private const long PauseAt = 1024 * 1024;
 
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseAt, resumeWriterThreshold: PauseAt / 2, useSynchronizationContext: false));
+    // Segments of one chunk: a few pooled buffers per pipe that the pool can keep, not hundreds of 4 KiB ones it drops.
+    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseAt, resumeWriterThreshold: PauseAt / 2, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
 
     public FanOutDestination(string name, long skip)
     {

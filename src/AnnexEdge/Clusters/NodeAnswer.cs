@@ -21,6 +21,12 @@ internal sealed class NodeAnswer
         {
             var reader = new Utf8JsonReader(json);
             using var doc = JsonDocument.ParseValue(ref reader);
+            // Anything after the object (a second answer, stray bytes) makes the whole answer garbled: Read throws.
+            if (reader.Read())
+            {
+                return null;
+            }
+
             return doc.RootElement.ValueKind == JsonValueKind.Object ? new NodeAnswer(doc.RootElement.Clone()) : null;
         }
         catch (JsonException)

@@ -27,6 +27,13 @@ internal static class P2pAnswers
 
     private static byte[] WithPlus(string field, bool value, IReadOnlyCollection<string> plusUuids, int version) => Write(w =>
     {
+        // git-annex (aeson) writes an object's keys in alphabetical order.
+        var fieldFirst = string.CompareOrdinal(field, "plusuuids") < 0;
+        if (fieldFirst)
+        {
+            w.WriteBoolean(field, value);
+        }
+
         if (version >= 2)
         {
             w.WriteStartArray("plusuuids");
@@ -38,7 +45,10 @@ internal static class P2pAnswers
             w.WriteEndArray();
         }
 
-        w.WriteBoolean(field, value);
+        if (!fieldFirst)
+        {
+            w.WriteBoolean(field, value);
+        }
     });
 
     private static byte[] Write(Action<Utf8JsonWriter> body)

@@ -18,12 +18,16 @@ public sealed class AnnexClient : IAsyncDisposable
 
     public string RepositoryPath { get; }
 
-    public static async Task<AnnexClient> CloneAsync(P2pNode origin, string annexUrl, string name = "client")
+    public static Task<AnnexClient> CloneAsync(P2pNode origin, string annexUrl, string name = "client") =>
+        CloneAsync(origin.RepositoryPath, annexUrl, name);
+
+    /// <summary>Clones the repository at this path (a node's, a gateway's) and reaches its annex through annexUrl.</summary>
+    public static async Task<AnnexClient> CloneAsync(string originPath, string annexUrl, string name = "client")
     {
         await GitAnnex.RequireAsync();
         var dir = new TempDirectory("client");
         var path = dir.Combine(name);
-        (await ProcessRunner.RunAsync("git", ["clone", "-q", origin.RepositoryPath, path])).EnsureSuccess("git clone");
+        (await ProcessRunner.RunAsync("git", ["clone", "-q", originPath, path])).EnsureSuccess("git clone");
         var client = new AnnexClient(dir, path);
         (await client.GitAsync("annex", "init", "-q", name)).EnsureSuccess("git annex init");
         // Loopback backends: git-annex refuses private addresses unless told.

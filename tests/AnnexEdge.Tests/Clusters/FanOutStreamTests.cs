@@ -1,0 +1,242 @@
+using AnnexEdge.Clusters;
+
+namespace AnnexEdge.Tests.Clusters;
+
+public sealed class FanOutStreamTests
+{
+    private static readonly TimeSpan LongStall = TimeSpan.FromSeconds(30);
+
+    private static byte[] Data(int length, int seed)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    /// <summary>Reads a destination's body as an HTTP client would send it, into memory.</summary>
+    private static async Task<byte[]> ReadAllAsync(FanOutDestination destination)
+    {
+        using var sink = new MemoryStream();
+        await destination.Content.CopyToAsync(sink, TestContext.Current.CancellationToken);
+        return sink.ToArray();
+    }
+
+    [Fact]
+    public async Task Every_destination_gets_exactly_the_bytes_from_its_own_skip_on()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        foreach (var length in new[] { 0, 1, 65_535, 65_536, 65_537, 3 * 1024 * 1024 + 17 })
+        {
+            var data = Data(length, length);
+            long[] skips = [0, 1, 65_535, 65_536, 65_537, length / 2, length - 1, length];
+            var destinations = skips.Where(s => s >= 0 && s <= length).Distinct()
+                .Select(s => new FanOutDestination("d" + s, s)).ToArray();
+            var readers = destinations.Select(ReadAllAsync).ToArray();
+
+            // Irregular read sizes from the source, as a network body gives them.
+            var read = await FanOutStream.CopyAsync(new ChoppyStream(data, seed: length), destinations, LongStall, ct);
+            var received = await Task.WhenAll(readers);
+
+            Assert.Equal(length, read);
+            for (var i = 0; i < destinations.Length; i++)
+            {
+                Assert.Null(destinations[i].Failure);
+                Assert.True(
+                    data.AsSpan((int)destinations[i].Skip).SequenceEqual(received[i]),
+                    $"length {length}, skip {destinations[i].Skip}: got {received[i].Length} bytes, not the expected tail");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_destination_whose_reader_fails_midway_is_dropped_and_the_others_get_everything()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Data(5 * 1024 * 1024, 1);
+        var healthy = new[] { new FanOutDestination("a", 0), new FanOutDestination("c", 1000) };
+        var failing = new FanOutDestination("b", 0);
+        var readers = healthy.Select(ReadAllAsync).ToArray();
+        var failingReader = failing.Content.CopyToAsync(new FailingStream(failAfter: 2 * 1024 * 1024), ct);
+
+        var read = await FanOutStream.CopyAsync(new ChoppyStream(data, 1), [healthy[0], failing, healthy[1]], LongStall, ct);
+
+        Assert.Equal(data.Length, read);
+        await Assert.ThrowsAsync<HttpRequestException>(() => failingReader);
+        Assert.NotNull(failing.Failure);
+        var received = await Task.WhenAll(readers);
+        Assert.True(data.AsSpan().SequenceEqual(received[0]));
+        Assert.True(data.AsSpan(1000).SequenceEqual(received[1]));
+        Assert.All(healthy, d => Assert.Null(d.Failure));
+    }
+
+    [Fact]
+    public async Task A_stalled_destination_is_dropped_after_the_stall_timeout_while_the_others_complete()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Data(4 * 1024 * 1024, 2);
+        var healthy = new FanOutDestination("a", 0);
+        var stalled = new FanOutDestination("b", 0);
+        var reader = ReadAllAsync(healthy);
+        var stallTimeout = TimeSpan.FromMilliseconds(300);
+        var started = TimeProvider.System.GetTimestamp();
+
+        // Nobody ever reads "b": once its pipe is full, writes to it never complete.
+        var read = await FanOutStream.CopyAsync(new ChoppyStream(data, 2), [healthy, stalled], stallTimeout, ct);
+
+        var elapsed = TimeProvider.System.GetElapsedTime(started);
+        Assert.Equal(data.Length, read);
+        Assert.IsType<TimeoutException>(stalled.Failure);
+        Assert.Null(healthy.Failure);
+        var received = await reader;
+        Assert.True(data.AsSpan().SequenceEqual(received));
+        // Dropped once, not waited for at every chunk.
+        Assert.True(elapsed < TimeSpan.FromSeconds(10), $"the copy took {elapsed}");
+    }
+
+    [Fact]
+    public async Task A_destination_that_starts_reading_late_but_within_the_timeout_is_kept()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Data(4 * 1024 * 1024, 5);
+        var prompt = new FanOutDestination("a", 0);
+        var late = new FanOutDestination("b", 0);
+        var promptReader = ReadAllAsync(prompt);
+        var lateReader = Task.Run(
+            async () =>
+            {
+                await Task.Delay(200, ct);
+                return await ReadAllAsync(late);
+            },
+            ct);
+
+        await FanOutStream.CopyAsync(new ChoppyStream(data, 5), [prompt, late], TimeSpan.FromSeconds(10), ct);
+
+        Assert.Null(late.Failure);
+        var received = await Task.WhenAll(promptReader, lateReader);
+        Assert.True(data.AsSpan().SequenceEqual(received[0]));
+        Assert.True(data.AsSpan().SequenceEqual(received[1]));
+    }
+
+    [Fact]
+    public async Task A_source_failure_fails_every_destination()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Data(3 * 1024 * 1024, 3);
+        var destinations = new[] { new FanOutDestination("a", 0), new FanOutDestination("b", 500_000), new FanOutDestination("c", 0) };
+        var readers = destinations.Select(ReadAllAsync).ToArray();
+
+        await Assert.ThrowsAsync<IOException>(
+            () => FanOutStream.CopyAsync(new ChoppyStream(data, 3, failAt: 2 * 1024 * 1024), destinations, LongStall, ct));
+
+        Assert.All(destinations, d => Assert.IsType<IOException>(d.Failure));
+        // No destination sees a clean end of body, so no node can take the partial object for a whole one.
+        foreach (var reader in readers)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => reader);
+        }
+    }
+
+    [Fact]
+    public async Task Every_destination_failing_stops_reading_the_source()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Data(8 * 1024 * 1024, 4);
+        var destinations = new[] { new FanOutDestination("a", 0), new FanOutDestination("b", 0) };
+        var readers = destinations.Select(d => d.Content.CopyToAsync(new FailingStream(failAfter: 100_000), ct)).ToArray();
+
+        var read = await FanOutStream.CopyAsync(new ChoppyStream(data, 4), destinations, LongStall, ct);
+
+        Assert.All(destinations, d => Assert.NotNull(d.Failure));
+        Assert.True(read < data.Length, $"read {read} of {data.Length} bytes although no destination wanted them");
+        foreach (var reader in readers)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => reader);
+        }
+    }
+
+    /// <summary>A source that returns its data in irregular pieces, and can fail at a given position.</summary>
+    private sealed class ChoppyStream(byte[] data, int seed, long failAt = -1) : Stream
+    {
+        private readonly Random _random = new(seed);
+        private int _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (failAt >= 0 && _position >= failAt)
+            {
+                throw new IOException("the client went away");
+            }
+
+            var n = Math.Min(Math.Min(buffer.Length, data.Length - _position), _random.Next(1, 100_000));
+            data.AsSpan(_position, n).CopyTo(buffer);
+            _position += n;
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_random.Next(4) == 0)
+            {
+                await Task.Yield();
+            }
+
+            return Read(buffer.Span);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>A node's connection that breaks after some bytes.</summary>
+    private sealed class FailingStream(long failAfter) : Stream
+    {
+        private long _written;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _written += buffer.Length;
+            if (_written > failAfter)
+            {
+                throw new IOException("connection reset by node");
+            }
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
