@@ -22,7 +22,7 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
 
     private const int MaxAnswerBytes = 64 * 1024;
 
-    private readonly TimeSpan _answerTimeout = options.Value.Forwarding.ActivityTimeout;
+    private readonly TimeSpan _answerTimeout = options.Value.Forwarding.NodeAnswerTimeout;
 
     /// <summary>Transfers this edge has in flight to each node (by repository name).</summary>
     private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);

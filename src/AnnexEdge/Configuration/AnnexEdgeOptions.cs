@@ -195,6 +195,13 @@ public sealed class ForwardingOptions
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long the cluster gateway waits for a node's JSON answer (checkpresent, remove, putoffset, gettimestamp).
+    /// A node that holds a lock on a key does not answer a remove of it at all; the gateway then counts that node as
+    /// not removed instead of keeping the client waiting.
+    /// </summary>
+    public TimeSpan NodeAnswerTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>Connections per backend; 0 means unlimited.</summary>
     public int MaxConnectionsPerBackend { get; set; }
 

@@ -136,9 +136,10 @@ public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEd
             errors.Add($"{prefix}:Locking: MaxLocksPerClient must be 0 or more and LockLifetime positive");
         }
 
-        if (options.Forwarding.ActivityTimeout <= TimeSpan.Zero || options.Forwarding.ConnectTimeout <= TimeSpan.Zero)
+        if (options.Forwarding.ActivityTimeout <= TimeSpan.Zero || options.Forwarding.ConnectTimeout <= TimeSpan.Zero
+            || options.Forwarding.NodeAnswerTimeout <= TimeSpan.Zero)
         {
-            errors.Add($"{prefix}:Forwarding: ActivityTimeout and ConnectTimeout must be positive durations");
+            errors.Add($"{prefix}:Forwarding: ActivityTimeout, ConnectTimeout and NodeAnswerTimeout must be positive durations");
         }
 
         errors.AddRange(options.Acme.Errors($"{prefix}:Acme"));

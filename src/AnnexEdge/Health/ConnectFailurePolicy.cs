@@ -7,7 +7,7 @@ using Yarp.ReverseProxy.Model;
 namespace AnnexEdge.Health;
 
 /// <summary>
-/// Passive health: a backend that refuses or drops a connection, or times out before answering, leaves
+/// Passive health: a backend that refuses a connection leaves
 /// rotation at once for the reactivation period; the active probe brings it back when it answers again.
 /// A p2phttp answer of any status is a live backend and changes nothing.
 /// </summary>
@@ -31,12 +31,12 @@ internal sealed class ConnectFailurePolicy(IDestinationHealthUpdater healthUpdat
     }
 
     /// <summary>Failures that say the backend is unreachable, not that the client went away.</summary>
-    public static bool IsBackendFailure(IForwarderErrorFeature error) => error.Error switch
-    {
-        ForwarderError.Request => IsConnectFailure(error.Exception),
-        ForwarderError.RequestTimedOut => true,
-        _ => false,
-    };
+    /// <remarks>
+    /// A timed-out request is not one: a node legitimately takes long over some requests (it does not answer a remove
+    /// of content it holds a lock on), and a node that answers nothing at all is caught by the active probe.
+    /// </remarks>
+    public static bool IsBackendFailure(IForwarderErrorFeature error) =>
+        error.Error == ForwarderError.Request && IsConnectFailure(error.Exception);
 
     /// <summary>The connection was never made, so the backend cannot have seen the request: safe to try another.</summary>
     public static bool IsConnectFailure(Exception? exception) =>
