@@ -114,9 +114,9 @@ public sealed class ClusterNodeFailureTests
     public async Task Remove_while_one_node_holds_a_lock_removes_from_the_others_and_says_not_removed()
     {
         var ct = TestContext.Current.CancellationToken;
-        // p2phttp never answers a remove of content locked in the same process; the edge waits ActivityTimeout for it.
+        // p2phttp never answers a remove of content locked in the same process; the edge waits NodeAnswerTimeout for it.
         await using var lab = await ClusterLab.StartAsync(
-            withClient: false, c => c["Forwarding"] = new JsonObject { ["ActivityTimeout"] = "00:00:05" });
+            withClient: false, c => c["Forwarding"] = new JsonObject { ["NodeAnswerTimeout"] = "00:00:05" });
         var content = TestObject.Random(300_000);
         await lab.PutAsync(lab.Edge, lab.ClusterUuid, "v4", content, ct);
         var lockedNode = lab.Nodes[1];
