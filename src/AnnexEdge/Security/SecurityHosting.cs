@@ -61,7 +61,8 @@ internal static partial class SecurityHosting
             });
         }
 
-        app.UseRateLimiter();
+        // Liveness and status stay reachable for monitoring whatever a client at the same address does.
+        app.UseWhen(context => !context.Request.Path.StartsWithSegments("/_annexedge", StringComparison.Ordinal), limited => limited.UseRateLimiter());
     }
 
     /// <summary>Says at start-up what clients without credentials may do, target by target.</summary>

@@ -309,10 +309,13 @@ public sealed class AnnexEdgeOptionsValidatorTests
     {
         var options = Valid();
         options.Forwarding.ActivityTimeout = TimeSpan.Zero;
-        Assert.Equal("AnnexEdge:Forwarding: ActivityTimeout and ConnectTimeout must be positive durations", SingleError(options));
+        Assert.Equal("AnnexEdge:Forwarding: ActivityTimeout, ConnectTimeout and NodeAnswerTimeout must be positive durations", SingleError(options));
         options = Valid();
         options.Forwarding.ConnectTimeout = TimeSpan.FromMilliseconds(-5);
-        Assert.Equal("AnnexEdge:Forwarding: ActivityTimeout and ConnectTimeout must be positive durations", SingleError(options));
+        Assert.Equal("AnnexEdge:Forwarding: ActivityTimeout, ConnectTimeout and NodeAnswerTimeout must be positive durations", SingleError(options));
+        options = Valid();
+        options.Forwarding.NodeAnswerTimeout = TimeSpan.Zero;
+        Assert.Equal("AnnexEdge:Forwarding: ActivityTimeout, ConnectTimeout and NodeAnswerTimeout must be positive durations", SingleError(options));
     }
 
     [Theory]
