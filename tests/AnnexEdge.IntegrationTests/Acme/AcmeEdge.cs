@@ -188,6 +188,7 @@ public sealed class AcmeEdge : IAsyncDisposable
         _dir.Dispose();
     }
 
+    /// <summary>Waits until plain HTTP answers and every endpoint is bound.</summary>
     private async Task WaitForHttpAsync()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -202,7 +203,8 @@ public sealed class AcmeEdge : IAsyncDisposable
             try
             {
                 using var response = await http.GetAsync($"http://127.0.0.1:{HttpPort}/_annexedge/health");
-                if (response.IsSuccessStatusCode)
+                // Kestrel accepts on each endpoint as soon as it is bound: HTTPS may still be binding when HTTP answers.
+                if (response.IsSuccessStatusCode && Logs.Contains("Application started", StringComparison.Ordinal))
                 {
                     return;
                 }
