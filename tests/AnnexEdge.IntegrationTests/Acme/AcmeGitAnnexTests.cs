@@ -14,6 +14,7 @@ public sealed class AcmeGitAnnexTests
     private const string Domain = "localhost";
 
     [Fact]
+    [Trait("Category", "Slow")] // 11 s alone, up to 20 s beside other tests: five git-annex runs and four processes.
     public async Task Git_annex_client_copies_and_gets_over_annex_https_only_when_it_trusts_the_Pebble_root()
     {
         var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
