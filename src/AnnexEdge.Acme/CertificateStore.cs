@@ -5,8 +5,9 @@ using AnnexEdge.Acme.Jose;
 namespace AnnexEdge.Acme;
 
 /// <summary>
-/// The files under <c>StorePath</c>: <c>account.key</c> (the ACME account key) and <c>certificate.pem</c> (the chain
-/// followed by its private key, so that one atomic rename replaces both together). Key material is mode 0600.
+/// The files under <c>StorePath</c>: <c>account.key</c> (the ACME account key), <c>certificate.pem</c> (the chain
+/// followed by its private key, so that one atomic rename replaces both together), and <c>challenges/TOKEN</c> (pending
+/// http-01 answers, so any process sharing the store answers the CA). Files are mode 0600.
 /// </summary>
 public sealed class CertificateStore
 {
@@ -22,6 +23,8 @@ public sealed class CertificateStore
     public string AccountKeyPath => System.IO.Path.Combine(Path, "account.key");
 
     public string CertificatePath => System.IO.Path.Combine(Path, "certificate.pem");
+
+    public string ChallengesPath => System.IO.Path.Combine(Path, "challenges");
 
     /// <summary>The account key, created on first use (call under the store lock).</summary>
     public AccountKey LoadOrCreateAccountKey()
@@ -75,10 +78,31 @@ public sealed class CertificateStore
         WriteSecret(CertificatePath, chainPem.TrimEnd() + "\n" + key.ExportPkcs8PrivateKeyPem() + "\n");
     }
 
-    /// <summary>Writes a temporary file with mode 0600 from its creation, then renames it over the target.</summary>
-    private void WriteSecret(string path, string content)
+    /// <summary>Publishes an http-01 answer to every process sharing the store.</summary>
+    public void SaveHttp01(string token, string keyAuthorization) => WriteSecret(Http01Path(token), keyAuthorization);
+
+    /// <summary>The http-01 answer some process sharing the store published, or null.</summary>
+    public string? LoadHttp01(string token)
     {
-        Directory.CreateDirectory(Path);
+        try
+        {
+            return File.ReadAllText(Http01Path(token));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public void DeleteHttp01(string token) => File.Delete(Http01Path(token));
+
+    /// <summary>The token is a file name: callers check <see cref="ChallengeResponder.IsToken"/> first.</summary>
+    private string Http01Path(string token) => System.IO.Path.Combine(ChallengesPath, token);
+
+    /// <summary>Writes a temporary file with mode 0600 from its creation, then renames it over the target.</summary>
+    private static void WriteSecret(string path, string content)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         var temporary = path + "." + Environment.ProcessId + ".tmp";
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())

@@ -23,7 +23,7 @@ public static class AcmeHosting
     public static void AddAcme(this WebApplicationBuilder builder, AcmeOptions options, Action<HttpsConnectionAdapterOptions>? configureHttps = null)
     {
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton<ChallengeResponder>();
+        builder.Services.AddSingleton(new ChallengeResponder(new CertificateStore(options.StorePath)));
         builder.Services.AddSingleton(services => new ServingCertificates(options.Domains, services.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<AcmeCertificateManager>();
         builder.Services.AddHostedService<AcmeRenewalService>();

@@ -9,70 +9,94 @@ using AnnexEdge.IntegrationTests.Fixtures;
 namespace AnnexEdge.IntegrationTests.Acme;
 
 /// <summary>
-/// The built edge with an HTTP and an HTTPS listener and ACME configured against a <see cref="PebbleServer"/>.
+/// The built edge with an HTTP and an HTTPS listener, normally with ACME configured against a <see cref="PebbleServer"/>.
 /// Clients reach it under <see cref="Domain"/>, which the test resolves to 127.0.0.1 itself.
 /// </summary>
 public sealed class AcmeEdge : IAsyncDisposable
 {
-    public const string Domain = "edge.annexedge.test";
-    private const string RepositoryUuid = "11111111-2222-4333-8444-555555555555";
+    public const string DefaultDomain = "edge.annexedge.test";
+    private const string PlaceholderUuid = "11111111-2222-4333-8444-555555555555";
 
     private readonly BackgroundProcess _process;
-    private readonly TempDirectory? _ownDir;
+    private readonly TempDirectory _dir;
 
-    private AcmeEdge(BackgroundProcess process, TempDirectory? ownDir, int httpPort, int httpsPort)
+    private AcmeEdge(BackgroundProcess process, TempDirectory dir, int httpPort, int httpsPort, string domain)
     {
         _process = process;
-        _ownDir = ownDir;
+        _dir = dir;
         HttpPort = httpPort;
         HttpsPort = httpsPort;
+        Domain = domain;
     }
 
     public int HttpPort { get; }
 
     public int HttpsPort { get; }
 
+    /// <summary>The name clients ask for (SNI, certificate check).</summary>
+    public string Domain { get; }
+
     public string Logs => _process.Output;
 
-    /// <summary>The ACME section for this Pebble; tests change settings before starting.</summary>
+    /// <summary>The ACME section for this Pebble and <see cref="DefaultDomain"/>; tests change settings before starting.</summary>
     public static JsonObject AcmeSection(PebbleServer pebble, string storePath, params string[] challenges) => new()
     {
         ["Enabled"] = true,
         ["DirectoryUrl"] = pebble.DirectoryUrl,
         ["AcceptTermsOfService"] = true,
         ["Email"] = "ops@annexedge.test",
-        ["Domains"] = new JsonArray(Domain),
+        ["Domains"] = new JsonArray(DefaultDomain),
         ["Challenges"] = new JsonArray(challenges.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()),
         ["StorePath"] = storePath,
         ["TrustedRootsFile"] = pebble.TlsCertificatePath,
     };
 
-    /// <summary>Starts the edge on the given ports (Pebble validates against them) and waits for its plain-HTTP liveness.</summary>
-    public static async Task<AcmeEdge> StartAsync(JsonObject acme, int httpPort, int httpsPort)
+    /// <summary>
+    /// Starts the edge with ACME on the given ports (Pebble validates against them), serving the nodes as repositories
+    /// (or a placeholder repository), and waits for its plain-HTTP liveness.
+    /// </summary>
+    public static Task<AcmeEdge> StartAsync(JsonObject acme, int httpPort, int httpsPort, params P2pNode[] nodes)
+    {
+        var section = nodes.Length > 0 ? EdgeProcess.ConfigFor(nodes) : PlaceholderSection();
+        section["Acme"] = acme.DeepClone();
+        var domain = acme["Domains"]![0]!.GetValue<string>();
+        return StartAsync(new JsonObject { ["AnnexEdge"] = section }, $"http://127.0.0.1:{httpPort};https://127.0.0.1:{httpsPort}", httpPort, httpsPort, domain);
+    }
+
+    /// <summary>An <c>AnnexEdge</c> section with one repository nobody serves, for tests of HTTPS alone.</summary>
+    public static JsonObject PlaceholderSection() => new()
+    {
+        ["Repositories"] = new JsonArray(new JsonObject
+        {
+            ["Name"] = "unused",
+            ["Uuid"] = PlaceholderUuid,
+            ["Backends"] = new JsonArray("http://127.0.0.1:9"),
+        }),
+        ["HealthChecks"] = new JsonObject { ["Enabled"] = false },
+    };
+
+    /// <summary>
+    /// Starts the edge with a whole configuration file (e.g. Kestrel's own endpoints and certificates) and
+    /// <paramref name="urls"/> (null: the configuration's endpoints only); waits for plain HTTP on <paramref name="httpPort"/>.
+    /// </summary>
+    public static async Task<AcmeEdge> StartAsync(JsonObject configuration, string? urls, int httpPort, int httpsPort, string domain)
     {
         var dir = new TempDirectory("acme-edge");
-        var config = new JsonObject
-        {
-            ["AnnexEdge"] = new JsonObject
-            {
-                ["Repositories"] = new JsonArray(new JsonObject
-                {
-                    ["Name"] = "unused",
-                    ["Uuid"] = RepositoryUuid,
-                    ["Backends"] = new JsonArray("http://127.0.0.1:9"),
-                }),
-                ["HealthChecks"] = new JsonObject { ["Enabled"] = false },
-                ["Acme"] = acme.DeepClone(),
-            },
-        };
         var configPath = dir.Combine("annexedge.json");
-        await File.WriteAllTextAsync(configPath, config.ToJsonString());
-        var process = new BackgroundProcess(
-            "dotnet",
-            [EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{httpPort};https://127.0.0.1:{httpsPort}"],
-            dir.Path);
-        var edge = new AcmeEdge(process, dir, httpPort, httpsPort);
-        await edge.WaitForHttpAsync();
+        await File.WriteAllTextAsync(configPath, configuration.ToJsonString());
+        string[] args = urls is null ? [EdgeBinary.Path, "--config", configPath] : [EdgeBinary.Path, "--config", configPath, "--urls", urls];
+        var process = new BackgroundProcess("dotnet", args, dir.Path);
+        var edge = new AcmeEdge(process, dir, httpPort, httpsPort, domain);
+        try
+        {
+            await edge.WaitForHttpAsync();
+        }
+        catch
+        {
+            await edge.DisposeAsync();
+            throw;
+        }
+
         return edge;
     }
 
@@ -93,7 +117,7 @@ public sealed class AcmeEdge : IAsyncDisposable
             PooledConnectionLifetime = TimeSpan.Zero,
             SslOptions = VerifyingOptions(rootPem),
         };
-        return new HttpClient(handler) { BaseAddress = new Uri($"https://{Domain}:{HttpsPort}"), Timeout = TimeSpan.FromSeconds(10) };
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://{Domain}:{HttpsPort}"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     /// <summary>Waits until HTTPS serves a certificate <paramref name="rootPem"/> vouches for; returns that certificate.</summary>
@@ -115,7 +139,7 @@ public sealed class AcmeEdge : IAsyncDisposable
                 response.EnsureSuccessStatusCode();
                 return await VerifiedCertificateAsync(rootPem);
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 last = e;
             }
@@ -143,10 +167,10 @@ public sealed class AcmeEdge : IAsyncDisposable
         await tcp.ConnectAsync(IPAddress.Loopback, HttpsPort);
         var tls = new SslStream(tcp.GetStream());
         await tls.AuthenticateAsClientAsync(VerifyingOptions(rootPem));
-        return new OpenConnection(tcp, tls);
+        return new OpenConnection(tcp, tls, Domain);
     }
 
-    private static SslClientAuthenticationOptions VerifyingOptions(string rootPem) => new()
+    private SslClientAuthenticationOptions VerifyingOptions(string rootPem) => new()
     {
         TargetHost = Domain,
         CertificateChainPolicy = new X509ChainPolicy
@@ -161,13 +185,14 @@ public sealed class AcmeEdge : IAsyncDisposable
     {
         _process.Dispose();
         await Task.Yield();
-        _ownDir?.Dispose();
+        _dir.Dispose();
     }
 
+    /// <summary>Waits until plain HTTP answers and every endpoint is bound.</summary>
     private async Task WaitForHttpAsync()
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
@@ -178,7 +203,8 @@ public sealed class AcmeEdge : IAsyncDisposable
             try
             {
                 using var response = await http.GetAsync($"http://127.0.0.1:{HttpPort}/_annexedge/health");
-                if (response.IsSuccessStatusCode)
+                // Kestrel accepts on each endpoint as soon as it is bound: HTTPS may still be binding when HTTP answers.
+                if (response.IsSuccessStatusCode && Logs.Contains("Application started", StringComparison.Ordinal))
                 {
                     return;
                 }
@@ -198,14 +224,14 @@ public sealed class AcmeEdge : IAsyncDisposable
 }
 
 /// <summary>One TLS connection on which requests are sent one after another.</summary>
-public sealed class OpenConnection(TcpClient tcp, SslStream tls) : IAsyncDisposable
+public sealed class OpenConnection(TcpClient tcp, SslStream tls, string host) : IAsyncDisposable
 {
     public X509Certificate2 Certificate { get; } = X509CertificateLoader.LoadCertificate(tls.RemoteCertificate!.GetRawCertData());
 
     /// <summary>Sends a GET on this connection and returns the status code (the body is read and discarded).</summary>
     public async Task<int> GetStatusAsync(string path)
     {
-        var request = System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {AcmeEdge.Domain}\r\n\r\n");
+        var request = System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
         await tls.WriteAsync(request);
         var buffer = new byte[8192];
         var text = "";

@@ -87,7 +87,16 @@ public sealed class PebbleServer : IAsyncDisposable
 
         var pebble = new BackgroundProcess("pebble", ["-config", dir.Combine("pebble.json"), "-dnsserver", $"127.0.0.1:{dnsPort}"], dir.Path, env);
         var server = new PebbleServer(dir, dns, pebble, port, managementPort);
-        await server.WaitUntilServingAsync();
+        try
+        {
+            await server.WaitUntilServingAsync();
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+
         return server;
     }
 
@@ -112,13 +121,13 @@ public sealed class PebbleServer : IAsyncDisposable
         var handler = new SocketsHttpHandler();
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
             certificate is not null && certificate.GetCertHashString() == trusted.GetCertHashString();
-        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
     }
 
     private async Task WaitUntilServingAsync()
     {
         using var http = TrustingHttp();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
             if (_pebble.HasExited)
