@@ -52,7 +52,7 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
                 return null;
             }
 
-            return NodeAnswer.Parse(await ReadBoundedAsync(response.Content, timeout.Token));
+            return await Forwarding.BoundedContent.ReadAsync(response.Content, MaxAnswerBytes, timeout.Token) is { } body ? NodeAnswer.Parse(body) : null;
         }
         catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
@@ -110,28 +110,6 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
         }
 
         return new BusyScope(this, node.Name);
-    }
-
-    private static async Task<byte[]> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = ArrayPool<byte>.Shared.Rent(MaxAnswerBytes + 1);
-        try
-        {
-            var total = 0;
-            int read;
-            while (total <= MaxAnswerBytes
-                && (read = await stream.ReadAsync(buffer.AsMemory(total, MaxAnswerBytes + 1 - total), cancellationToken)) > 0)
-            {
-                total += read;
-            }
-
-            return total > MaxAnswerBytes ? [] : buffer.AsSpan(0, total).ToArray();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 
     private sealed class BusyScope(NodeClient owner, string name) : IDisposable

@@ -77,7 +77,7 @@ internal sealed partial class P2pResponseTransforms(
         var http = context.HttpContext;
         http.Response.Headers.ContentLength = null;
 
-        var body = await ReadBoundedAsync(context.ProxyResponse!.Content, context.CancellationToken);
+        var body = await BoundedContent.ReadAsync(context.ProxyResponse!.Content, MaxLockAnswerBytes, context.CancellationToken);
         if (body is null || !LockAnswer.TryParse(body, out var answer))
         {
             // Never pass on something a client might read as a lock: an unreadable answer is a failure.
@@ -102,39 +102,6 @@ internal sealed partial class P2pResponseTransforms(
 
         http.Response.ContentType = "application/json;charset=utf-8";
         await http.Response.Body.WriteAsync(answer.ToJson(), context.CancellationToken);
-    }
-
-    private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = ArrayPool<byte>.Shared.Rent(MaxLockAnswerBytes + 1);
-        try
-        {
-            var total = 0;
-            int read;
-            while ((read = await stream.ReadAsync(buffer.AsMemory(total, MaxLockAnswerBytes + 1 - total), cancellationToken)) > 0)
-            {
-                total += read;
-                if (total > MaxLockAnswerBytes)
-                {
-                    return null;
-                }
-            }
-
-            return buffer.AsSpan(0, total).ToArray();
-        }
-        catch (HttpRequestException)
-        {
-            return null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 
     private static partial class Log

@@ -71,7 +71,8 @@ internal sealed partial class KeepLockedRelay(
         {
             // Not tied to the client: when it goes away, the edge still finishes telling the backend to unlock.
             using var response = await cluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopping);
-            var answer = await ReadBoundedAsync(response, lifetime.ApplicationStopping);
+            var answer = await Forwarding.BoundedContent.ReadAsync(response.Content, MaxAnswerBytes, lifetime.ApplicationStopping)
+                ?? throw new IOException("keeplocked answer too large or cut off");
             if (context.RequestAborted.IsCancellationRequested)
             {
                 return;
@@ -103,12 +104,6 @@ internal sealed partial class KeepLockedRelay(
             // The keeplocked is over, however it ended: the backend no longer holds the lock.
             slot?.Dispose();
         }
-    }
-
-    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        return bytes.Length <= MaxAnswerBytes ? bytes : throw new IOException("keeplocked answer too large");
     }
 
     private static partial class Log
