@@ -69,7 +69,7 @@ def main():
 
     out = []
     out.append(f"Measured {meta['DATE']} on {meta['MACHINE']}, loopback, {meta['ROUNDS']} rounds interleaved "
-               f"({', '.join(p[0] for p in paths)} in turn); load average at start {meta['LOADAVG']}.")
+               f"({', '.join(p[0] for p in paths)} in turn, each round starting one further); load average at start {meta['LOADAVG']}.")
     out.append(f"AnnexEdge {meta['COMMIT']} (Release, .NET {meta['DOTNET']}), git-annex {meta['ANNEX']} "
                f"(`p2phttp --jobs 4`), Caddy {meta['CADDY']}; client: curl for GET/PUT, bench/AnnexEdge.Bench for req/s "
                f"({meta['RPS_SECS']} s each)."

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of AnnexEdge's core against a direct connection to one `git annex p2phttp` node and against Caddy
 # as a plain reverse proxy in front of the same node. Everything runs on loopback; the paths are measured in turn
-# (direct, edge, edge with Information log, Caddy, direct, ...) so that machine noise hits them alike.
+# (direct, edge, edge with Information log, Caddy, direct, ...; each round starting one path further) so that
+# machine noise hits them alike.
 #
 # usage: bench/run.sh [--rounds N] [--quick] [--edge-env NAME=VALUE]...
 #   --quick     smoke run: GET 64 MiB, PUT 32 MiB, 2 s per req/s measurement, 2 rounds
@@ -42,7 +43,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
+die() {
+  log "FAILED: $*"
+  # The services' logs explain most failures; keep them.
+  mkdir -p "$OUT/failed" && cp "$WORK"/*.log "$OUT/failed/" 2>/dev/null && log "logs kept in $OUT/failed/"
+  exit 1
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Each service gets its own process group (setsid execs in place, so $! is the service itself and the group id),
 # so cleanup ends it with everything it spawned.
@@ -136,7 +142,8 @@ api() { echo "${BASE[$1]}/git-annex/$UUID/v4/$2"; }
 # Each measure_* prints "<value> <requests made>"; the count turns CPU time into CPU per request.
 measure_get() { # path -> seconds
   local r
-  r=$(curl -s -o /dev/null --max-time 600 -w '%{http_code} %{size_download} %{time_total}' "$(api "$1" "key/$GET_KEY?clientuuid=$CLIENT")")
+  r=$(curl -s -o /dev/null --max-time 600 -w '%{http_code} %{size_download} %{time_total}' "$(api "$1" "key/$GET_KEY?clientuuid=$CLIENT")") \
+    || die "GET via $1: curl exit $? after $r"
   set -- "$1" $r
   [ "$2" = 200 ] && [ "$3" = $((GET_MIB * 1024 * 1024)) ] || die "GET via $1: status $2, $3 bytes"
   echo "$4 1"
@@ -147,7 +154,7 @@ measure_put() { # path -> seconds (the node stores the object; remove_put_object
   # -T streams the file with a Content-Length; no "Expect: 100-continue" round trip.
   r=$(curl -s -o "$WORK/put.answer" --max-time 600 -w '%{http_code} %{time_total}' -X POST -T "$WORK/put.bin" \
     -H 'Expect:' -H 'Content-Type: application/octet-stream' -H "X-git-annex-data-length: $((PUT_MIB * 1024 * 1024))" \
-    "$(api "$1" "put?key=$PUT_KEY&clientuuid=$CLIENT")")
+    "$(api "$1" "put?key=$PUT_KEY&clientuuid=$CLIENT")") || die "PUT via $1: curl exit $? after $r"
   set -- "$1" $r
   answer=$(cat "$WORK/put.answer")
   [ "$2" = 200 ] && [[ $answer == *'"stored":true'* ]] || die "PUT via $1: status $2, answer $answer"
@@ -162,7 +169,8 @@ remove_put_object() {
 
 measure_rps() { # path concurrency -> requests/s
   local r
-  r=$(dotnet "$LOADGEN" "$(api "$1" "checkpresent?key=$GET_KEY&clientuuid=$CLIENT")" "$2" "$RPS_SECS")
+  r=$(dotnet "$LOADGEN" "$(api "$1" "checkpresent?key=$GET_KEY&clientuuid=$CLIENT")" "$2" "$RPS_SECS") \
+    || die "checkpresent via $1: load generator exit $?"
   set -- "$1" "$2" $r
   [ "$4" = 0 ] || die "checkpresent via $1 at concurrency $2: $4 errors"
   echo "$3 $5"
@@ -188,6 +196,7 @@ record() { # operation path measure-command... ; appends to results.tsv and cpu.
 # the edge, Caddy's pool, the node's caches.
 log "warming up"
 for p in "${PATHS[@]}"; do
+  log "warming up $p"
   measure_get "$p" >/dev/null
   measure_put "$p" >/dev/null
   remove_put_object
@@ -200,16 +209,22 @@ RESULTS="$WORK/results.tsv"
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 log "measuring: $ROUNDS rounds of GET $GET_MIB MiB, PUT $PUT_MIB MiB, checkpresent at 1 and 32 connections for $RPS_SECS s"
 for round in $(seq 1 "$ROUNDS"); do
-  for p in "${PATHS[@]}"; do
+  # Each round starts at another path, so no path always follows the same operation (the node's memory and
+  # garbage collection after a 512 MiB GET otherwise weigh on whichever PUT comes first).
+  shift_by=$(( (round - 1) % ${#PATHS[@]} ))
+  ORDER=("${PATHS[@]:shift_by}" "${PATHS[@]:0:shift_by}")
+  for p in "${ORDER[@]}"; do
+    sleep 0.5
     record get "$p" measure_get "$p"
   done
-  for p in "${PATHS[@]}"; do
+  for p in "${ORDER[@]}"; do
+    sleep 0.5
     record put "$p" measure_put "$p"
     remove_put_object
-    sleep 0.5 # let the node's write-back of the removed object settle
   done
   for c in 1 32; do
-    for p in "${PATHS[@]}"; do
+    for p in "${ORDER[@]}"; do
+      sleep 0.5
       record "cp$c" "$p" measure_rps "$p" "$c"
     done
   done
