@@ -18,7 +18,6 @@ internal sealed partial class ClusterGateway(
     ClusterClock clock,
     ClusterDownload download,
     IOptions<AnnexEdgeOptions> options,
-    Serilog.IDiagnosticContext diagnostics,
     ILogger<ClusterGateway> logger)
 {
     private readonly string? _gatewayUuid = options.Value.Uuid;
@@ -26,14 +25,6 @@ internal sealed partial class ClusterGateway(
 
     public async Task ServeAsync(HttpContext context, P2pRequest request, Cluster cluster)
     {
-        diagnostics.Set(RequestLogProperties.Uuid, request.Uuid);
-        diagnostics.Set(RequestLogProperties.Repository, cluster.Name);
-        diagnostics.Set(RequestLogProperties.Endpoint, request.Endpoint.Name());
-        if (request.Key is not null)
-        {
-            diagnostics.Set(RequestLogProperties.Key, request.Key);
-        }
-
         var ct = context.RequestAborted;
         switch (request.Endpoint)
         {
@@ -70,8 +61,6 @@ internal sealed partial class ClusterGateway(
     /// </summary>
     public async Task ServeSelfAsync(HttpContext context, P2pRequest request)
     {
-        diagnostics.Set(RequestLogProperties.Uuid, request.Uuid);
-        diagnostics.Set(RequestLogProperties.Endpoint, request.Endpoint.Name());
         var answer = request.Endpoint switch
         {
             P2pEndpoint.GetTimestamp => P2pAnswers.Timestamp(clock.Timestamp()),

@@ -65,6 +65,14 @@ internal sealed partial class P2pRequestMiddleware(
             return;
         }
 
+        diagnostics.Set(RequestLogProperties.Uuid, request.Uuid);
+        diagnostics.Set(RequestLogProperties.Repository, cluster?.Name ?? repository?.Name ?? "gateway");
+        diagnostics.Set(RequestLogProperties.Endpoint, request.Endpoint.Name());
+        if (request.Key is not null)
+        {
+            diagnostics.Set(RequestLogProperties.Key, request.Key);
+        }
+
         var audited = request.Endpoint.IsWrite() || request.Endpoint.IsRemoval();
         try
         {
@@ -96,13 +104,6 @@ internal sealed partial class P2pRequestMiddleware(
         var path = context.Request.Path.Value ?? "";
         var feature = new P2pRequestFeature(request, repository);
         context.Features.Set(feature);
-        diagnostics.Set(RequestLogProperties.Uuid, request.Uuid);
-        diagnostics.Set(RequestLogProperties.Repository, repository.Name);
-        diagnostics.Set(RequestLogProperties.Endpoint, request.Endpoint.Name());
-        if (request.Key is not null)
-        {
-            diagnostics.Set(RequestLogProperties.Key, request.Key);
-        }
 
         if (request.UuidWasEncoded)
         {
