@@ -59,6 +59,8 @@ public sealed class AcmeEdge : IAsyncDisposable
     {
         var section = nodes.Length > 0 ? EdgeProcess.ConfigFor(nodes) : PlaceholderSection();
         section["Acme"] = acme.DeepClone();
+        // These tests are about certificates, not access: open the served repositories as EdgeProcess does.
+        section["Anonymous"] = new JsonObject { ["*"] = "full" };
         var domain = acme["Domains"]![0]!.GetValue<string>();
         return StartAsync(new JsonObject { ["AnnexEdge"] = section }, $"http://127.0.0.1:{httpPort};https://127.0.0.1:{httpsPort}", httpPort, httpsPort, domain);
     }

@@ -156,6 +156,54 @@ public sealed class PebbleAcmeTests
         Assert.Equal(first.Thumbprint, open.Certificate.Thumbprint);
     }
 
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Renewal_swaps_the_certificate_while_a_long_download_over_the_old_one_completes_intact()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (httpPort, httpsPort) = (FreePort.Next(), FreePort.Next());
+        await using var pebble = await PebbleServer.StartAsync(httpPort, httpsPort, certificateValidity: TimeSpan.FromSeconds(60));
+        await using var node = await P2pNode.StartAsync("acme-download");
+        var (data, key) = P2pHttp.RandomObject(48 * 1024 * 1024);
+        await P2pHttp.PutObjectAsync(P2pHttp.Api(node.Url, node.Uuid), key, data);
+        using var store = new TempDirectory("acme-store");
+        var acme = AcmeEdge.AcmeSection(pebble, store.Path, "http-01");
+        acme["RenewBefore"] = "00:00:50";
+        await using var edge = await AcmeEdge.StartAsync(acme, httpPort, httpsPort, node);
+        var root = await pebble.RootPemAsync();
+        using var first = await edge.WaitForVerifiedHttpsAsync(root, IssueTimeout);
+
+        using var client = edge.VerifyingClient(root);
+        client.Timeout = TimeSpan.FromMinutes(2);
+        using var response = await client.GetAsync(
+            $"/git-annex/{node.Uuid}/v4/key/{key}?clientuuid={P2pHttp.ClientUuid}", HttpCompletionOption.ResponseHeadersRead, ct);
+        response.EnsureSuccessStatusCode();
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[64 * 1024];
+        long received = 0;
+        var swapped = false;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        int read;
+        while ((read = await body.ReadAsync(buffer, ct)) > 0)
+        {
+            hash.AppendData(buffer, 0, read);
+            received += read;
+            if (!swapped)
+            {
+                // Trickle until new handshakes get the renewed certificate, then take the rest at full speed.
+                using var now = await edge.VerifiedCertificateAsync(root);
+                swapped = now.Thumbprint != first.Thumbprint;
+                Assert.True(swapped || DateTime.UtcNow < deadline, "no renewal within 45 s");
+                await Task.Delay(swapped ? 0 : 200, ct);
+            }
+        }
+
+        Assert.True(swapped, "the certificate was renewed during the download");
+        Assert.Equal(data.Length, received);
+        Assert.Equal(SHA256.HashData(data), hash.GetHashAndReset());
+    }
+
     /// <summary>Stores a self-signed certificate for the edge's domain, as if an earlier order had left it.</summary>
     private static void SeedCertificate(string storePath, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
