@@ -23,8 +23,10 @@ public static class FaultEdge
             ["Name"] = "faulty",
             ["Uuid"] = Uuid,
             ["Backends"] = new JsonArray(backends.Select(b => (JsonNode)JsonValue.Create(b)!).ToArray()),
+            // A fake backend has no workers to protect: lock budgets would only answer for it.
+            ["MaxLocks"] = 1000,
         }),
-        ["Locking"] = new JsonObject { ["TokenKey"] = EdgeProcess.TestTokenKey },
+        ["Locking"] = new JsonObject { ["TokenKey"] = EdgeProcess.TestTokenKey, ["MaxLocksPerClient"] = 1000 },
         ["HealthChecks"] = new JsonObject { ["Enabled"] = false },
     };
 
