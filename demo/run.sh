@@ -93,9 +93,17 @@ free_port() {
 
 # Runs a command in its own session (so stop can signal its whole process group), output to a log.
 start_background() {
-  local name=$1; shift
+  local name=$1 pid; shift
   setsid "$@" </dev/null >"$log_dir/$name.log" 2>&1 &
-  echo $! >"$run_dir/$name.pid"
+  pid=$!
+  echo "$pid" >"$run_dir/$name.pid"
+  # The group exists only once the child has called setsid. Until then a liveness check would take the process for
+  # dead and `stop` would not find it (seen on a loaded machine: a p2phttp left running), so wait for it (at most 5 s).
+  for _ in $(seq 100); do
+    kill -0 -- "-$pid" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
 }
 
 git_id=(-c user.name="AnnexEdge demo" -c user.email=demo@annexedge.invalid)

@@ -200,6 +200,11 @@ for group in $groups; do
   ! kill -0 -- "-$group" 2>/dev/null || fail "process group $group still runs after stop: $(ps -o pid,args -g "$group" || true)"
 done
 [ -z "$(ls -A "$demo/run")" ] || fail "pid files left after stop: $(ls "$demo/run")"
+# Also what no pid file names any more (e.g. a p2phttp start that was retried): every demo process names $demo.
+processes=$(ps -eo pid=,args=)
+left=$(grep -F -- "$demo/" <<<"$processes" || true)
+[ -z "$left" ] || fail "processes of the demo still run after stop:
+$left"
 ok "the edge and the 4 p2phttp processes are gone; nothing listens on their ports"
 
 echo
