@@ -348,5 +348,7 @@ fi
 echo
 echo "AnnexEdge log follows; Ctrl-C stops AnnexEdge and the p2phttp nodes."
 echo
-tail -n +1 -f --pid="$(cat "$run_dir/edge.pid")" "$log_dir/edge.log"
+# `wait`, unlike a foreground command, returns at once on a signal, so `kill` of this script stops everything too.
+tail -n +1 -f --pid="$(cat "$run_dir/edge.pid")" "$log_dir/edge.log" &
+wait $! || true
 die "AnnexEdge has stopped (log: $log_dir/edge.log)"
