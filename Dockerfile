@@ -6,6 +6,7 @@ WORKDIR /src
 # Restore from the project files alone first, so a source change does not invalidate the restored layer.
 COPY Directory.Build.props Directory.Packages.props ./
 COPY src/AnnexEdge.Protocol/AnnexEdge.Protocol.csproj src/AnnexEdge.Protocol/
+COPY src/AnnexEdge.Acme/AnnexEdge.Acme.csproj src/AnnexEdge.Acme/
 COPY src/AnnexEdge/AnnexEdge.csproj src/AnnexEdge/
 RUN dotnet restore src/AnnexEdge/AnnexEdge.csproj
 COPY src/ src/

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# AnnexEdge demo: real git-annex repositories served by `git annex p2phttp`, with AnnexEdge in front of them.
+# AnnexEdge demo: a git-annex cluster. Three node repositories served by `git annex p2phttp` (node1 by two
+# processes: replicas), a gateway repository made with git-annex's own cluster commands, and AnnexEdge in front of
+# the nodes as the cluster's gateway.
 #
 #   ./demo/run.sh            start everything; AnnexEdge runs in the foreground, Ctrl-C stops it and the nodes
 #   ./demo/run.sh --detach   start everything in the background and return once the edge answers
@@ -7,6 +9,7 @@
 #
 # Environment: ANNEXEDGE_DEMO_DIR (default: <repo>/.demo) holds repositories, config, logs and pid files;
 # PORT (default 8417) is the edge's loopback port. Re-running stops the previous run and reuses its repositories.
+# Everything listens on 127.0.0.1 only; that is why the demo lets anonymous clients do everything.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,15 +18,18 @@ edge_port=${PORT:-8417}
 run_dir=$demo_dir/run
 log_dir=$demo_dir/logs
 marker=$demo_dir/.annexedge-demo
-# node1 has two p2phttp processes on one repository (replicas behind one edge route); node2 has one.
-nodes=(node1:2 node2:1)
+# node1 has two p2phttp processes on one repository (replicas behind one edge route); node2 and node3 have one.
+nodes=(node1:2 node2:1 node3:1)
+cluster=mycluster
+# The --jobs of every p2phttp process; the edge is told (Repositories[].Jobs) so its lock budgets match the nodes.
+jobs=4
 probe_client=00000000-0000-4000-8000-0000000de770
 
 say() { echo "demo: $*"; }
 die() { echo "demo: error: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "$0"
+  sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
 # Refuses to work in a directory the demo did not make: `stop` kills pids and repositories may be recreated there.
@@ -87,9 +93,17 @@ free_port() {
 
 # Runs a command in its own session (so stop can signal its whole process group), output to a log.
 start_background() {
-  local name=$1; shift
+  local name=$1 pid; shift
   setsid "$@" </dev/null >"$log_dir/$name.log" 2>&1 &
-  echo $! >"$run_dir/$name.pid"
+  pid=$!
+  echo "$pid" >"$run_dir/$name.pid"
+  # The group exists only once the child has called setsid. Until then a liveness check would take the process for
+  # dead and `stop` would not find it (seen on a loaded machine: a p2phttp left running), so wait for it (at most 5 s).
+  for _ in $(seq 100); do
+    kill -0 -- "-$pid" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
 }
 
 git_id=(-c user.name="AnnexEdge demo" -c user.email=demo@annexedge.invalid)
@@ -114,13 +128,52 @@ ensure_repository() {
   git -C "$dir" "${git_id[@]}" commit -q -m "demo repository $name"
 }
 
+# The cluster's gateway repository, made as docs/clusters.md says with git-annex's own commands. Clients clone it
+# (its git-annex branch records the cluster and its nodes) and reach its annex through the edge. Reused only if its
+# cluster still has exactly the current nodes.
+ensure_gateway() {
+  local dir=$demo_dir/gateway entry name uuids=() log
+  for entry in "${nodes[@]}"; do
+    uuids+=("$(git -C "$demo_dir/${entry%%:*}" config annex.uuid)")
+  done
+  if log=$(git -C "$dir" show git-annex:cluster.log 2>/dev/null) \
+      && [ "$(awk '{for (i = 3; i <= NF; i++) print $i}' <<<"$log" | sort | tr '\n' ' ')" = "$(printf '%s\n' "${uuids[@]}" | sort | tr '\n' ' ')" ]; then
+    say "reusing gateway repository $dir"
+    return
+  fi
+  rm -rf "$dir"
+  say "creating gateway repository $dir (git annex initcluster $cluster; updatecluster)"
+  git init -q -b main "$dir"
+  git -C "$dir" config user.name "AnnexEdge demo"
+  git -C "$dir" config user.email demo@annexedge.invalid
+  git -C "$dir" annex init -q gateway
+  git -C "$dir" config receive.denyCurrentBranch updateInstead
+  printf '# gateway\n\nThe gateway repository of the AnnexEdge demo cluster %s.\n' "$cluster" >"$dir/README.md"
+  git -C "$dir" add README.md
+  git -C "$dir" "${git_id[@]}" commit -q -m "demo gateway repository"
+  git -C "$dir" annex initcluster "$cluster" >/dev/null
+  for entry in "${nodes[@]}"; do
+    name=${entry%%:*}
+    git -C "$dir" remote add "$name" "$demo_dir/$name"
+    git -C "$dir" config "remote.$name.annex-cluster-node" "$cluster"
+    git -C "$dir" fetch -q "$name"
+  done
+  local out
+  out=$(git -C "$dir" annex updatecluster 2>&1) || die "git annex updatecluster failed in $dir: $out"
+}
+
+# The cluster UUID that `git annex initcluster` made: cluster.log lines are "<timestamp> <cluster uuid> <node uuid>...".
+cluster_uuid() {
+  git -C "$demo_dir/gateway" show git-annex:cluster.log | awk 'NR == 1 { print $2 }'
+}
+
 # Starts `git annex p2phttp` for a repository on a free port; prints the port once it answers.
 start_p2phttp() {
   local name=$1 id=$2 dir=$demo_dir/$1 uuid port attempt
   uuid=$(git -C "$dir" config annex.uuid)
   for attempt in 1 2 3 4 5; do
     port=$(free_port)
-    start_background "$id" git -C "$dir" annex p2phttp --bind 127.0.0.1 --port "$port" --jobs 4 --wideopen
+    start_background "$id" git -C "$dir" annex p2phttp --bind 127.0.0.1 --port "$port" --jobs "$jobs" --wideopen
     for _ in $(seq 150); do
       if curl -fsS -o /dev/null -X POST --max-time 2 \
           "http://127.0.0.1:$port/git-annex/$uuid/v4/gettimestamp?clientuuid=$probe_client" 2>/dev/null; then
@@ -139,17 +192,21 @@ start_p2phttp() {
 }
 
 write_config() {
-  local file=$1 first=1 entry name replicas uuid i sep
-  local token_key
+  local file=$1 first=1 entry name replicas uuid i sep token_key node_names=""
   token_key=$(head -c 32 /dev/urandom | base64 -w0)
   {
-    printf '{\n  "AnnexEdge": {\n    "Repositories": [\n'
+    printf '{\n  "AnnexEdge": {\n'
+    # The edge is the cluster's gateway: it answers for the gateway repository's UUID.
+    printf '    "Uuid": "%s",\n' "$(git -C "$demo_dir/gateway" config annex.uuid)"
+    printf '    "Repositories": [\n'
     for entry in "${nodes[@]}"; do
       name=${entry%%:*} replicas=${entry##*:}
       uuid=$(git -C "$demo_dir/$name" config annex.uuid)
-      [ $first -eq 1 ] || printf ',\n'
+      [ $first -eq 1 ] || { printf ',\n'; node_names+=", "; }
       first=0
-      printf '      {\n        "Name": "%s",\n        "Uuid": "%s",\n        "Backends": [' "$name" "$uuid"
+      node_names+="\"$name\""
+      printf '      {\n        "Name": "%s",\n        "Uuid": "%s",\n        "Jobs": %s,\n        "Backends": [' \
+        "$name" "$uuid" "$jobs"
       sep=""
       for i in $(seq "$replicas"); do
         printf '%s"http://127.0.0.1:%s"' "$sep" "${backend_ports[$name-$i]}"
@@ -158,8 +215,10 @@ write_config() {
       printf ']\n      }'
     done
     printf '\n    ],\n'
+    printf '    "Clusters": [\n      { "Name": "%s", "Uuid": "%s", "Nodes": [%s] }\n    ],\n' \
+      "$cluster" "$(cluster_uuid)" "$node_names"
     printf '    "HealthChecks": { "Interval": "00:00:05" },\n'
-    # The demo listens on loopback only and opts in to anonymous full access explicitly (the edge's default is none).
+    # Loopback only, so the demo opts in to anonymous full access explicitly (the edge's default is none).
     printf '    "Anonymous": { "*": "full" },\n'
     printf '    "Locking": { "TokenKey": "%s" }\n  }\n}\n' "$token_key"
   } >"$file"
@@ -167,30 +226,40 @@ write_config() {
 
 print_session() {
   local annex_url=$1 session=$2
-  cat >"$session" <<EOF
-cd "\$(mktemp -d)"
-git clone -q $demo_dir/node1 myclone && cd myclone
-git config user.name "AnnexEdge demo" && git config user.email demo@annexedge.invalid
-git annex init -q myclone
-git config annex.security.allowed-ip-addresses all   # the edge listens on loopback
-git config remote.origin.annexUrl $annex_url
-echo "hello at \$(date)" > hello.txt
-git annex add hello.txt && git commit -q -m "add hello.txt"
-git annex copy --to origin hello.txt      # upload through the edge
-git annex drop hello.txt                  # the edge confirms origin holds a copy (lockcontent)
-git annex get hello.txt                   # download through the edge
-git annex drop --from origin hello.txt
-EOF
+  # One command per line, comments aligned after it (the file is the session; it runs as it reads).
+  session_line() { if [ $# -eq 1 ]; then echo "$1"; else printf '%-50s # %s\n' "$1" "$2"; fi; }
+  {
+    session_line 'cd "$(mktemp -d)"'
+    session_line "git clone -q $(printf %q "$demo_dir/gateway") myclone && cd myclone"
+    session_line 'git config user.name "AnnexEdge demo" && git config user.email demo@annexedge.invalid'
+    session_line "git annex init -q myclone" "the gateway's git-annex branch names the cluster"
+    session_line "git config annex.security.allowed-ip-addresses all" "the edge listens on loopback"
+    session_line "git config remote.origin.annexUrl $annex_url"
+    session_line 'echo "hello at $(date)" > hello.txt'
+    session_line 'git annex add hello.txt && git commit -q -m "add hello.txt"'
+    session_line "git annex copy --to origin-$cluster hello.txt" "one upload; the edge stores it on the 3 nodes"
+    session_line "git annex whereis hello.txt" "here, node1, node2, node3 (and the cluster)"
+    session_line "git annex drop hello.txt" "a node locks its copy for the drop (lockcontent)"
+    session_line "git annex get --from origin-$cluster hello.txt" "downloaded from one node through the edge"
+    session_line "git annex drop --from origin-$cluster hello.txt" "removed from every node"
+    session_line "git annex copy --to origin-node2 hello.txt" "one node, by its own UUID, through the edge"
+    session_line "git annex whereis hello.txt" "here and node2 (and the cluster)"
+    session_line "git annex drop --from origin-node2 hello.txt"
+  } >"$session"
   echo
-  echo "AnnexEdge is serving the demo repositories at"
+  echo "AnnexEdge is the gateway of the git-annex cluster $cluster (node1 with two p2phttp replicas, node2, node3):"
   echo
-  echo "    annexUrl: $annex_url"
+  echo "    gateway repository: $demo_dir/gateway"
+  echo "    annexUrl:           $annex_url"
+  echo
+  echo "Anonymous clients may do everything (\"Anonymous\": {\"*\": \"full\"} in $demo_dir/annexedge.json):"
+  echo "fine on loopback, never on a reachable address (see docs/security.md)."
   echo
   echo "Try it with git-annex (copy and paste into another shell; also saved in $session):"
   echo
   sed 's/^/    /' "$session"
   echo
-  echo "Status of the replicas: curl http://127.0.0.1:$edge_port/_annexedge/status"
+  echo "Status of the nodes and replicas: curl http://127.0.0.1:$edge_port/_annexedge/status"
   echo "Logs: $log_dir"
 }
 
@@ -242,6 +311,10 @@ declare -A backend_ports=()
 for entry in "${nodes[@]}"; do
   name=${entry%%:*} replicas=${entry##*:}
   ensure_repository "$name"
+done
+ensure_gateway
+for entry in "${nodes[@]}"; do
+  name=${entry%%:*} replicas=${entry##*:}
   for i in $(seq "$replicas"); do
     backend_ports[$name-$i]=$(start_p2phttp "$name" "$name-$i")
     say "git annex p2phttp for $name (replica $i) on http://127.0.0.1:${backend_ports[$name-$i]}"
@@ -275,5 +348,7 @@ fi
 echo
 echo "AnnexEdge log follows; Ctrl-C stops AnnexEdge and the p2phttp nodes."
 echo
-tail -n +1 -f --pid="$(cat "$run_dir/edge.pid")" "$log_dir/edge.log"
+# `wait`, unlike a foreground command, returns at once on a signal, so `kill` of this script stops everything too.
+tail -n +1 -f --pid="$(cat "$run_dir/edge.pid")" "$log_dir/edge.log" &
+wait $! || true
 die "AnnexEdge has stopped (log: $log_dir/edge.log)"

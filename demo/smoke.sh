@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Proves the demo works end to end, as a newcomer would meet it: starts `demo/run.sh --detach` in a temporary
-# demo directory on a free port, runs the client session it prints, then moves a 5 KB and a 20 MB file through
-# the edge (copy --to origin, drop, get, fsck --from origin, drop --from origin) and checks every step against the
-# node repositories themselves. Exits non-zero, with the logs, on any failure. Usage: demo/smoke.sh
+# Proves the cluster demo works end to end, as a newcomer would meet it: starts `demo/run.sh --detach` in a
+# temporary demo directory on a free port, runs the client session it prints, then moves a 5 KB and a 20 MB file
+# through the edge to the cluster (copy --to origin-mycluster, drop, get, fsck, drop --from origin-mycluster) and a
+# file to one node (origin-node2), checking every step in the node repositories themselves; checks
+# /_annexedge/status, and that `demo/run.sh stop` leaves nothing running. Exits non-zero, with the logs, on any
+# failure. Usage: demo/smoke.sh
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +14,8 @@ export ANNEXEDGE_DEMO_DIR=$demo
 # The printed session starts with `cd "$(mktemp -d)"`: keep its clone inside the work directory.
 export TMPDIR=$work/tmp
 mkdir -p "$TMPDIR"
+nodes=(node1 node2 node3)
+cluster=mycluster
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 while :; do
@@ -49,93 +53,159 @@ run() {
 }
 
 node_has() { git -C "$demo/$1" annex contentlocation "$2" >/dev/null 2>&1; }
+# The file holding a key's content in a node repository (contentlocation answers relative to the repository).
+node_object() {
+  local path
+  path=$(git -C "$demo/$1" annex contentlocation "$2")
+  case "$path" in /*) echo "$path" ;; *) echo "$demo/$1/$path" ;; esac
+}
 here_has() { git annex contentlocation "$1" >/dev/null 2>&1; }
+# The nodes holding a key, by looking in each node repository (not by asking the network): "node1 node3".
+holders() {
+  local key=$1 node out=()
+  for node in "${nodes[@]}"; do
+    node_has "$node" "$key" && out+=("$node")
+  done
+  echo "${out[*]}"
+}
 edge_log_count() { grep -cE "$1" "$demo/logs/edge.log" || true; }
+# Waits (up to 10 s) until the edge's request log has more than $2 lines matching $1: the log line of a request is
+# written when its answer is complete, which can be just after the client has moved on.
+edge_logged_more() {
+  local pattern=$1 before=$2
+  for _ in $(seq 50); do
+    [ "$(edge_log_count "$pattern")" -gt "$before" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
 
 step "demo/run.sh --detach (ANNEXEDGE_DEMO_DIR=$demo PORT=$PORT)"
 run "demo/run.sh --detach" "$repo/demo/run.sh" --detach | tee "$work/run.out"
 annex_url="annex+http://127.0.0.1:$PORT/git-annex/"
-grep -qF "annexUrl: $annex_url" "$work/run.out" || fail "run.sh did not print the annexUrl $annex_url"
+grep -qF "annexUrl:           $annex_url" "$work/run.out" || fail "run.sh did not print the annexUrl $annex_url"
 ok "edge answers and printed $annex_url"
-uuid1=$(git -C "$demo/node1" config annex.uuid)
-uuid2=$(git -C "$demo/node2" config annex.uuid)
 
+declare -A uuid=()
+for node in "${nodes[@]}"; do
+  uuid[$node]=$(git -C "$demo/$node" config annex.uuid)
+done
+gateway_uuid=$(git -C "$demo/gateway" config annex.uuid)
+cluster_log=$(git -C "$demo/gateway" show git-annex:cluster.log) || fail "the gateway repository has no cluster.log"
+cluster_uuid=$(awk 'NR == 1 { print $2 }' <<<"$cluster_log")
+[[ $cluster_uuid =~ ^ac[0-9a-f]{6}-[0-9a-f]{4}-8 ]] || fail "cluster.log names no cluster UUID: $cluster_log"
+for node in "${nodes[@]}"; do
+  grep -qF "${uuid[$node]}" <<<"$cluster_log" || fail "cluster.log does not list $node: $cluster_log"
+done
+config=$(cat "$demo/annexedge.json")
+grep -qF "\"Uuid\": \"$gateway_uuid\"" <<<"$config" || fail "the edge's Uuid is not the gateway's annex.uuid $gateway_uuid"
+grep -qF "\"Uuid\": \"$cluster_uuid\"" <<<"$config" || fail "the edge's config does not serve the cluster $cluster_uuid"
+ok "gateway $gateway_uuid, cluster $cluster_uuid of node1 node2 node3, edge configured for both"
+
+step "GET /_annexedge/status"
 status=$(curl -fsS "http://127.0.0.1:$PORT/_annexedge/status") || fail "GET /_annexedge/status"
 available=$(grep -o '"available":true' <<<"$status" | wc -l)
-[ "$available" -eq 3 ] || fail "expected 3 available backends (node1 x2, node2 x1), status says: $status"
-ok "status lists 3 available backends"
+[ "$available" -eq 4 ] || fail "expected 4 available backends (node1 x2, node2, node3), status says: $status"
+for node in "${nodes[@]}"; do
+  grep -qF "\"uuid\":\"${uuid[$node]}\"" <<<"$status" || fail "status does not list $node: $status"
+done
+ok "status lists node1 (2 replicas), node2 and node3, all 4 backends available"
 
 step "the printed client session ($demo/session.sh)"
 sed 's/^/    /' "$demo/session.sh"
+puts=$(edge_log_count "POST /git-annex/$cluster_uuid/v[0-9]+/put 200")
 run "printed session" bash -euo pipefail "$demo/session.sh"
 clone=$(ls -d "$TMPDIR"/*/myclone) || fail "the session made no clone"
 cd "$clone"
 key=$(git annex lookupkey hello.txt) || fail "hello.txt is not annexed in $clone"
 here_has "$key" || fail "after the session, hello.txt's content is not in the clone (get failed)"
-! node_has node1 "$key" || fail "after the session, node1 still holds $key (drop --from origin failed)"
-[ "$(edge_log_count "POST /git-annex/$uuid1/v[0-9]+/put 200")" -ge 1 ] || fail "no put reached node1 through the edge"
-[ "$(edge_log_count "GET /git-annex/$uuid1/v[0-9]+/key/$key 200")" -ge 1 ] || fail "the get did not go through the edge"
-[ "$(edge_log_count "POST /git-annex/$uuid1/v[0-9]+/remove 200")" -ge 1 ] || fail "the drop --from origin did not go through the edge"
-ok "session: uploaded, dropped, got back and removed from origin, all through the edge"
+[ -z "$(holders "$key")" ] || fail "after the session, $(holders "$key") still hold $key (drop --from failed)"
+edge_logged_more "POST /git-annex/$cluster_uuid/v[0-9]+/put 200" "$puts" || fail "no put reached the cluster through the edge"
+[ "$(edge_log_count "GET /git-annex/$cluster_uuid/v[0-9]+/key/$key 200")" -ge 1 ] || fail "the get did not go through the edge"
+[ "$(edge_log_count "POST /git-annex/$cluster_uuid/v[0-9]+/remove 200")" -ge 1 ] || fail "drop --from origin-$cluster did not go through the edge"
+[ "$(edge_log_count "POST /git-annex/${uuid[node2]}/v[0-9]+/put 200")" -ge 1 ] || fail "copy --to origin-node2 did not reach node2 through the edge"
+ok "session: uploaded to the cluster, dropped, got back, removed from every node, then node2 alone, all through the edge"
 
-# Moves one file through the edge to a node and back, checking each step in the node's repository.
-# A fifth argument names another node, which must not receive the file (the edge routes by repository UUID).
-round_trip() {
-  local node=$1 uuid=$2 file=$3 size=$4 other=${5:-} key sum puts
-  step "$file ($size bytes) to $node"
+# Adds a file of the given size to the clone and prints its key; its sha256 is in $sum.
+new_file() {
+  local file=$1 size=$2
   head -c "$size" /dev/urandom >"$file"
   sum=$(sha256sum <"$file")
   run "git annex add" git annex add -q "$file"
   run "git commit" git commit -q -m "add $file"
-  key=$(git annex lookupkey "$file")
-
-  puts=$(edge_log_count "POST /git-annex/$uuid/v[0-9]+/put 200")
-  run "copy --to origin" git annex copy --to origin "$file"
-  node_has "$node" "$key" || fail "copy --to origin: $node does not hold $key"
-  [ "$(sha256sum <"$(git -C "$demo/$node" annex contentlocation "$key")")" = "$sum" ] \
-    || fail "copy --to origin: $node's copy of $key differs"
-  [ "$(edge_log_count "POST /git-annex/$uuid/v[0-9]+/put 200")" -gt "$puts" ] || fail "copy --to origin did not put through the edge"
-  if [ -n "$other" ]; then
-    ! node_has "$other" "$key" || fail "copy --to origin: $other received $key meant for $node"
-  fi
-  ok "copy --to origin: $node holds the same bytes"
-
-  run "drop" git annex drop "$file"
-  ! here_has "$key" || fail "drop: the clone still holds $key"
-  ok "drop: the edge confirmed origin's copy and the clone dropped its own"
-
-  run "get" git annex get "$file"
-  [ "$(sha256sum <"$file")" = "$sum" ] || fail "get: content differs from what was uploaded"
-  [ "$(edge_log_count "GET /git-annex/$uuid/v[0-9]+/key/$key 200")" -ge 1 ] || fail "get did not go through the edge"
-  ok "get: same bytes back through the edge"
-
-  run "fsck --from origin" git annex fsck --from origin "$file"
-  ok "fsck --from origin"
-
-  run "drop --from origin" git annex drop --from origin "$file"
-  ! node_has "$node" "$key" || fail "drop --from origin: $node still holds $key"
-  ok "drop --from origin: $node no longer holds it"
 }
 
-round_trip node1 "$uuid1" small.bin 5120
-round_trip node1 "$uuid1" big.bin $((20 * 1024 * 1024))
+# Moves one file through the edge to the cluster and back, checking each step in the node repositories.
+cluster_round_trip() {
+  local file=$1 size=$2 key node puts gets
+  step "$file ($size bytes) to the cluster $cluster"
+  new_file "$file" "$size"
+  key=$(git annex lookupkey "$file")
 
-step "a second repository behind the same annexUrl"
-cd "$TMPDIR"
-run "git clone node2" git clone -q "$demo/node2" clone2
-cd clone2
-git config user.name "AnnexEdge demo"
-git config user.email demo@annexedge.invalid
-run "git annex init" git annex init -q clone2
-git config annex.security.allowed-ip-addresses all
-git config remote.origin.annexUrl "$annex_url"
-round_trip node2 "$uuid2" other.bin 5120 node1
+  puts=$(edge_log_count "POST /git-annex/$cluster_uuid/v[0-9]+/put 200")
+  run "copy --to origin-$cluster" git annex copy --to "origin-$cluster" "$file"
+  for node in "${nodes[@]}"; do
+    node_has "$node" "$key" || fail "copy --to origin-$cluster: $node does not hold $key (holders: $(holders "$key"))"
+    [ "$(sha256sum <"$(node_object "$node" "$key")")" = "$sum" ] \
+      || fail "copy --to origin-$cluster: $node's copy of $key differs"
+  done
+  edge_logged_more "POST /git-annex/$cluster_uuid/v[0-9]+/put 200" "$puts" || fail "copy --to origin-$cluster did not put through the edge"
+  ok "copy --to origin-$cluster: node1, node2 and node3 hold the same bytes (one upload)"
+
+  run "whereis" git annex whereis "$file"
+  run "drop" git annex drop "$file"
+  ! here_has "$key" || fail "drop: the clone still holds $key"
+  ok "drop: a node locked its copy through the edge and the clone dropped its own"
+
+  gets=$(edge_log_count "GET /git-annex/$cluster_uuid/v[0-9]+/key/$key 200")
+  run "get --from origin-$cluster" git annex get --from "origin-$cluster" "$file"
+  [ "$(sha256sum <"$file")" = "$sum" ] || fail "get: content differs from what was uploaded"
+  edge_logged_more "GET /git-annex/$cluster_uuid/v[0-9]+/key/$key 200" "$gets" || fail "get did not download from the cluster through the edge"
+  ok "get --from origin-$cluster: same bytes back through the edge"
+
+  run "fsck --from origin-$cluster" git annex fsck --from "origin-$cluster" "$file"
+  ok "fsck --from origin-$cluster"
+
+  run "drop --from origin-$cluster" git annex drop --from "origin-$cluster" "$file"
+  [ -z "$(holders "$key")" ] || fail "drop --from origin-$cluster: $(holders "$key") still hold $key"
+  here_has "$key" || fail "drop --from origin-$cluster: the clone lost its copy"
+  ok "drop --from origin-$cluster: no node holds it"
+}
+
+cluster_round_trip small.bin 5120
+cluster_round_trip big.bin $((20 * 1024 * 1024))
+
+step "one.bin (5120 bytes) to a single node (origin-node2)"
+new_file one.bin 5120
+key=$(git annex lookupkey one.bin)
+puts=$(edge_log_count "POST /git-annex/${uuid[node2]}/v[0-9]+/put 200")
+run "copy --to origin-node2" git annex copy --to origin-node2 one.bin
+[ "$(holders "$key")" = node2 ] || fail "copy --to origin-node2: the holders are '$(holders "$key")', not node2 alone"
+edge_logged_more "POST /git-annex/${uuid[node2]}/v[0-9]+/put 200" "$puts" || fail "copy --to origin-node2 did not put through the edge"
+run "drop" git annex drop one.bin
+run "get --from origin-node2" git annex get --from origin-node2 one.bin
+[ "$(sha256sum <one.bin)" = "$sum" ] || fail "get --from origin-node2: content differs"
+run "drop --from origin-node2" git annex drop --from origin-node2 one.bin
+[ -z "$(holders "$key")" ] || fail "drop --from origin-node2: $(holders "$key") still hold $key"
+ok "origin-node2: copy, drop, get and drop --from reached node2 only"
 
 step "demo/run.sh stop"
+groups=$(cat "$demo"/run/*.pid)
+ports=$(grep -oE '127\.0\.0\.1:[0-9]+' "$demo/annexedge.json" | cut -d: -f2)
 run "demo/run.sh stop" "$repo/demo/run.sh" stop
-! port_in_use "$PORT" || fail "the edge still listens on $PORT after stop"
+for port in "$PORT" $ports; do
+  ! port_in_use "$port" || fail "port $port still listens after stop"
+done
+for group in $groups; do
+  ! kill -0 -- "-$group" 2>/dev/null || fail "process group $group still runs after stop: $(ps -o pid,args -g "$group" || true)"
+done
 [ -z "$(ls -A "$demo/run")" ] || fail "pid files left after stop: $(ls "$demo/run")"
-ok "everything stopped"
+# Also what no pid file names any more (e.g. a p2phttp start that was retried): every demo process names $demo.
+processes=$(ps -eo pid=,args=)
+left=$(grep -F -- "$demo/" <<<"$processes" || true)
+[ -z "$left" ] || fail "processes of the demo still run after stop:
+$left"
+ok "the edge and the 4 p2phttp processes are gone; nothing listens on their ports"
 
 echo
 echo "smoke test passed"
