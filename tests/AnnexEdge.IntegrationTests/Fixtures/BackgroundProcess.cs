@@ -11,31 +11,7 @@ public sealed class BackgroundProcess : IDisposable
 
     public BackgroundProcess(string file, IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        foreach (var (k, v) in GitEnvironment.Variables)
-        {
-            info.Environment[k] = v;
-        }
-
-        if (environment is not null)
-        {
-            foreach (var (k, v) in environment)
-            {
-                info.Environment[k] = v;
-            }
-        }
-
+        var info = ProcessRunner.StartInfo(file, args, workingDirectory, environment);
         _process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);

@@ -23,32 +23,8 @@ public static class ProcessRunner
         string file, IEnumerable<string> args, string? workingDirectory = null,
         IDictionary<string, string>? environment = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        foreach (var (k, v) in GitEnvironment.Variables)
-        {
-            info.Environment[k] = v;
-        }
-
-        if (environment is not null)
-        {
-            foreach (var (k, v) in environment)
-            {
-                info.Environment[k] = v;
-            }
-        }
-
+        var info = StartInfo(file, args, workingDirectory ?? Environment.CurrentDirectory, environment);
+        info.RedirectStandardInput = true;
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
         process.StandardInput.Close();
         var output = new StringBuilder();
@@ -75,6 +51,29 @@ public static class ProcessRunner
         {
             return new Result(process.ExitCode, output.ToString());
         }
+    }
+
+    /// <summary>How tests start processes: output captured, git's test identity, extra environment on top.</summary>
+    internal static ProcessStartInfo StartInfo(string file, IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in GitEnvironment.Variables.Concat(environment ?? new Dictionary<string, string>()))
+        {
+            info.Environment[k] = v;
+        }
+
+        return info;
     }
 }
 
