@@ -37,7 +37,7 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
 
     /// <summary>Whether any replica of the node is in rotation.</summary>
     public bool IsLive(Repository node) =>
-        proxyState.TryGetCluster(node.ClusterId, out var cluster) && cluster.DestinationsState.AvailableDestinations.Count > 0;
+        proxyState.TryGetCluster(node.ClusterId, out var cluster) && InRotation(cluster).Any();
 
     /// <summary>POSTs a bodiless request and reads the node's JSON answer; null when the node could not answer.</summary>
     public async Task<NodeAnswer?> PostAsync(Repository node, string endpoint, NodeQuery query, CancellationToken cancellationToken)
@@ -73,7 +73,7 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
         }
 
         // A node out of rotation (down or wedged) is routed around, not waited for.
-        var candidates = cluster.DestinationsState.AvailableDestinations.OrderBy(d => d.ConcurrentRequestCount).ToArray();
+        var candidates = InRotation(cluster).OrderBy(d => d.ConcurrentRequestCount).ToArray();
         foreach (var destination in candidates)
         {
             var uri = new Uri($"{destination.Model.Config.Address.TrimEnd('/')}/git-annex/{node.Uuid}/{NodeVersion}/{endpoint}{query}");
@@ -100,6 +100,15 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
 
         return null;
     }
+
+    /// <summary>
+    /// The replicas no health check calls unhealthy. Not YARP's available destinations alone: its default policy
+    /// (HealthyOrPanic) offers every replica again once all are unhealthy, so a dead node would still count as live
+    /// for placement and be waited for.
+    /// </summary>
+    private static IEnumerable<DestinationState> InRotation(ClusterState cluster) =>
+        cluster.DestinationsState.AvailableDestinations.Where(d =>
+            d.Health.Active != DestinationHealth.Unhealthy && d.Health.Passive != DestinationHealth.Unhealthy);
 
     /// <summary>Counts a transfer to the node for "least busy" choices until the returned scope is disposed.</summary>
     public IDisposable Busy(Repository node)
