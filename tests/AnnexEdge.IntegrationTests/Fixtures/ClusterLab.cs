@@ -32,6 +32,9 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>Whether to make the client clone (the real git-annex client); HTTP-level tests do without.</summary>
     public bool WithClient { get; init; } = true;
 
+    /// <summary>Options for the nodes' p2phttp (default <c>--wideopen</c>); <c>--debug</c> makes them log each P2P message.</summary>
+    public string[] NodeArgs { get; init; } = [];
+
     /// <summary>A change to the main edge's config before it starts.</summary>
     public Action<JsonObject>? ChangeEdgeConfig { get; init; }
 
@@ -54,9 +57,9 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>Talks to the edge; no client-side timeout (tests pass their cancellation token).</summary>
     public HttpClient Http { get; } = new() { Timeout = Timeout.InfiniteTimeSpan };
 
-    public static async Task<ClusterLab> StartAsync(bool withClient, Action<JsonObject>? changeEdgeConfig = null)
+    public static async Task<ClusterLab> StartAsync(bool withClient, Action<JsonObject>? changeEdgeConfig = null, string[]? nodeArgs = null)
     {
-        var lab = new ClusterLab { WithClient = withClient, ChangeEdgeConfig = changeEdgeConfig };
+        var lab = new ClusterLab { WithClient = withClient, ChangeEdgeConfig = changeEdgeConfig, NodeArgs = nodeArgs ?? [] };
         try
         {
             await lab.InitializeAsync();
@@ -71,7 +74,7 @@ public sealed class ClusterLab : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => P2pNode.StartAsync("node" + i)));
+        Nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => P2pNode.StartAsync("node" + i, 4, NodeArgs)));
         await MakeGatewayAsync();
         Edge = await EdgeProcess.StartAsync(EdgeConfig(ChangeEdgeConfig));
         if (WithClient)
@@ -136,6 +139,33 @@ public sealed class ClusterLab : IAsyncLifetime
     {
         var has = await Task.WhenAll(Nodes.Select(n => n.HasKeyAsync(key)));
         return Nodes.Where((_, i) => has[i]).Select(n => n.Uuid).Order(StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>
+    /// Waits until the edge's health checks have the node's first backend in rotation (no check says unhealthy) or out
+    /// of it. Not the status's "available": YARP offers every backend of an all-unhealthy node again ("panic").
+    /// </summary>
+    public async Task WaitForNodeAsync(P2pNode node, bool inRotation, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            using var status = JsonDocument.Parse(await Http.GetStringAsync(Edge.Url + "/_annexedge/status", ct));
+            var backend = status.RootElement.GetProperty("repositories").EnumerateArray()
+                .Single(r => r.GetProperty("uuid").GetString() == node.Uuid).GetProperty("backends")[0];
+            var healthy = backend.GetProperty("active").GetString() != "Unhealthy" && backend.GetProperty("passive").GetString() != "Unhealthy";
+            if (healthy == inRotation)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the edge did not take {node.Name} {(inRotation ? "into" : "out of")} rotation: {backend}");
+            }
+
+            await Task.Delay(200, ct);
+        }
     }
 
     /// <summary>Logs of the edge and the nodes, for failure messages.</summary>

@@ -11,7 +11,7 @@ public sealed class P2pNode : IAsyncDisposable
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     private readonly TempDirectory _dir;
-    private readonly List<(int Port, BackgroundProcess Process)> _servers = [];
+    private readonly List<(int Port, BackgroundProcess Process, string[] Args)> _servers = [];
 
     private P2pNode(string name, TempDirectory dir, string uuid, int jobs)
     {
@@ -38,6 +38,9 @@ public sealed class P2pNode : IAsyncDisposable
 
     public string Logs => string.Join("\n", _servers.Select(s => $"--- p2phttp :{s.Port}\n{s.Process.Output}"));
 
+    /// <summary>The output of one p2phttp process (with <c>--debug</c>, the P2P messages it exchanged).</summary>
+    public string ServerLog(int index) => _servers[index].Process.Output;
+
     /// <summary>Creates the repository and starts one p2phttp on it.</summary>
     /// <param name="p2phttpArgs">Extra options for p2phttp; default <c>--wideopen</c>.</param>
     public static async Task<P2pNode> StartAsync(string name, int jobs = 4, params string[] p2phttpArgs)
@@ -61,7 +64,7 @@ public sealed class P2pNode : IAsyncDisposable
         string[] args = ["annex", "p2phttp", "--bind", "127.0.0.1", "--port", port.ToString(), "--jobs", jobs.ToString(),
             .. (p2phttpArgs.Length == 0 ? ["--wideopen"] : p2phttpArgs)];
         var process = new BackgroundProcess("git", args, RepositoryPath);
-        _servers.Add((port, process));
+        _servers.Add((port, process, args));
         var url = $"http://127.0.0.1:{port}";
         await WaitUntilServingAsync(url, process);
         return url;
@@ -69,6 +72,16 @@ public sealed class P2pNode : IAsyncDisposable
 
     /// <summary>Kills one p2phttp process, as a crash would.</summary>
     public void KillServer(int index) => _servers[index].Process.Kill();
+
+    /// <summary>Starts a killed p2phttp process again, same port and options, as a supervisor would restart it.</summary>
+    public async Task RestartServerAsync(int index)
+    {
+        var (port, old, args) = _servers[index];
+        old.Dispose();
+        var process = new BackgroundProcess("git", args, RepositoryPath);
+        _servers[index] = (port, process, args);
+        await WaitUntilServingAsync($"http://127.0.0.1:{port}", process);
+    }
 
     /// <summary>Runs git (annex) in the node's repository.</summary>
     public Task<ProcessRunner.Result> GitAsync(params string[] args) => ProcessRunner.RunAsync("git", args, RepositoryPath);
@@ -82,7 +95,7 @@ public sealed class P2pNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var (_, process) in _servers)
+        foreach (var (_, process, _) in _servers)
         {
             process.Dispose();
         }
