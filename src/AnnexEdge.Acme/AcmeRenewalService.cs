@@ -7,10 +7,14 @@ namespace AnnexEdge.Acme;
 /// Obtains the first certificate at start-up and renews it when due; a failure is retried with exponential backoff
 /// and jitter while the working certificate keeps serving (it is never deleted).
 /// </summary>
-public sealed partial class AcmeRenewalService(AcmeCertificateManager manager, TimeProvider time, ILogger<AcmeRenewalService> logger, AcmeOptions options) : BackgroundService
+public sealed partial class AcmeRenewalService(
+    AcmeCertificateManager manager, TimeProvider time, ILogger<AcmeRenewalService> logger, AcmeOptions options, IHostApplicationLifetime lifetime)
+    : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The CA validates against our listeners: an order placed before Kestrel has bound them fails at once.
+        await WhenStartedAsync(stoppingToken);
         var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -43,6 +47,14 @@ public sealed partial class AcmeRenewalService(AcmeCertificateManager manager, T
                 return;
             }
         }
+    }
+
+    private Task WhenStartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        stoppingToken.Register(() => started.TrySetCanceled(stoppingToken));
+        return started.Task;
     }
 
     private static partial class Log
