@@ -92,6 +92,8 @@ write_edge_config() { # file serilog-section-or-empty
   cat >"$1" <<EOF
 { "AnnexEdge": {
     "Repositories": [ { "Name": "node", "Uuid": "$UUID", "Backends": [ "http://127.0.0.1:$NODE_PORT" ] } ],
+    "Anonymous": { "*": "full" },
+    "Limits": { "RequestsPerSecondPerIp": 0 },
     "Locking": { "TokenKey": "$(head -c 32 /dev/urandom | base64)" } }
   $2 }
 EOF
