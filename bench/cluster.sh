@@ -36,6 +36,7 @@ need python3 "apt-get install python3"
 
 WORK=$(mktemp -d /tmp/annexedge-clbench.XXXXXX)
 PIDS=()
+declare -A PORT PID
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
@@ -126,7 +127,6 @@ for size in small large; do
   PUT_KEY[$size]="SHA256-s${PUT_BYTES[$size]}--$(sha256sum "${PUT_FILE[$size]}" | cut -d' ' -f1)"
 done
 
-declare -A PORT PID
 for i in 1 2 3; do
   PORT[node$i]=$(free_port)
   start "$WORK/node$i.log" "$WORK/node$i" git-annex p2phttp --bind 127.0.0.1 --port "${PORT[node$i]}" --jobs 4 --wideopen
