@@ -58,22 +58,7 @@ die() {
   mkdir -p "$OUT/failed" && cp "$WORK"/*.log "$OUT/failed/" 2>/dev/null && log "logs kept in $OUT/failed/"
   exit 1
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Each service in its own process group (setsid execs in place: $! is the service and the group id).
-start() { # logfile dir command...
-  local logfile=$1 dir=$2; shift 2
-  (cd "$dir" && exec setsid "$@" >"$logfile" 2>&1) &
-  PIDS+=("$!")
-}
-wait_for() { # what command...
-  local what=$1; shift
-  for _ in $(seq 1 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  die "$what did not come up"
-}
-kib_to_mib() { awk '{printf "%.0f", $1/1024}'; }
-proc_kib() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
-# utime+stime in clock ticks.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+. "$(dirname "$0")/lib.sh"
 
 log "building AnnexEdge (Release)"
 dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }

@@ -49,21 +49,7 @@ die() {
   mkdir -p "$OUT/failed" && cp "$WORK"/*.log "$OUT/failed/" 2>/dev/null && log "logs kept in $OUT/failed/"
   exit 1
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Each service gets its own process group (setsid execs in place, so $! is the service itself and the group id),
-# so cleanup ends it with everything it spawned.
-start() { # logfile dir command...
-  local logfile=$1 dir=$2; shift 2
-  (cd "$dir" && exec setsid "$@" >"$logfile" 2>&1) &
-  PIDS+=("$!")
-}
-wait_for() { # what command...
-  local what=$1; shift
-  for _ in $(seq 1 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  die "$what did not come up"
-}
-kib_to_mib() { awk '{printf "%.0f", $1/1024}'; }
-proc_kib() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
+. "$(dirname "$0")/lib.sh"
 
 log "building (Release)"
 dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
@@ -179,7 +165,6 @@ measure_rps() { # path concurrency -> requests/s
 }
 
 # utime+stime of a process in clock ticks: CPU cost is less disturbed than wall time by other load on the machine.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 declare -A PID=([direct]=$NODE_PID [edge]=$EDGE_PID [edge-info]=$EDGE_INFO_PID [caddy]=$CADDY_PID)
 record() { # operation path measure-command... ; appends to results.tsv and cpu.tsv
   local op=$1 p=$2 n0 x0 n1 x1 r; shift 2
