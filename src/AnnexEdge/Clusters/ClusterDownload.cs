@@ -63,6 +63,9 @@ internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterD
                     context.Response.StatusCode = StatusCodes.Status200OK;
                     context.Response.ContentType = "application/octet-stream";
                     context.Response.Headers[P2pRequestParser.DataLengthHeader] = remaining.Value.ToString(CultureInfo.InvariantCulture);
+
+                    // Framed by length, not chunks: cheaper to send, and a cut connection can never look complete.
+                    context.Response.ContentLength = remaining.Value;
                 }
                 else
                 {
