@@ -23,7 +23,9 @@ public static partial class EdgeApplication
 {
     public static WebApplication Build(string[] args, string? configFile, AnnexEdgeOptions options)
     {
-        var builder = WebApplication.CreateSlimBuilder(args);
+        // Nothing is reloaded on change, and the default appsettings.json watch is recursive over the working
+        // directory: started next to a repository, every object a node writes woke the edge (measured in bench/).
+        var builder = WebApplication.CreateSlimBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
         builder.WebHost.UseKestrelHttpsConfiguration();
         EdgeConfiguration.AddConfigFile(builder.Configuration, configFile, args);
 
@@ -44,6 +46,7 @@ public static partial class EdgeApplication
             }
         });
 
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
