@@ -17,9 +17,14 @@ internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterD
 
     public async Task ServeAsync(HttpContext context, P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
-        var holders = await HoldersAsync(request, candidates, ct);
-        var order = NodePlacement.DownloadOrder(holders, nodes.InFlight).ToList();
         var startOffset = Math.Max(0, request.Offset ?? 0);
+
+        // A node that lacks a key answers its GET at once with an empty body (p2phttp does not say 404), so when the
+        // key's size tells an empty answer from content, the nodes are asked for the content directly, in download
+        // order, saving the checkpresent round. Without a size, only nodes that said they have the key are asked.
+        var sized = request.Key is not null && AnnexKey.TryParse(request.Key, out var keySize) && keySize > startOffset;
+        var holders = sized ? candidates : await HoldersAsync(request, candidates, ct);
+        var order = NodePlacement.DownloadOrder(holders, nodes.InFlight).ToList();
         long? total = null;
         long sent = 0;
         var buffer = new byte[ChunkSize];
@@ -53,9 +58,9 @@ internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterD
 
                 if (total is null)
                 {
-                    if (remaining == 0 && order.Count > 0 && request.Key is not null && AnnexKey.TryParse(request.Key, out var size) && size > startOffset)
+                    if (remaining == 0 && sized)
                     {
-                        // p2phttp answers an empty body for a key it lost since checkpresent: ask the next node.
+                        // This node does not have it (or lost it since checkpresent): ask the next.
                         continue;
                     }
 

@@ -297,6 +297,10 @@ internal sealed partial class ClusterGateway(
             var query = BaseQuery(request).Add("associatedfile", request.AssociatedFile).Add("offset", offset);
             destination.Content.Headers.TryAddWithoutValidation(P2pRequestParser.DataLengthHeader, dataLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
             destination.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+
+            // Framed by length rather than chunks: each piece goes to the node in one write, and a body cut short
+            // by a failure can never end cleanly.
+            destination.Content.Headers.ContentLength = dataLength;
             using var response = await nodes.SendAsync(node, HttpMethod.Post, "put", query, destination.Content, ct);
             if (response is null || response.StatusCode != HttpStatusCode.OK)
             {
