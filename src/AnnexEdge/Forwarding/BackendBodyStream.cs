@@ -94,7 +94,13 @@ internal sealed class BackendBodyStream : Stream
                     connection.Consume(n);
                     copied += n;
                     Delivered += n;
-                    _remaining -= n;
+
+                    // A body that runs to the close keeps its unbounded mark: the close is its end, not a truncation.
+                    if (_remaining != long.MaxValue)
+                    {
+                        _remaining -= n;
+                    }
+
                     if (Announced is { } announced && Delivered > announced)
                     {
                         throw Fail($"the backend sent more than the {announced} bytes it announced");
