@@ -94,7 +94,13 @@ internal sealed class BackendBodyStream : Stream
                     connection.Consume(n);
                     copied += n;
                     Delivered += n;
-                    _remaining -= n;
+
+                    // A body that runs to the close keeps its unbounded mark: the close is its end, not a truncation.
+                    if (_remaining != long.MaxValue)
+                    {
+                        _remaining -= n;
+                    }
+
                     if (Announced is { } announced && Delivered > announced)
                     {
                         throw Fail($"the backend sent more than the {announced} bytes it announced");
@@ -157,17 +163,14 @@ internal sealed class BackendBodyStream : Stream
     }
 
     /// <summary>
-    /// How much to wait for: never more than the backend still owes. Buffered bytes may include framing, so
-    /// subtracting them only lowers the figure.
+    /// How much to wait for: never more than the backend still owes. Chunked, that is the rest of the current chunk,
+    /// not the announced data length: a backend that ends the body short of its announcement and keeps the
+    /// connection would otherwise leave the edge waiting until the activity timeout instead of failing at the
+    /// terminating chunk. Buffered bytes may include framing, so subtracting them only lowers the figure.
     /// </summary>
     private int SafeWait(BackendConnection connection)
     {
         var owed = _remaining;
-        if (_chunked && Announced is { } announced)
-        {
-            owed = Math.Max(owed, announced - Delivered);
-        }
-
         if (owed == long.MaxValue)
         {
             return 1;

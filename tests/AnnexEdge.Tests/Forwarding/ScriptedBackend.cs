@@ -1,0 +1,126 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace AnnexEdge.Tests.Forwarding;
+
+/// <summary>One request as a <see cref="ScriptedBackend"/> saw it.</summary>
+/// <param name="Head">The request line and header fields, without the blank line.</param>
+/// <param name="Connection">1 for the first accepted connection, 2 for the next, ...</param>
+/// <param name="Stream">The connection, for the script to write its answer.</param>
+internal sealed record ScriptedExchange(string Head, int Connection, Stream Stream);
+
+/// <summary>
+/// A loopback HTTP/1.1 backend on a raw socket, for framing no server library would produce: it reads each request
+/// head and lets a script write whatever bytes it likes. The script returns whether the connection stays open for
+/// another request; reading a new head on the same connection is how keep-alive is observed.
+/// </summary>
+internal sealed class ScriptedBackend : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Func<ScriptedExchange, CancellationToken, Task<bool>> _script;
+    private readonly ConcurrentQueue<ScriptedExchange> _exchanges = new();
+    private readonly SemaphoreSlim _closed = new(0);
+    private readonly Task _acceptLoop;
+    private int _connections;
+
+    public ScriptedBackend(Func<ScriptedExchange, CancellationToken, Task<bool>> script)
+    {
+        _script = script;
+        _listener.Start();
+        _acceptLoop = AcceptAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public string KeyUrl(string key = "SHA256E-s10--0123") => $"http://127.0.0.1:{Port}/git-annex/02e4e223-0b39-48fc-a031-e5a73d74ae92/v4/key/{key}";
+
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>Every request head read so far, in order.</summary>
+    public IReadOnlyList<ScriptedExchange> Exchanges => [.. _exchanges];
+
+    /// <summary>Completes once the backend has closed one more connection.</summary>
+    public Task WaitForCloseAsync(CancellationToken cancellationToken) => _closed.WaitAsync(cancellationToken);
+
+    public static byte[] Head(string status, params string[] fields) =>
+        Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\n" + string.Concat(fields.Select(f => f + "\r\n")) + "\r\n");
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _acceptLoop;
+        _stop.Dispose();
+        _closed.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        var connections = new List<Task>();
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                connections.Add(ServeAsync(client, Interlocked.Increment(ref _connections)));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // Stopped.
+        }
+        finally
+        {
+            await Task.WhenAll(connections);
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client, int number)
+    {
+        try
+        {
+            using (client)
+            {
+                var stream = client.GetStream();
+                while (await ReadHeadAsync(stream, _stop.Token) is { } head)
+                {
+                    var exchange = new ScriptedExchange(head, number, stream);
+                    _exchanges.Enqueue(exchange);
+                    if (!await _script(exchange, _stop.Token))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // The edge went away, or the test is over.
+        }
+        finally
+        {
+            _closed.Release();
+        }
+    }
+
+    private static async Task<string?> ReadHeadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var head = new List<byte>();
+        var one = new byte[1];
+        while (head.Count < 4 || head[^4] != '\r' || head[^3] != '\n' || head[^2] != '\r' || head[^1] != '\n')
+        {
+            if (await stream.ReadAsync(one, cancellationToken) == 0)
+            {
+                return null;
+            }
+
+            head.Add(one[0]);
+        }
+
+        return Encoding.Latin1.GetString([.. head], 0, head.Count - 4);
+    }
+}
