@@ -27,7 +27,6 @@ internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterD
         var order = NodePlacement.DownloadOrder(holders, nodes.InFlight).ToList();
         long? total = null;
         long sent = 0;
-        var buffer = new byte[ChunkSize];
 
         while (order.Count > 0)
         {
@@ -77,23 +76,35 @@ internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterD
                     Log.Resumed(logger, node.Name, startOffset + sent);
                 }
 
+                // The node's bytes are read straight into Kestrel's output buffer: no copy in between.
+                var writer = context.Response.BodyWriter;
                 try
                 {
                     await using var body = await response.Content.ReadAsStreamAsync(ct);
-                    int read;
-                    while (sent < total && (read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, total.Value - sent)), ct)) > 0)
+                    while (sent < total)
                     {
+                        var memory = writer.GetMemory(ChunkSize);
+                        var read = await body.ReadAsync(memory[..(int)Math.Min(memory.Length, total.Value - sent)], ct);
+                        if (read == 0)
+                        {
+                            break;
+                        }
+
+                        writer.Advance(read);
+                        sent += read;
+
                         // The client's failures end the request; only the node's failures move to another node.
                         try
                         {
-                            await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
+                            if ((await writer.FlushAsync(ct)) is { IsCanceled: true } or { IsCompleted: true })
+                            {
+                                return;
+                            }
                         }
                         catch (Exception e) when (e is IOException or OperationCanceledException)
                         {
                             return;
                         }
-
-                        sent += read;
                     }
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))

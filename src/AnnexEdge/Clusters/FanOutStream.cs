@@ -51,11 +51,34 @@ internal sealed class FanOutDestination
 
     private sealed class PipeContent(PipeReader reader) : HttpContent
     {
+        private const int Burst = 256 * 1024;
+
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
             try
             {
-                await reader.CopyToAsync(stream, cancellationToken);
+                // Sent in bursts of a batch, not piece by piece: a node that finds a batch waiting reads it without
+                // stopping, where one fed a piece at a time waits (and wakes) for each (measured in bench/).
+                while (true)
+                {
+                    var result = await reader.ReadAtLeastAsync(Burst, cancellationToken);
+                    foreach (var segment in result.Buffer)
+                    {
+                        await stream.WriteAsync(segment, cancellationToken);
+                    }
+
+                    reader.AdvanceTo(result.Buffer.End);
+                    if (result.IsCanceled)
+                    {
+                        throw new OperationCanceledException("the fan-out to this node was cancelled");
+                    }
+
+                    if (result.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+
                 await reader.CompleteAsync();
             }
             catch (Exception e)

@@ -119,7 +119,8 @@ internal sealed class BackendBodyStream : Stream
                     return await SettleAsync(connection, copied);
                 }
 
-                if (!await connection.FillAsync(SafeWait(connection), cancellationToken))
+                var (wanted, guaranteed) = SafeWait(connection);
+                if (!await connection.FillAsync(wanted, guaranteed, cancellationToken))
                 {
                     if (_remaining != long.MaxValue)
                     {
@@ -140,7 +141,7 @@ internal sealed class BackendBodyStream : Stream
                     return copied;
                 }
 
-                if (!await connection.FillAsync(1, cancellationToken))
+                if (!await connection.FillAsync(1, 1, cancellationToken))
                 {
                     throw Fail("the backend closed the connection inside the chunked framing");
                 }
@@ -163,20 +164,26 @@ internal sealed class BackendBodyStream : Stream
     }
 
     /// <summary>
-    /// How much to wait for: never more than the backend still owes. Chunked, that is the rest of the current chunk,
-    /// not the announced data length: a backend that ends the body short of its announcement and keeps the
-    /// connection would otherwise leave the edge waiting until the activity timeout instead of failing at the
-    /// terminating chunk. Buffered bytes may include framing, so subtracting them only lowers the figure.
+    /// How much to wait for, and how much of that the framing guarantees. Chunked, only the rest of the current
+    /// chunk is certain; the announced data length is what an honest backend still owes, so the edge batches on it,
+    /// and the connection falls back to the certain figure if that much does not come (a backend that ends the body
+    /// short of its announcement and keeps the connection must fail at its terminating chunk, not at the activity
+    /// timeout). Buffered bytes may include framing, so subtracting them only lowers the figures.
     /// </summary>
-    private int SafeWait(BackendConnection connection)
+    private (int Wanted, int Guaranteed) SafeWait(BackendConnection connection)
     {
-        var owed = _remaining;
-        if (owed == long.MaxValue)
+        if (_remaining == long.MaxValue)
         {
-            return 1;
+            return (1, 1);
         }
 
-        return (int)Math.Clamp(owed - connection.Buffered, 1, BackendConnection.Batch);
+        var guaranteed = (int)Math.Clamp(_remaining - connection.Buffered, 1, BackendConnection.Batch);
+        if (_chunked && Announced is { } announced)
+        {
+            return ((int)Math.Clamp(announced - Delivered - connection.Buffered, guaranteed, BackendConnection.Batch), guaranteed);
+        }
+
+        return (guaranteed, guaranteed);
     }
 
     private bool TryParseFraming(BackendConnection connection)

@@ -16,14 +16,20 @@ internal sealed class BackendConnection : IAsyncDisposable
     /// <summary>The most the edge waits to gather before handing bytes on; well under half the socket buffer.</summary>
     public const int Batch = 128 * 1024;
 
+    /// <summary>How long a receive waits for an expected but not certain batch before taking what is there.</summary>
+    public static readonly TimeSpan FallbackDelay = TimeSpan.FromMilliseconds(100);
+
     private readonly Socket _socket;
+    private readonly TimeProvider _time;
     private int _lowWater = 1;
+    private bool _fellBack;
     private bool _lowWaterUnsupported = !OperatingSystem.IsLinux();
     private byte[]? _buffer;
 
-    public BackendConnection(Socket socket, Stream stream, string endpoint)
+    public BackendConnection(Socket socket, Stream stream, string endpoint, TimeProvider? time = null)
     {
         _socket = socket;
+        _time = time ?? TimeProvider.System;
         Stream = stream;
         Endpoint = endpoint;
 
@@ -67,10 +73,12 @@ internal sealed class BackendConnection : IAsyncDisposable
 
     /// <summary>
     /// Receives until at least <paramref name="wanted"/> bytes are buffered (capped by the space left), waking only
-    /// when that much has arrived; <paramref name="wanted"/> must never exceed what the backend still has to send,
-    /// or the wait would outlast the response. Returns false at the end of the connection.
+    /// when that much has arrived. <paramref name="guaranteed"/> is what the backend is certain to send; a wait for
+    /// more than that falls back to it after <see cref="FallbackDelay"/>, so a backend that sends less than
+    /// expected costs a short delay, never a wait that outlasts the response. Returns false at the end of the
+    /// connection.
     /// </summary>
-    public async ValueTask<bool> FillAsync(int wanted, CancellationToken cancellationToken)
+    public async ValueTask<bool> FillAsync(int wanted, int guaranteed, CancellationToken cancellationToken)
     {
         var buffer = _buffer ?? throw new InvalidOperationException("no receive buffer");
         if (Start == End)
@@ -84,11 +92,33 @@ internal sealed class BackendConnection : IAsyncDisposable
             Start = 0;
         }
 
+        _fellBack = false;
         var target = Buffered + Math.Clamp(wanted, 1, buffer.Length - End);
+        var certain = Buffered + Math.Clamp(guaranteed, 1, buffer.Length - End);
+        if (_lowWaterUnsupported)
+        {
+            // Without a mark the kernel cannot be asked to wait, so neither can the edge, beyond what is certain.
+            target = Math.Min(target, certain);
+        }
+
         do
         {
-            SetLowWater(Math.Min(target - Buffered, Batch));
-            var read = await Stream.ReadAsync(buffer.AsMemory(End), cancellationToken);
+            var lowWater = Math.Min(target - Buffered, Batch);
+            SetLowWater(lowWater);
+            var receive = Stream.ReadAsync(buffer.AsMemory(End), cancellationToken);
+            int read;
+            if (!receive.IsCompleted && Buffered + lowWater > certain)
+            {
+                // Lowering the mark wakes the pending receive if what is queued now satisfies it.
+                await using var fallback = _time.CreateTimer(
+                    static state => ((BackendConnection)state!).LowerLowWater(), this, FallbackDelay, Timeout.InfiniteTimeSpan);
+                read = await receive;
+            }
+            else
+            {
+                read = await receive;
+            }
+
             if (read == 0)
             {
                 return false;
@@ -96,9 +126,27 @@ internal sealed class BackendConnection : IAsyncDisposable
 
             End += read;
         }
-        while (Buffered < target);
+        while (Buffered < target && !Volatile.Read(ref _fellBack));
 
         return true;
+    }
+
+    /// <summary>
+    /// Called from a timer while a receive waits: only ever lowers the mark, so a late call costs batching, never a
+    /// hang.
+    /// </summary>
+    private void LowerLowWater()
+    {
+        try
+        {
+            // What came is all there is for now: the fill ends with it rather than waiting again.
+            Volatile.Write(ref _fellBack, true);
+            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, 1);
+            _lowWater = 1;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
     }
 
     private void SetLowWater(int bytes)

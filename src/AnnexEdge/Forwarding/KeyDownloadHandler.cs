@@ -108,7 +108,7 @@ internal sealed class KeyDownloadHandler(
                     bool more;
                     try
                     {
-                        more = await connection.FillAsync(1, cancellationToken);
+                        more = await connection.FillAsync(1, 1, cancellationToken);
                     }
                     catch (IOException) when (connection.Reused && connection.Buffered == 0 && !interim)
                     {
