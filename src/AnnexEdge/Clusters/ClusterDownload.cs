@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
+using AnnexEdge.Configuration;
 using AnnexEdge.Logging;
+using Microsoft.Extensions.Options;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
 
@@ -11,9 +13,12 @@ namespace AnnexEdge.Clusters;
 /// before its first byte is replaced by the next; one that fails mid-body is continued by another node from the
 /// byte reached (the <c>offset</c> parameter), so the client sees one complete, correct stream.
 /// </summary>
-internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterDownload> logger)
+internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEdgeOptions> options, ILogger<ClusterDownload> logger)
 {
     private const int ChunkSize = 64 * 1024;
+
+    /// <summary>A node that sends nothing for this long has failed: the download moves to the next node.</summary>
+    private readonly TimeSpan _activityTimeout = options.Value.Forwarding.ActivityTimeout;
 
     public async Task ServeAsync(HttpContext context, P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
@@ -33,12 +38,17 @@ internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterD
             var node = order[0];
             order.RemoveAt(0);
             using var busy = nodes.Busy(node);
+
+            // Re-armed before every wait on the node; the client's own token stays separate, so a stalled node is
+            // a node failure and a departed client is the end.
+            using var activity = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            activity.CancelAfter(_activityTimeout);
             var query = new NodeQuery().Add("clientuuid", request.ClientUuid ?? Health.P2pProbingRequestFactory.DefaultProbeClientUuid).AddAll("bypass", request.Bypass)
                 .Add("associatedfile", request.AssociatedFile).Add("offset", startOffset + sent);
             HttpResponseMessage? response;
             try
             {
-                response = await nodes.SendAsync(node, HttpMethod.Get, "key/" + Uri.EscapeDataString(request.Key!), query, null, ct);
+                response = await nodes.SendAsync(node, HttpMethod.Get, "key/" + Uri.EscapeDataString(request.Key!), query, null, activity.Token);
             }
             catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
@@ -80,11 +90,15 @@ internal sealed partial class ClusterDownload(NodeClient nodes, ILogger<ClusterD
                 var writer = context.Response.BodyWriter;
                 try
                 {
-                    await using var body = await response.Content.ReadAsStreamAsync(ct);
+                    await using var body = await response.Content.ReadAsStreamAsync(activity.Token);
                     while (sent < total)
                     {
                         var memory = writer.GetMemory(ChunkSize);
-                        var read = await body.ReadAsync(memory[..(int)Math.Min(memory.Length, total.Value - sent)], ct);
+                        activity.CancelAfter(_activityTimeout);
+                        var read = await body.ReadAsync(memory[..(int)Math.Min(memory.Length, total.Value - sent)], activity.Token);
+
+                        // A slow client is not the node's inactivity.
+                        activity.CancelAfter(Timeout.InfiniteTimeSpan);
                         if (read == 0)
                         {
                             break;

@@ -110,9 +110,21 @@ internal sealed class BackendConnection : IAsyncDisposable
             if (!receive.IsCompleted && Buffered + lowWater > certain)
             {
                 // Lowering the mark wakes the pending receive if what is queued now satisfies it.
-                await using var fallback = _time.CreateTimer(
+                var fallback = _time.CreateTimer(
                     static state => ((BackendConnection)state!).LowerLowWater(), this, FallbackDelay, Timeout.InfiniteTimeSpan);
-                read = await receive;
+                try
+                {
+                    read = await receive;
+                }
+                finally
+                {
+                    // Waits for a running callback, so none can change the mark after this.
+                    await fallback.DisposeAsync();
+                    if (Volatile.Read(ref _fellBack))
+                    {
+                        _lowWater = -1;
+                    }
+                }
             }
             else
             {
@@ -139,10 +151,11 @@ internal sealed class BackendConnection : IAsyncDisposable
     {
         try
         {
-            // What came is all there is for now: the fill ends with it rather than waiting again.
+            // What came is all there is for now: the fill ends with it rather than waiting again. Only the receiving
+            // side writes the remembered mark; it forgets it after a fallback, so the socket's mark is never higher
+            // than the one remembered (which would let a later wait for one byte skip setting it, and hang).
             Volatile.Write(ref _fellBack, true);
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, 1);
-            _lowWater = 1;
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
