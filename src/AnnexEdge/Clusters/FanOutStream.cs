@@ -10,7 +10,7 @@ namespace AnnexEdge.Clusters;
 internal sealed class FanOutDestination
 {
     // Bounded: a transfer holds at most this much per node, whatever the object's size.
-    private const long PauseAt = 2 * 1024 * 1024;
+    private const long PauseAt = 1024 * 1024;
 
     // Segments of one chunk: a few pooled buffers per pipe that the pool can keep, not hundreds of 4 KiB ones it drops.
     private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseAt, resumeWriterThreshold: PauseAt / 2, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
@@ -51,7 +51,7 @@ internal sealed class FanOutDestination
 
     private sealed class PipeContent(PipeReader reader) : HttpContent
     {
-        private const int Burst = 512 * 1024;
+        private const int Burst = 256 * 1024;
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
