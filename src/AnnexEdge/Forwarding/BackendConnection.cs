@@ -23,6 +23,7 @@ internal sealed class BackendConnection : IAsyncDisposable
     private readonly TimeProvider _time;
     private int _lowWater = 1;
     private bool _fellBack;
+    private CancellationTokenSource? _speculative;
     private bool _lowWaterUnsupported = !OperatingSystem.IsLinux();
     private byte[]? _buffer;
 
@@ -105,25 +106,42 @@ internal sealed class BackendConnection : IAsyncDisposable
         {
             var lowWater = Math.Min(target - Buffered, Batch);
             SetLowWater(lowWater);
-            var receive = Stream.ReadAsync(buffer.AsMemory(End), cancellationToken);
+
+            // Once every certain byte is buffered (an earlier receive of this fill took what had come, short of the
+            // mark), waiting for more is speculative: the fallback must end that wait, not only lower the mark, which
+            // wakes nobody when nothing more comes (a stalled node, a body's end), and the buffered bytes would be held.
+            using var speculative = Buffered >= certain ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+            var receive = Stream.ReadAsync(buffer.AsMemory(End), speculative?.Token ?? cancellationToken);
             int read;
             if (!receive.IsCompleted && Buffered + lowWater > certain)
             {
                 // Lowering the mark wakes the pending receive if what is queued now satisfies it.
+                _speculative = speculative;
                 var fallback = _time.CreateTimer(
                     static state => ((BackendConnection)state!).LowerLowWater(), this, FallbackDelay, Timeout.InfiniteTimeSpan);
                 try
                 {
                     read = await receive;
                 }
+                catch (OperationCanceledException) when (speculative is not null && !cancellationToken.IsCancellationRequested)
+                {
+                    // Ended by the fallback: hand on what is buffered.
+                    read = -1;
+                }
                 finally
                 {
                     // Waits for a running callback, so none can change the mark after this.
                     await fallback.DisposeAsync();
+                    _speculative = null;
                     if (Volatile.Read(ref _fellBack))
                     {
                         _lowWater = -1;
                     }
+                }
+
+                if (read < 0)
+                {
+                    return true;
                 }
             }
             else
@@ -156,6 +174,7 @@ internal sealed class BackendConnection : IAsyncDisposable
             // than the one remembered (which would let a later wait for one byte skip setting it, and hang).
             Volatile.Write(ref _fellBack, true);
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, 1);
+            _speculative?.Cancel();
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
