@@ -1,0 +1,344 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using AnnexEdge.IntegrationTests.Faults;
+using AnnexEdge.IntegrationTests.Fixtures;
+
+namespace AnnexEdge.IntegrationTests.Clusters;
+
+/// <summary>
+/// A cluster GET whose node stalls mid-body (sends part of the object, then nothing, the connection kept open): the
+/// edge gives the node up after <c>Forwarding:ActivityTimeout</c> and continues from another node at the byte
+/// reached; when no node can continue, it cuts the client's connection instead of leaving it hanging. The stalling
+/// nodes are scripted fakes (<see cref="StallingNode"/>), the node that can finish is a real <c>git annex p2phttp</c>.
+/// </summary>
+public sealed class ClusterStalledNodeTests
+{
+    private static readonly TimeSpan ActivityTimeout = TimeSpan.FromSeconds(2);
+
+    private const string EdgeUuid = "ed9e57a1-0000-4000-8000-000000000001";
+
+    /// <summary>Version 8, starting with "ac", as <c>git annex initcluster</c> makes them.</summary>
+    private const string ClusterUuid = "ac57a11e-0000-8000-8000-000000000001";
+
+    private const string ClientUuid = "c1e57a11-0000-4000-8000-000000000001";
+
+    /// <summary>EdgeEventIds.ClusterDownloadResumed and ClusterDownloadFailed (operators alert on these ids).</summary>
+    private const int ClusterDownloadResumed = 4003;
+
+    private const int ClusterDownloadFailed = 4004;
+
+    [Fact]
+    public async Task Download_whose_first_node_stalls_mid_body_is_completed_byte_exact_from_another_node_after_the_activity_timeout()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var content = TestObject.Random(1024 * 1024 + 4099);
+        const int stallAfter = 200_000;
+        await using var real = await P2pNode.StartAsync("real");
+        await AddLocallyAsync(real, content);
+        await using var stalling = new StallingNode("57a11ed0-0000-4000-8000-000000000001", content.Bytes, stallAfter);
+        await using var edge = await EdgeProcess.StartAsync(ClusterConfig([("stalling", stalling.Uuid, stalling.Url, 10)], real, realCost: 100));
+
+        var download = await DownloadAsync(edge, content.Key, ct);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"first bytes after {download.FirstBytes}, complete after {download.Elapsed} (ActivityTimeout {ActivityTimeout})");
+
+        var what = $"{download}\n--- edge\n{edge.Logs}\n--- real\n{real.Logs}";
+        Assert.True(download.Error is null, "the download failed: " + what);
+        Assert.Equal(HttpStatusCode.OK, download.Status);
+        Assert.Equal(content.Length, download.BytesRead);
+        Assert.Equal(SHA256.HashData(content.Bytes), download.Sha256);
+
+        // The stalling node was asked first, from the start, and sent its part before the stall.
+        Assert.Equal(new[] { 0L }, stalling.KeyRequestOffsets);
+        Assert.True(download.FirstBytes < ActivityTimeout, "the stalling node's part did not reach the client before the stall: " + what);
+
+        // The edge waited for the stalled node about ActivityTimeout, not longer.
+        Assert.InRange(download.Elapsed, ActivityTimeout * 0.75, ActivityTimeout + TimeSpan.FromSeconds(6));
+
+        // It continued from the real node at the very byte the stalled one had reached, and said so.
+        var resumed = await LogLineAsync(edge, $"Download continued from node {real.Name} at byte {stallAfter} after the previous node failed");
+        AssertEventId(ClusterDownloadResumed, resumed);
+        Assert.DoesNotContain("no node could continue it", edge.Logs, StringComparison.Ordinal);
+
+        // And it let go of the stalled connection.
+        await stalling.HungUp.WaitAsync(TimeSpan.FromSeconds(10), ct);
+    }
+
+    [Fact]
+    public async Task Download_whose_every_holder_stalls_cuts_the_clients_connection_instead_of_hanging()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var content = TestObject.Random(1024 * 1024 + 4099);
+        const int firstStallsAfter = 150_000;
+        const int secondStallsAfter = 100_000;
+        // The real node is a node of the cluster too, but does not have the key (p2phttp answers an empty 200).
+        await using var real = await P2pNode.StartAsync("lacking");
+        await using var first = new StallingNode("57a11ed0-0000-4000-8000-000000000001", content.Bytes, firstStallsAfter);
+        await using var second = new StallingNode("57a11ed0-0000-4000-8000-000000000002", content.Bytes, secondStallsAfter);
+        await using var edge = await EdgeProcess.StartAsync(ClusterConfig(
+            [("stalling1", first.Uuid, first.Url, 10), ("stalling2", second.Uuid, second.Url, 20)], real, realCost: 100));
+
+        var download = await DownloadAsync(edge, content.Key, ct);
+        TestContext.Current.TestOutputHelper?.WriteLine($"client's read ended after {download.Elapsed}: {download.Error?.GetType().Name} {download.Error?.Message}");
+
+        var what = $"{download}\n--- edge\n{edge.Logs}";
+        Assert.False(download.TimedOut, "the client was left hanging: " + what);
+        Assert.True(download.Error is HttpRequestException or IOException, "the client's read did not fail: " + what);
+        Assert.Equal(HttpStatusCode.OK, download.Status);
+        // At most what the stalling nodes sent (the cut may drop some of it unread), never the whole object.
+        Assert.InRange(download.BytesRead, 0, firstStallsAfter + secondStallsAfter);
+        Assert.True(download.Elapsed < TimeSpan.FromSeconds(20), "cut only after " + download.Elapsed);
+
+        // Each stalling node was given its ActivityTimeout: the second continued where the first stopped.
+        Assert.Equal(new[] { 0L }, first.KeyRequestOffsets);
+        Assert.Equal(new[] { (long)firstStallsAfter }, second.KeyRequestOffsets);
+        Assert.True(download.Elapsed >= ActivityTimeout * 1.5, "the stalls were not waited for: " + what);
+        AssertEventId(ClusterDownloadResumed, await LogLineAsync(
+            edge, $"Download continued from node stalling2 at byte {firstStallsAfter} after the previous node failed"));
+        AssertEventId(ClusterDownloadFailed, await LogLineAsync(
+            edge, $"Download of {content.Key} stopped at {firstStallsAfter + secondStallsAfter} of {content.Length} bytes: no node could continue it"));
+        Assert.DoesNotContain($"Download continued from node {real.Name}", edge.Logs, StringComparison.Ordinal);
+
+        await first.HungUp.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        await second.HungUp.WaitAsync(TimeSpan.FromSeconds(10), ct);
+    }
+
+    /// <summary>
+    /// An edge that is the gateway of one cluster: the fake nodes and the real one, each with its cost, anonymous
+    /// full access (<see cref="EdgeProcess"/>'s default), a short ActivityTimeout.
+    /// </summary>
+    private static JsonObject ClusterConfig(
+        IReadOnlyList<(string Name, string Uuid, string Url, double Cost)> fakes, P2pNode real, double realCost)
+    {
+        var config = EdgeProcess.ConfigFor(real);
+        config["Uuid"] = EdgeUuid;
+        var repositories = config["Repositories"]!.AsArray();
+        repositories[0]!["Cost"] = realCost;
+        foreach (var fake in fakes)
+        {
+            repositories.Add(new JsonObject
+            {
+                ["Name"] = fake.Name,
+                ["Uuid"] = fake.Uuid,
+                ["Backends"] = new JsonArray((JsonNode)JsonValue.Create(fake.Url)),
+                ["Cost"] = fake.Cost,
+            });
+        }
+
+        config["Clusters"] = new JsonArray(new JsonObject
+        {
+            ["Name"] = "stallcluster",
+            ["Uuid"] = ClusterUuid,
+            ["Nodes"] = new JsonArray(fakes.Select(f => f.Name).Append(real.Name).Select(n => (JsonNode)JsonValue.Create(n)).ToArray()),
+        });
+        config["Forwarding"] = new JsonObject { ["ActivityTimeout"] = ActivityTimeout.ToString("c", CultureInfo.InvariantCulture) };
+        return config;
+    }
+
+    /// <summary>Puts the content into the node's repository with git-annex itself, as a client storing it there would.</summary>
+    private static async Task AddLocallyAsync(P2pNode node, TestObject content)
+    {
+        await File.WriteAllBytesAsync(Path.Combine(node.RepositoryPath, "object.bin"), content.Bytes);
+        (await node.GitAsync("annex", "add", "-q", "object.bin")).EnsureSuccess("git annex add");
+        Assert.Equal(content.Key, (await node.GitAsync("annex", "lookupkey", "object.bin")).Output.Trim());
+
+        // Once straight from the node: p2phttp was seen to hold back the end of its very first answer after the
+        // content was added (a stall of the real node is not what these tests are about).
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var direct = await http.GetByteArrayAsync(
+            $"{node.Url}/git-annex/{node.Uuid}/v3/key/{content.Key}?clientuuid={ClientUuid}", TestContext.Current.CancellationToken);
+        Assert.Equal(content.Bytes, direct);
+    }
+
+    /// <summary>The text log line carries the event id among its properties: <c>{"EventId": {"Id": 4003, ...}, ...}</c>.</summary>
+    private static void AssertEventId(int id, string line) =>
+        Assert.Matches($"\"EventId\": ?\\{{\"Id\": ?{id}\\b", line);
+
+    /// <summary>Waits for the edge to log a line holding the text (its output arrives asynchronously) and returns it.</summary>
+    private static async Task<string> LogLineAsync(EdgeProcess edge, string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            var line = edge.Logs.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"the edge did not log \"{text}\":\n{edge.Logs}");
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>What a client got: status, body bytes and their hash, when the first arrived, and how the read ended.</summary>
+    private sealed record Download(
+        HttpStatusCode? Status, long BytesRead, byte[] Sha256, TimeSpan? FirstBytes, TimeSpan Elapsed, Exception? Error, bool TimedOut);
+
+    /// <summary>GETs the key from the cluster as a client would, giving up (TimedOut) after 30 s so a hang fails the test.</summary>
+    private static async Task<Download> DownloadAsync(EdgeProcess edge, string key, CancellationToken ct)
+    {
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(TimeSpan.FromSeconds(30));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var clock = Stopwatch.StartNew();
+        HttpStatusCode? status = null;
+        TimeSpan? firstBytes = null;
+        long read = 0;
+        Exception? error = null;
+        var timedOut = false;
+        try
+        {
+            using var response = await http.GetAsync(
+                $"{edge.Url}/git-annex/{ClusterUuid}/v4/key/{key}?clientuuid={ClientUuid}", HttpCompletionOption.ResponseHeadersRead, limit.Token);
+            status = response.StatusCode;
+            await using var body = await response.Content.ReadAsStreamAsync(limit.Token);
+            var buffer = new byte[64 * 1024];
+            int n;
+            while ((n = await body.ReadAsync(buffer, limit.Token)) > 0)
+            {
+                firstBytes ??= clock.Elapsed;
+                hash.AppendData(buffer, 0, n);
+                read += n;
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            error = e;
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            error = e;
+            timedOut = true;
+        }
+
+        return new Download(status, read, hash.GetHashAndReset(), firstBytes, clock.Elapsed, error, timedOut);
+    }
+
+    /// <summary>
+    /// A fake cluster node on a raw socket: answers the health probe (<c>gettimestamp</c>) and <c>checkpresent</c> as
+    /// p2phttp does, and a GET of a key with the content from the request's <c>offset</c>, chunked, with its
+    /// <c>X-git-annex-data-length</c>, but sends only <c>stallAfter</c> bytes of it and then nothing, keeping the
+    /// connection open until the edge closes it.
+    /// </summary>
+    private sealed class StallingNode : IAsyncDisposable
+    {
+        private readonly byte[] _content;
+        private readonly int _stallAfter;
+        private readonly RawHttpBackend _backend;
+        private readonly ConcurrentQueue<long> _keyOffsets = new();
+        private readonly TaskCompletionSource _hungUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public StallingNode(string uuid, byte[] content, int stallAfter)
+        {
+            Uuid = uuid;
+            _content = content;
+            _stallAfter = stallAfter;
+            _backend = new RawHttpBackend(AnswerAsync);
+        }
+
+        public string Uuid { get; }
+
+        public string Url => _backend.Url;
+
+        /// <summary>The offsets of the key GETs it got, in order.</summary>
+        public long[] KeyRequestOffsets => [.. _keyOffsets];
+
+        /// <summary>Completes when the edge closed a connection this node had stalled.</summary>
+        public Task HungUp => _hungUp.Task;
+
+        public ValueTask DisposeAsync() => _backend.DisposeAsync();
+
+        private async Task AnswerAsync(string head, Stream connection, CancellationToken ct)
+        {
+            // "GET /git-annex/UUID/v3/key/KEY?clientuuid=...&offset=N HTTP/1.1"
+            var requestLine = head[..head.IndexOf('\r')].Split(' ');
+            var target = new Uri("http://node" + requestLine[1]);
+            var segments = target.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            var query = target.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
+                .Select(p => p.Split('=', 2))
+                .ToDictionary(p => p[0], p => p.Length > 1 ? Uri.UnescapeDataString(p[1]) : "", StringComparer.Ordinal);
+            if (segments is not ["git-annex", var uuid, _, ..] || uuid != Uuid)
+            {
+                await RawHttpBackend.WriteHeadAsync(connection, "404 Not Found", ["Content-Length: 0", "Connection: close"], ct);
+                return;
+            }
+
+            switch (requestLine[0], segments[3..])
+            {
+                case ("POST", ["gettimestamp"]):
+                    await WriteJsonAsync(connection, $"{{\"timestamp\":{Environment.TickCount64 / 1000}}}", ct);
+                    return;
+                case ("POST", ["checkpresent"]):
+                    await WriteJsonAsync(connection, "{\"present\":true}", ct);
+                    return;
+                case ("GET", ["key", _]):
+                    await SendAndStallAsync(connection, query.TryGetValue("offset", out var o) ? long.Parse(o, CultureInfo.InvariantCulture) : 0, ct);
+                    return;
+                default:
+                    await RawHttpBackend.WriteHeadAsync(connection, "404 Not Found", ["Content-Length: 0", "Connection: close"], ct);
+                    return;
+            }
+        }
+
+        private async Task SendAndStallAsync(Stream connection, long offset, CancellationToken ct)
+        {
+            _keyOffsets.Enqueue(offset);
+            var rest = _content.AsMemory((int)offset);
+            await RawHttpBackend.WriteHeadAsync(
+                connection,
+                "200 OK",
+                ["Content-Type: application/octet-stream", $"X-git-annex-data-length: {rest.Length}", "Transfer-Encoding: chunked"],
+                ct);
+
+            // A few chunks of uneven size, then silence.
+            var part = rest[..Math.Min(_stallAfter, rest.Length)];
+            while (part.Length > 0)
+            {
+                var chunk = part[..Math.Min(part.Length, 48 * 1024 + 7)];
+                await connection.WriteAsync(Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n"), ct);
+                await connection.WriteAsync(chunk, ct);
+                await connection.WriteAsync("\r\n"u8.ToArray(), ct);
+                part = part[chunk.Length..];
+            }
+
+            await connection.FlushAsync(ct);
+
+            // Nothing more: wait, connection open, until the edge hangs up.
+            try
+            {
+                var buffer = new byte[1024];
+                while (await connection.ReadAsync(buffer, ct) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+            }
+
+            _hungUp.TrySetResult();
+        }
+
+        private static async Task WriteJsonAsync(Stream connection, string json, CancellationToken ct)
+        {
+            var body = Encoding.UTF8.GetBytes(json);
+            await RawHttpBackend.WriteHeadAsync(
+                connection,
+                "200 OK",
+                ["Content-Type: application/json;charset=utf-8", $"Content-Length: {body.Length}", "Connection: close"],
+                ct);
+            await connection.WriteAsync(body, ct);
+        }
+    }
+}
