@@ -275,14 +275,14 @@ for round in $(seq 1 "$ROUNDS"); do
   for size in small large; do
     s=$(( (round - 1) % ${#PUT_PATHS[@]} ))
     for p in "${PUT_PATHS[@]:s}" "${PUT_PATHS[@]:0:s}"; do
-      sleep 0.5
+      settle
       record "put-$size" "$p" measure_put "$p" "$size"
       remove_everywhere "${PUT_KEY[$size]}"
     done
   done
   s=$(( (round - 1) % ${#GET_PATHS[@]} ))
   for p in "${GET_PATHS[@]:s}" "${GET_PATHS[@]:0:s}"; do
-    sleep 0.5
+    settle
     record get "$p" measure_get "$p"
   done
 done

@@ -16,3 +16,6 @@ kib_to_mib() { awk '{printf "%.0f", $1/1024}'; }
 proc_kib() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 # utime+stime in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Before every measurement: the objects a PUT stored (up to 3 GiB after a 1 GiB fan-out) are written back to disk
+# first, so that writeback does not run during, and slow, whichever measurement comes next.
+settle() { sync; sleep 0.5; }

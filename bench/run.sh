@@ -201,17 +201,17 @@ for round in $(seq 1 "$ROUNDS"); do
   shift_by=$(( (round - 1) % ${#PATHS[@]} ))
   ORDER=("${PATHS[@]:shift_by}" "${PATHS[@]:0:shift_by}")
   for p in "${ORDER[@]}"; do
-    sleep 0.5
+    settle
     record get "$p" measure_get "$p"
   done
   for p in "${ORDER[@]}"; do
-    sleep 0.5
+    settle
     record put "$p" measure_put "$p"
     remove_put_object
   done
   for c in 1 32; do
     for p in "${ORDER[@]}"; do
-      sleep 0.5
+      settle
       record "cp$c" "$p" measure_rps "$p" "$c"
     done
   done

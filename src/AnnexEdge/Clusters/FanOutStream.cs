@@ -1,25 +1,56 @@
-using System.IO.Pipelines;
+using System.Buffers;
 using System.Net;
+using System.Threading.Channels;
 
 namespace AnnexEdge.Clusters;
 
 /// <summary>
-/// One destination of a fan-out: a bounded pipe whose reading end is the body of one node's <c>put</c>.
-/// The destination wants the incoming bytes from <see cref="Skip"/> on (its own offset).
+/// One piece of the incoming stream, read once and shared by every destination that wants it: the nodes send it
+/// from the same memory, which goes back to the pool when the last of them is done with it.
+/// </summary>
+internal sealed class FanOutSegment
+{
+    public const int Size = 256 * 1024;
+
+    private byte[]? _array = ArrayPool<byte>.Shared.Rent(Size);
+    private int _holders = 1;
+
+    public int Length { get; set; }
+
+    public Memory<byte> Free => _array.AsMemory(Length);
+
+    public ReadOnlyMemory<byte> Slice(int start) => _array.AsMemory(start, Length - start);
+
+    public void Hold() => Interlocked.Increment(ref _holders);
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _holders) == 0 && Interlocked.Exchange(ref _array, null) is { } array)
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
+    }
+}
+
+/// <summary>
+/// One destination of a fan-out: a short queue of shared segments whose reading end is the body of one node's
+/// <c>put</c>. The destination wants the incoming bytes from <see cref="Skip"/> on (its own offset).
 /// </summary>
 internal sealed class FanOutDestination
 {
-    // Bounded: a transfer holds at most this much per node, whatever the object's size.
-    private const long PauseAt = 1024 * 1024;
+    // Bounded: a destination waits for at most this many segments (1 MiB), whatever the object's size.
+    private const int QueuedSegments = 4;
 
-    // Segments of one chunk: a few pooled buffers per pipe that the pool can keep, not hundreds of 4 KiB ones it drops.
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseAt, resumeWriterThreshold: PauseAt / 2, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
+    private readonly Channel<(FanOutSegment Segment, int Start)> _queue =
+        Channel.CreateBounded<(FanOutSegment, int)>(new BoundedChannelOptions(QueuedSegments));
+
+    private Exception? _failure;
 
     public FanOutDestination(string name, long skip)
     {
         Name = name;
         Skip = skip;
-        Content = new PipeContent(_pipe.Reader);
+        Content = new QueueContent(this);
     }
 
     public string Name { get; }
@@ -31,60 +62,80 @@ internal sealed class FanOutDestination
     public HttpContent Content { get; }
 
     /// <summary>Set once the destination was dropped (its request ended, failed or stalled).</summary>
-    public Exception? Failure { get; private set; }
+    public Exception? Failure => Volatile.Read(ref _failure);
 
-    public PipeWriter Writer => _pipe.Writer;
+    /// <summary>Queues a segment from <paramref name="start"/> on; false once the destination is gone.</summary>
+    internal async ValueTask<bool> WriteAsync(FanOutSegment segment, int start, CancellationToken cancellationToken)
+    {
+        segment.Hold();
+        try
+        {
+            if (!_queue.Writer.TryWrite((segment, start)))
+            {
+                await _queue.Writer.WriteAsync((segment, start), cancellationToken);
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+        {
+            segment.Release();
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+
+            return false;
+        }
+    }
 
     public void Fail(Exception reason)
     {
-        Failure ??= reason;
-        _pipe.Writer.Complete(reason);
+        Interlocked.CompareExchange(ref _failure, reason, null);
+        _queue.Writer.TryComplete(reason);
+
+        // Nobody will send what is still queued: give it back (the reader releases the segment it is sending).
+        while (_queue.Reader.TryRead(out var item))
+        {
+            item.Segment.Release();
+        }
     }
 
     public void Finish()
     {
         if (Failure is null)
         {
-            _pipe.Writer.Complete();
+            _queue.Writer.TryComplete();
         }
     }
 
-    private sealed class PipeContent(PipeReader reader) : HttpContent
+    private sealed class QueueContent(FanOutDestination destination) : HttpContent
     {
-        private const int Burst = 256 * 1024;
-
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
+            var queue = destination._queue.Reader;
             try
             {
-                // Sent in bursts of a batch, not piece by piece: a node that finds a batch waiting reads it without
-                // stopping, where one fed a piece at a time waits (and wakes) for each (measured in bench/).
-                while (true)
+                // Ends at Finish; throws the reason if the fan-out failed, so a node never sees a cut body as whole.
+                while (await queue.WaitToReadAsync(cancellationToken))
                 {
-                    var result = await reader.ReadAtLeastAsync(Burst, cancellationToken);
-                    foreach (var segment in result.Buffer)
+                    while (queue.TryRead(out var item))
                     {
-                        await stream.WriteAsync(segment, cancellationToken);
-                    }
-
-                    reader.AdvanceTo(result.Buffer.End);
-                    if (result.IsCanceled)
-                    {
-                        throw new OperationCanceledException("the fan-out to this node was cancelled");
-                    }
-
-                    if (result.IsCompleted)
-                    {
-                        break;
+                        try
+                        {
+                            await stream.WriteAsync(item.Segment.Slice(item.Start), cancellationToken);
+                        }
+                        finally
+                        {
+                            item.Segment.Release();
+                        }
                     }
                 }
-
-                await reader.CompleteAsync();
             }
             catch (Exception e)
             {
-                // Tells the writer this destination is gone, so the fan-out drops it instead of waiting.
-                await reader.CompleteAsync(e);
+                // Tells the fan-out this destination is gone, so it drops it instead of waiting.
+                destination.Fail(e);
                 throw;
             }
         }
@@ -101,40 +152,53 @@ internal sealed class FanOutDestination
 }
 
 /// <summary>
-/// Copies one incoming stream to many destinations in a single pass: each chunk is read once and written to
+/// Copies one incoming stream to many destinations in a single pass: each segment is read once and queued for
 /// every destination that wants it (from its own offset), in lock step, so memory stays bounded by the
-/// destinations' pipes. A destination that fails or stalls is dropped without failing the others.
+/// destinations' queues. A destination that fails or stalls is dropped without failing the others.
 /// </summary>
 internal static class FanOutStream
 {
-    private const int ChunkSize = 64 * 1024;
-
     /// <returns>The number of bytes read from <paramref name="source"/>.</returns>
     public static async Task<long> CopyAsync(
         Stream source, IReadOnlyList<FanOutDestination> destinations, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
-        var buffer = new byte[ChunkSize];
+        var stalls = destinations.Select(_ => CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)).ToArray();
+        var writes = new Task[destinations.Count];
         long position = 0;
         try
         {
-            int read;
-            while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+            while (true)
             {
-                var chunk = buffer.AsMemory(0, read);
-                var writes = new List<Task>(destinations.Count);
-                foreach (var destination in destinations)
+                // Whole segments, not whatever one read returns: a node that finds a batch waiting takes it without
+                // stopping, where one fed a piece at a time waits (and wakes) for each (measured in bench/).
+                var segment = new FanOutSegment();
+                try
                 {
-                    if (destination.Failure is not null || position + read <= destination.Skip)
+                    segment.Length = await source.ReadAtLeastAsync(segment.Free, FanOutSegment.Size, throwOnEndOfStream: false, cancellationToken);
+                    if (segment.Length == 0)
                     {
-                        continue;
+                        break;
                     }
 
-                    var start = (int)Math.Max(0, destination.Skip - position);
-                    writes.Add(WriteAsync(destination, chunk[start..], stallTimeout, cancellationToken));
+                    var count = 0;
+                    for (var i = 0; i < destinations.Count; i++)
+                    {
+                        var destination = destinations[i];
+                        if (destination.Failure is null && position + segment.Length > destination.Skip)
+                        {
+                            var start = (int)Math.Max(0, destination.Skip - position);
+                            writes[count++] = WriteAsync(destination, segment, start, stallTimeout, stalls[i], cancellationToken);
+                        }
+                    }
+
+                    await Task.WhenAll(writes.AsSpan(0, count));
+                    position += segment.Length;
+                }
+                finally
+                {
+                    segment.Release();
                 }
 
-                await Task.WhenAll(writes);
-                position += read;
                 if (destinations.All(d => d.Failure is not null))
                 {
                     break;
@@ -151,6 +215,13 @@ internal static class FanOutStream
 
             throw;
         }
+        finally
+        {
+            foreach (var stall in stalls)
+            {
+                stall.Dispose();
+            }
+        }
 
         foreach (var destination in destinations)
         {
@@ -160,28 +231,29 @@ internal static class FanOutStream
         return position;
     }
 
-    private static async Task WriteAsync(FanOutDestination destination, ReadOnlyMemory<byte> data, TimeSpan stallTimeout, CancellationToken cancellationToken)
+    private static async Task WriteAsync(
+        FanOutDestination destination, FanOutSegment segment, int start, TimeSpan stallTimeout, CancellationTokenSource stall, CancellationToken cancellationToken)
     {
+        // Armed only while this destination's queue is full; a destination that takes nothing for that long is stalled.
+        stall.CancelAfter(stallTimeout);
         try
         {
-            var flush = destination.Writer.WriteAsync(data, cancellationToken).AsTask();
-            if (!flush.IsCompleted
-                && await Task.WhenAny(flush, Task.Delay(stallTimeout, cancellationToken)) != flush)
-            {
-                destination.Writer.CancelPendingFlush();
-                destination.Fail(new TimeoutException($"node {destination.Name} took no data for {stallTimeout}"));
-                return;
-            }
-
-            var result = await flush;
-            if (result.IsCompleted || result.IsCanceled)
+            if (!await destination.WriteAsync(segment, start, stall.Token))
             {
                 destination.Fail(new IOException($"node {destination.Name} stopped reading"));
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            destination.Fail(new TimeoutException($"node {destination.Name} took no data for {stallTimeout}"));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             destination.Fail(e);
+        }
+        finally
+        {
+            stall.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 }

@@ -13,8 +13,8 @@ public sealed class FanOutStreamMemoryTests
     private static readonly TimeSpan LongStall = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// 256 MiB through 3 destinations: the copy holds a bounded amount of memory (each pipe pauses its writer at
-    /// 1 MiB), so what it allocates over the whole run is a small fraction of the 768 MiB delivered.
+    /// 256 MiB through 3 destinations: the copy holds a bounded amount of memory (each destination queues at most
+    /// 1 MiB of shared, pooled segments), so what it allocates over the whole run is a small fraction of the 768 MiB delivered.
     /// </summary>
     [Fact]
     public async Task Memory_stays_bounded_for_a_256_MiB_source_through_3_destinations()
@@ -37,7 +37,7 @@ public sealed class FanOutStreamMemoryTests
         Assert.Equal(SyntheticStream.Sha256(length, 0), sinks[0].Hash());
         Assert.Equal(SyntheticStream.Sha256(length, 0), sinks[1].Hash());
         Assert.Equal(SyntheticStream.Sha256(length, 4096), sinks[2].Hash());
-        // A few MiB of pooled pipe segments and per-chunk bookkeeping, not a fraction of the 768 MiB delivered.
+        // A few MiB of pooled segments and per-segment bookkeeping, not a fraction of the 768 MiB delivered.
         Assert.True(allocated < 32L * 1024 * 1024, $"the fan-out allocated {allocated / (1024 * 1024)} MiB for {3 * length / (1024 * 1024)} MiB delivered");
     }
 
