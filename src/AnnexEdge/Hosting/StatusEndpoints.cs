@@ -1,4 +1,5 @@
 using System.Net;
+using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
 using AnnexEdge.Routing;
 using Microsoft.Extensions.Options;
@@ -7,15 +8,16 @@ using Yarp.ReverseProxy;
 namespace AnnexEdge.Hosting;
 
 /// <summary>
-/// <c>/_annexedge/health</c> says the edge is up; <c>/_annexedge/status</c> shows every backend's health as the
-/// edge sees it (loopback clients only unless <c>StatusAllowRemote</c>, since it names backends).
+/// <c>/_annexedge/health</c> says the edge is up; <c>/_annexedge/status</c> shows every backend's health and every
+/// cluster's nodes as the edge sees them (loopback clients only unless <c>StatusAllowRemote</c>, since it names
+/// backends). It reads only the edge's own state: a status request never reaches a backend.
 /// </summary>
 internal static class StatusEndpoints
 {
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/_annexedge/health", () => Results.Text("ok\n"));
-        endpoints.MapGet("/_annexedge/status", (HttpContext context, RepositoryCatalog catalog, IProxyStateLookup state, IOptions<AnnexEdgeOptions> options) =>
+        endpoints.MapGet("/_annexedge/status", (HttpContext context, RepositoryCatalog catalog, IProxyStateLookup state, NodeClient nodes, IOptions<AnnexEdgeOptions> options) =>
         {
             var remote = context.Connection.RemoteIpAddress;
             if (!options.Value.StatusAllowRemote && remote is not null && !IPAddress.IsLoopback(remote))
@@ -46,6 +48,22 @@ internal static class StatusEndpoints
                             };
                         }),
                     };
+                }),
+                clusters = catalog.Clusters.Select(c => new
+                {
+                    name = c.Name,
+                    uuid = c.Uuid,
+                    copies = c.Copies,
+                    nodes = c.Nodes.Select(n => new
+                    {
+                        name = n.Name,
+                        uuid = n.Uuid,
+                        // The gateway's own test for using a node, not the backends' "available": YARP makes every
+                        // backend of an all-unhealthy node available again, and the gateway skips such a node.
+                        live = nodes.IsLive(n),
+                        // Transfers the gateway has in flight to the node, which steer its "least busy" choices.
+                        inFlight = nodes.InFlight(n),
+                    }),
                 }),
             });
         });

@@ -56,6 +56,11 @@ public sealed class ClusterNodeDownTests
         var (dead, live1, live2) = (lab.Nodes[0], lab.Nodes[1], lab.Nodes[2]);
         dead.KillServer(0);
         await lab.WaitForNodeAsync(dead, inRotation: false, ct);
+        var cluster = await lab.ClusterStatusAsync(ct);
+        Assert.Equal(2, (int?)cluster["copies"]);
+        Assert.Equal(
+            lab.Nodes.Select(n => $"{n.Name} {n.Uuid} live={n != dead} inFlight=0"),
+            cluster["nodes"]!.AsArray().Select(n => $"{n!["name"]} {n["uuid"]} live={(bool)n["live"]!} inFlight={n["inFlight"]}"));
         // A key whose placement over all three nodes includes the dead one (two keys in three do).
         var content = Enumerable.Range(0, 50).Select(_ => TestObject.Random(100_000)).First(c => lab.Nodes
             .OrderByDescending(n => AnnexEdge.Clusters.NodePlacement.RendezvousScore(c.Key, n.Uuid)).Take(2).Contains(dead));

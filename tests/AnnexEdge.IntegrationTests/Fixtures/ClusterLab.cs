@@ -168,6 +168,13 @@ public sealed class ClusterLab : IAsyncLifetime
         }
     }
 
+    /// <summary>The main edge's status entry for the cluster: its copies and, per node, whether the gateway uses it.</summary>
+    public async Task<JsonNode> ClusterStatusAsync(CancellationToken ct)
+    {
+        var status = JsonNode.Parse(await Http.GetStringAsync(Edge.Url + "/_annexedge/status", ct))!;
+        return status["clusters"]!.AsArray().Single(c => (string?)c!["uuid"] == ClusterUuid)!;
+    }
+
     /// <summary>Logs of the edge and the nodes, for failure messages.</summary>
     public string Logs => $"--- edge\n{Edge?.Logs}\n" + string.Join("\n", Nodes.Select(n => $"--- {n.Name}\n{n.Logs}"));
 
