@@ -21,7 +21,6 @@ internal sealed class BackendConnection : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly TimeProvider _time;
-    private int _lowWater = 1;
     private bool _fellBack;
     private CancellationTokenSource? _speculative;
     private bool _lowWaterUnsupported = !OperatingSystem.IsLinux();
@@ -104,6 +103,9 @@ internal sealed class BackendConnection : IAsyncDisposable
 
         do
         {
+            // Set before every receive, never remembered: a fallback may have lowered the mark, and trusting a
+            // remembered one could leave a wait for one byte under a higher mark, which hangs. A setsockopt costs
+            // ~0.5 µs against a receive per batch of up to 128 KiB.
             var lowWater = Math.Min(target - Buffered, Batch);
             SetLowWater(lowWater);
 
@@ -133,10 +135,6 @@ internal sealed class BackendConnection : IAsyncDisposable
                     // Waits for a running callback, so none can change the mark after this.
                     await fallback.DisposeAsync();
                     _speculative = null;
-                    if (Volatile.Read(ref _fellBack))
-                    {
-                        _lowWater = -1;
-                    }
                 }
 
                 if (read < 0)
@@ -169,9 +167,7 @@ internal sealed class BackendConnection : IAsyncDisposable
     {
         try
         {
-            // What came is all there is for now: the fill ends with it rather than waiting again. Only the receiving
-            // side writes the remembered mark; it forgets it after a fallback, so the socket's mark is never higher
-            // than the one remembered (which would let a later wait for one byte skip setting it, and hang).
+            // What came is all there is for now: the fill ends with it rather than waiting again.
             Volatile.Write(ref _fellBack, true);
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, 1);
             _speculative?.Cancel();
@@ -183,7 +179,7 @@ internal sealed class BackendConnection : IAsyncDisposable
 
     private void SetLowWater(int bytes)
     {
-        if (_lowWaterUnsupported || bytes == _lowWater)
+        if (_lowWaterUnsupported)
         {
             return;
         }
@@ -191,16 +187,12 @@ internal sealed class BackendConnection : IAsyncDisposable
         try
         {
             _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, bytes);
-            _lowWater = bytes;
         }
         catch (SocketException)
         {
             _lowWaterUnsupported = true;
         }
     }
-
-    /// <summary>Resets the batching before the connection waits for a new response head of unknown size.</summary>
-    public void ResetLowWater() => SetLowWater(1);
 
     /// <summary>Whether an idle connection can carry another request: nothing unread and not closed by the server.</summary>
     public bool LooksReusable()

@@ -83,7 +83,6 @@ internal sealed class KeyDownloadHandler(
         try
         {
             connection.RentBuffer();
-            connection.ResetLowWater();
             try
             {
                 await connection.Stream.WriteAsync(head, cancellationToken);

@@ -477,6 +477,40 @@ public sealed class KeyDownloadTransportTests
         Assert.True(payload.AsSpan().SequenceEqual(body), "the body differs from the payload");
     }
 
+    [Fact]
+    public async Task After_a_wait_that_fell_back_the_connection_carries_a_small_answer()
+    {
+        var payload = RandomBytes(2000, seed: 12);
+        var answers = 0;
+        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        {
+            if (Interlocked.Increment(ref answers) > 1)
+            {
+                await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
+                return true;
+            }
+
+            // After the first 500 bytes the edge waits for the announced 1500 but only 500 come: it takes them at
+            // the fallback, under a lowered mark. The body then ends under a mark of 800, more than the whole next
+            // answer, which a mark left standing would hold until the deadline.
+            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), .. Ascii("3e8\r\n"), .. payload[..500]], ct);
+            await Task.Delay(20, ct);
+            await WriteAsync(exchange.Stream, [.. payload[500..1000], .. Ascii("\r\n")], ct);
+            await Task.Delay(BackendConnection.FallbackDelay * 2, ct);
+            await WriteAsync(exchange.Stream, [.. Ascii("3e8\r\n"), .. payload[1000..1200]], ct);
+            await Task.Delay(20, ct);
+            await WriteAsync(exchange.Stream, [.. payload[1200..], .. Ascii("\r\n0\r\n\r\n")], ct);
+            return true;
+        });
+        using var invoker = Invoker();
+        using var deadline = Deadline();
+
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal("ok"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+
+        Assert.Equal([1, 1], backend.Exchanges.Select(e => e.Connection));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -51,9 +51,11 @@ internal sealed class ScriptedBackend : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The accept loop ends on the token before the listener stops: a loop that reached its next accept only
+        // after a stop would throw "Not listening" out of the test.
         await _stop.CancelAsync();
-        _listener.Stop();
         await _acceptLoop;
+        _listener.Stop();
         _stop.Dispose();
         _closed.Dispose();
     }
