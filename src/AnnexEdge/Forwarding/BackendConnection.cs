@@ -197,6 +197,8 @@ internal sealed class BackendConnection : IAsyncDisposable
     /// <summary>Whether an idle connection can carry another request: nothing unread and not closed by the server.</summary>
     public bool LooksReusable()
     {
+        // The last response may have left a higher mark, under which a few stray bytes would not show.
+        SetLowWater(1);
         try
         {
             return !_socket.Poll(0, SelectMode.SelectRead) && _socket.Connected;

@@ -303,6 +303,39 @@ public sealed class KeyDownloadTransportTests
     }
 
     [Fact]
+    public async Task A_pooled_connection_with_stray_bytes_from_the_server_is_not_used()
+    {
+        var payload = RandomBytes(70_000, seed: 13);
+        var strayWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answers = 0;
+        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        {
+            // The rest of the body comes later, so the edge waits for it under a mark of its size.
+            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), .. payload[..30_000]], ct);
+            await Task.Delay(50, ct);
+            await WriteAsync(exchange.Stream, payload[30_000..], ct);
+            if (Interlocked.Increment(ref answers) == 1)
+            {
+                // Bytes no request asked for, fewer than that mark, while the connection idles in the pool.
+                await Task.Delay(100, ct);
+                await WriteAsync(exchange.Stream, "xyz"u8.ToArray(), ct);
+                strayWritten.SetResult();
+            }
+
+            return true;
+        });
+        using var invoker = Invoker();
+        using var deadline = Deadline();
+
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        await strayWritten.Task.WaitAsync(deadline.Token);
+        await Task.Delay(50, deadline.Token);
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+
+        Assert.Equal(2, backend.Connections);
+    }
+
+    [Fact]
     public async Task A_pooled_connection_the_server_closed_is_not_used()
     {
         await using var backend = new ScriptedBackend(async (exchange, ct) =>
