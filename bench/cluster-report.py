@@ -108,6 +108,9 @@ def main():
             f"MiB, at the end {meta['RSS_EDGE_END']} MiB. RSS flat (VmHWM during the {meta['PUT_LARGE_MIB']} MiB PUT "
             f"within 32 MiB of the {meta['PUT_SMALL_MIB']} MiB PUT's: {large:.0f} against {small:.0f} MiB): "
             f"{'yes' if flat else 'NO'}."]
+    if meta.get("GET_STALLS"):
+        out += ["", f"GET answers that sent every byte but never ended and were measured again (per path, count): "
+                    f"{meta['GET_STALLS']}."]
     print("\n".join(out))
 
 

@@ -415,6 +415,26 @@ public sealed class KeyDownloadTransportTests
     }
 
     [Fact]
+    public async Task An_idle_connection_is_closed_when_it_outlives_its_idle_time_even_if_no_request_comes()
+    {
+        var time = new FakeTimeProvider();
+        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        {
+            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
+            return true;
+        });
+        using var invoker = Invoker(new BackendConnectionPool(time));
+        using var deadline = Deadline();
+
+        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        time.Advance(TimeSpan.FromSeconds(31));
+
+        // The backend sees the edge close the connection; no second request is made.
+        await backend.WaitForCloseAsync(deadline.Token);
+        Assert.Equal(1, backend.Connections);
+    }
+
+    [Fact]
     public async Task The_request_head_carries_the_requests_fields_and_host_but_no_hop_by_hop_fields()
     {
         await using var backend = new ScriptedBackend(async (exchange, ct) =>
