@@ -67,6 +67,13 @@ public sealed class KeyDownloadTransportTests
         return wire.ToArray();
     }
 
+    /// <summary>A backend that answers every request with a two-byte body, "ok", and keeps the connection.</summary>
+    private static ScriptedBackend OkBackend() => new(async (exchange, ct) =>
+    {
+        await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
+        return true;
+    });
+
     private static async Task WriteAsync(Stream stream, byte[] bytes, CancellationToken cancellationToken)
     {
         await stream.WriteAsync(bytes, cancellationToken);
@@ -397,11 +404,7 @@ public sealed class KeyDownloadTransportTests
     public async Task A_connection_idle_longer_than_a_backend_keeps_it_is_not_reused()
     {
         var time = new FakeTimeProvider();
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
-        {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
-            return true;
-        });
+        await using var backend = OkBackend();
         using var invoker = Invoker(new BackendConnectionPool(time));
         using var deadline = Deadline();
 
@@ -418,11 +421,7 @@ public sealed class KeyDownloadTransportTests
     public async Task An_idle_connection_is_closed_when_it_outlives_its_idle_time_even_if_no_request_comes()
     {
         var time = new FakeTimeProvider();
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
-        {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
-            return true;
-        });
+        await using var backend = OkBackend();
         using var invoker = Invoker(new BackendConnectionPool(time));
         using var deadline = Deadline();
 
@@ -437,11 +436,7 @@ public sealed class KeyDownloadTransportTests
     [Fact]
     public async Task The_request_head_carries_the_requests_fields_and_host_but_no_hop_by_hop_fields()
     {
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
-        {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
-            return true;
-        });
+        await using var backend = OkBackend();
         using var invoker = Invoker();
         using var deadline = Deadline();
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl() + "?clientuuid=c&associatedfile=a%20b");
