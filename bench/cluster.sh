@@ -274,6 +274,9 @@ for i in 1 2 3; do present_on "$i" "$GET_KEY" || die "GET object missing on node
 log "warming up"
 round=0
 for p in edge gateway limit3 direct; do measure_put "$p" small; remove_everywhere "${PUT_KEY[small]}"; done
+# One large store on every node before any is timed: the first GiBs a node writes after start-up cost more (fresh
+# page cache and file system allocation), and the first path of round 1 (AnnexEdge) would always pay for them.
+measure_put limit3 large; remove_everywhere "${PUT_KEY[large]}"; settle
 for p in edge gateway direct; do measure_get "$p"; done
 RSS_EDGE_WARM=$(proc_kib "${PID[edge]}" VmRSS | kib_to_mib)
 
