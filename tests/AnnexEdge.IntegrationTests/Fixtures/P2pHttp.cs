@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -26,6 +27,13 @@ public static class P2pHttp
         return (data, $"SHA256E-s{size}--{Convert.ToHexStringLower(SHA256.HashData(data))}");
     }
 
+    /// <summary>
+    /// The URL of a v4 request: <c>{api}/v4/{endpoint}?key=…&amp;clientuuid=…</c> (no key when none is given),
+    /// from another client when <paramref name="clientUuid"/> is given.
+    /// </summary>
+    public static string Url(string api, string endpoint, string? key = null, string clientUuid = ClientUuid) =>
+        $"{api}/v4/{endpoint}?" + (key is null ? "" : $"key={Uri.EscapeDataString(key)}&") + $"clientuuid={clientUuid}";
+
     public static async Task<(int Status, string Body)> PostAsync(string url, HttpContent? content = null, CancellationToken cancellationToken = default)
     {
         using var response = await Http.PostAsync(url, content, cancellationToken);
@@ -38,6 +46,41 @@ public static class P2pHttp
         content.Headers.Add("X-git-annex-data-length", data.Length.ToString());
         var (status, body) = await PostAsync($"{api}/v4/put?key={key}&clientuuid={ClientUuid}", content);
         Assert.True(status == 200 && body.Contains("\"stored\":true"), $"put answered {status} {body}");
+    }
+
+    /// <summary>Stores random content of the given size on the repository and returns it with its key.</summary>
+    public static async Task<(byte[] Data, string Key)> PutRandomObjectAsync(string api, int size)
+    {
+        var (data, key) = RandomObject(size);
+        await PutObjectAsync(api, key, data);
+        return (data, key);
+    }
+
+    /// <summary>
+    /// POSTs a bodiless request and returns its JSON answer, failing the test on a status other than 2xx. Throws
+    /// <see cref="OperationCanceledException"/> when no answer came within the timeout (20 s unless given).
+    /// </summary>
+    public static async Task<JsonElement> PostJsonAsync(string url, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
+        var (status, body) = await PostAsync(url, cancellationToken: cts.Token);
+        Assert.True(status is >= 200 and < 300, $"{url} answered {status}: {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    /// <summary>Whether the repository answers gettimestamp (which needs a p2phttp worker) within the time given.</summary>
+    public static async Task<bool> AnswersAsync(string api, TimeSpan within)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(within);
+            var (status, _) = await PostAsync(Url(api, "gettimestamp"), cancellationToken: cts.Token);
+            return status is >= 200 and < 300;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     /// <summary>lockcontent; returns the lockid of a granted lock, or fails the test.</summary>
@@ -167,4 +210,61 @@ public sealed class KeepLockedSession : IAsyncDisposable
             return false;
         }
     }
+}
+
+/// <summary>
+/// A <c>keeplocked</c> request on a raw socket, for tests of clients that break the long poll's rules: it sends
+/// any line, reads the answer while its body is still open, and hangs up without ending the body.
+/// <see cref="KeepLockedSession"/> cannot do these: HttpClient hands back no answer before the request body has
+/// ended (and then fails the request once the edge has answered and closed), and the session always ends its body.
+/// </summary>
+public sealed class MisbehavingKeepLockedClient : IDisposable
+{
+    private readonly Socket _socket;
+
+    private MisbehavingKeepLockedClient(Socket socket) => _socket = socket;
+
+    /// <summary>Opens the request with a chunked body and sends the blank first line git-annex sends.</summary>
+    public static async Task<MisbehavingKeepLockedClient> OpenAsync(string api, string lockId)
+    {
+        var uri = new Uri(api);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(uri.Host, uri.Port);
+        var head = $"POST {uri.AbsolutePath}/v4/keeplocked?lockid={Uri.EscapeDataString(lockId)}&clientuuid={P2pHttp.ClientUuid} HTTP/1.1\r\n"
+            + $"Host: {uri.Authority}\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json;charset=utf-8\r\nConnection: Keep-Alive\r\n\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(head));
+        var client = new MisbehavingKeepLockedClient(socket);
+        await client.SendLineAsync("");
+        return client;
+    }
+
+    /// <summary>Sends the line and a newline as one chunk of the body.</summary>
+    public Task SendLineAsync(string line)
+    {
+        var bytes = Encoding.UTF8.GetBytes(line + "\n");
+        return _socket.SendAsync(Encoding.ASCII.GetBytes($"{bytes.Length:x}\r\n").Concat(bytes).Concat("\r\n"u8.ToArray()).ToArray());
+    }
+
+    /// <summary>Reads the answer, head and chunked body, as text (until its last chunk, a hang-up or 20 s).</summary>
+    public async Task<string> ReadAnswerAsync()
+    {
+        var buffer = new byte[8192];
+        var text = new StringBuilder();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!text.ToString().Contains("\r\n0\r\n\r\n", StringComparison.Ordinal))
+        {
+            var n = await _socket.ReceiveAsync(buffer, cts.Token);
+            if (n == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Hangs up without unlocking or ending the body, as a killed client would.</summary>
+    public void Dispose() => _socket.Dispose();
 }

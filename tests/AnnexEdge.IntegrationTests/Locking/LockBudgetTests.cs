@@ -13,16 +13,17 @@ public sealed class LockBudgetTests
     {
         await using var node = await P2pNode.StartAsync("budget", jobs: 4);
         await using var edge = await EdgeProcess.StartAsync(node);
+        var api = P2pHttp.Api(edge.Url, node.Uuid);
         var keys = new List<string>();
         for (var i = 0; i < 10; i++)
         {
-            keys.Add((await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100)).Key);
+            keys.Add((await P2pHttp.PutRandomObjectAsync(api, 100)).Key);
         }
 
         var granted = 0;
         foreach (var key in keys)
         {
-            var answer = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
+            var answer = await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", key));
             granted += answer.GetProperty("locked").GetBoolean() ? 1 : 0;
         }
 
@@ -30,12 +31,12 @@ public sealed class LockBudgetTests
         Assert.Equal(1, granted);
 
         var started = DateTime.UtcNow;
-        var present = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "checkpresent", keys[0]), TimeSpan.FromSeconds(5));
+        var present = await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "checkpresent", keys[0]), TimeSpan.FromSeconds(5));
         Assert.True(present.GetProperty("present").GetBoolean());
-        var (bigKey, bigData) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 10 * 1024 * 1024);
+        var (bigData, bigKey) = await P2pHttp.PutRandomObjectAsync(api, 10 * 1024 * 1024);
         using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
         {
-            var got = await http.GetByteArrayAsync($"{edge.Url}/git-annex/{node.Uuid}/v4/key/{bigKey}?clientuuid={P2pHttp.ClientUuid}", TestContext.Current.CancellationToken);
+            var got = await http.GetByteArrayAsync($"{api}/v4/key/{bigKey}?clientuuid={P2pHttp.ClientUuid}", TestContext.Current.CancellationToken);
             Assert.Equal(bigData, got);
         }
 
@@ -43,17 +44,18 @@ public sealed class LockBudgetTests
 
         // The same requests straight to a node of the same kind wedge it.
         await using var bare = await P2pNode.StartAsync("bare", jobs: 4);
+        var bareApi = P2pHttp.Api(bare.Url, bare.Uuid);
         var bareKeys = new List<string>();
         for (var i = 0; i < 10; i++)
         {
-            bareKeys.Add((await P2pHttp.PutRandomAsync(bare.Url, bare.Uuid, 100)).Key);
+            bareKeys.Add((await P2pHttp.PutRandomObjectAsync(bareApi, 100)).Key);
         }
 
         foreach (var key in bareKeys)
         {
             try
             {
-                await P2pHttp.PostJsonAsync(P2pHttp.Url(bare.Url, bare.Uuid, "lockcontent", key), TimeSpan.FromSeconds(2));
+                await P2pHttp.PostJsonAsync(P2pHttp.Url(bareApi, "lockcontent", key), TimeSpan.FromSeconds(2));
             }
             catch (OperationCanceledException)
             {
@@ -61,8 +63,8 @@ public sealed class LockBudgetTests
             }
         }
 
-        Assert.False(await P2pHttp.AnswersAsync(bare.Url, bare.Uuid, TimeSpan.FromSeconds(3)), "a node sent the locks directly stops answering");
-        Assert.True(await P2pHttp.AnswersAsync(edge.Url, node.Uuid, TimeSpan.FromSeconds(3)), "the node behind the edge still answers");
+        Assert.False(await P2pHttp.AnswersAsync(bareApi, TimeSpan.FromSeconds(3)), "a node sent the locks directly stops answering");
+        Assert.True(await P2pHttp.AnswersAsync(api, TimeSpan.FromSeconds(3)), "the node behind the edge still answers");
     }
 
     [Fact]
@@ -70,25 +72,25 @@ public sealed class LockBudgetTests
     {
         await using var node = await P2pNode.StartAsync("hangup", jobs: 4);
         await using var edge = await EdgeProcess.StartAsync(node);
-        var (key, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
-        var (otherKey, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
+        var api = P2pHttp.Api(edge.Url, node.Uuid);
+        var nodeApi = P2pHttp.Api(node.Url, node.Uuid);
+        var (_, key) = await P2pHttp.PutRandomObjectAsync(api, 100);
+        var (_, otherKey) = await P2pHttp.PutRandomObjectAsync(api, 100);
 
-        var lockAnswer = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
-        Assert.True(lockAnswer.GetProperty("locked").GetBoolean());
-        using (var keep = await P2pHttp.KeepLocked.OpenAsync(edge.Url, node.Uuid, lockAnswer.GetProperty("lockid").GetString()!))
+        var lockId = await P2pHttp.LockAsync(api, key);
+        using (await MisbehavingKeepLockedClient.OpenAsync(api, lockId))
         {
             await Task.Delay(500, TestContext.Current.CancellationToken);
             Assert.False(
-                (await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", otherKey))).GetProperty("locked").GetBoolean(),
+                (await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", otherKey))).GetProperty("locked").GetBoolean(),
                 "while the lock is kept, the node's one lock slot is taken");
         }
 
         // The client hung up: the edge told the node to unlock, so a lock taken straight at the node now is the
         // node's only one and the node keeps answering (two held locks wedge a --jobs 4 node).
         await Task.Delay(500, TestContext.Current.CancellationToken);
-        var direct = await P2pHttp.PostJsonAsync(P2pHttp.Url(node.Url, node.Uuid, "lockcontent", otherKey));
-        Assert.True(direct.GetProperty("locked").GetBoolean());
-        Assert.True(await P2pHttp.AnswersAsync(node.Url, node.Uuid, TimeSpan.FromSeconds(3)), "the node still answers: the first lock was released");
+        await P2pHttp.LockAsync(nodeApi, otherKey);
+        Assert.True(await P2pHttp.AnswersAsync(nodeApi, TimeSpan.FromSeconds(3)), "the node still answers: the first lock was released");
     }
 
     [Fact]
@@ -96,16 +98,15 @@ public sealed class LockBudgetTests
     {
         await using var node = await P2pNode.StartAsync("garbage", jobs: 4);
         await using var edge = await EdgeProcess.StartAsync(node);
-        var (key, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
-        var lockAnswer = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
-        using var keep = await P2pHttp.KeepLocked.OpenAsync(edge.Url, node.Uuid, lockAnswer.GetProperty("lockid").GetString()!);
+        var api = P2pHttp.Api(edge.Url, node.Uuid);
+        var (_, key) = await P2pHttp.PutRandomObjectAsync(api, 100);
+        using var keep = await MisbehavingKeepLockedClient.OpenAsync(api, await P2pHttp.LockAsync(api, key));
         await keep.SendLineAsync("{\"unlock\": \"maybe\"}");
         var answer = await keep.ReadAnswerAsync();
         Assert.StartsWith("HTTP/1.1 400", answer, StringComparison.Ordinal);
 
         // The slot is free again: the next lock is granted.
-        var again = await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", key));
-        Assert.True(again.GetProperty("locked").GetBoolean());
+        await P2pHttp.LockAsync(api, key);
     }
 
     [Fact]
@@ -121,10 +122,11 @@ public sealed class LockBudgetTests
 
         // Another client takes its one lock and is then over its quota.
         const string greedy = "0bad0bad-0000-4000-8000-000000000001";
-        var (k1, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
-        var (k2, _) = await P2pHttp.PutRandomAsync(edge.Url, node.Uuid, 100);
-        Assert.True((await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", k1, greedy))).GetProperty("locked").GetBoolean());
-        Assert.False((await P2pHttp.PostJsonAsync(P2pHttp.Url(edge.Url, node.Uuid, "lockcontent", k2, greedy))).GetProperty("locked").GetBoolean());
+        var api = P2pHttp.Api(edge.Url, node.Uuid);
+        var (_, k1) = await P2pHttp.PutRandomObjectAsync(api, 100);
+        var (_, k2) = await P2pHttp.PutRandomObjectAsync(api, 100);
+        Assert.True((await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", k1, greedy))).GetProperty("locked").GetBoolean());
+        Assert.False((await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", k2, greedy))).GetProperty("locked").GetBoolean());
         Assert.Contains("\"Id\": 3007", edge.Logs, StringComparison.Ordinal);
 
         (await client.GitAsync("annex", "drop", "f.bin")).EnsureSuccess("drop (locks origin through the edge)");
