@@ -28,7 +28,8 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
         // key's size tells an empty answer from content, the nodes are asked for the content directly, in download
         // order, saving the checkpresent round. Without a size, only nodes that said they have the key are asked.
         var sized = request.Key is not null && AnnexKey.TryParse(request.Key, out var keySize) && keySize > startOffset;
-        var holders = sized ? candidates : await HoldersAsync(request, candidates, ct);
+        // Whether some node could not tell (or serve) what it has: then no "not found" can be said truthfully.
+        var (holders, failed) = sized ? (candidates, false) : await HoldersAsync(request, candidates, ct);
         var order = NodePlacement.DownloadOrder(holders, nodes.InFlight).ToList();
         long? total = null;
         long sent = 0;
@@ -52,6 +53,7 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
             }
             catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
+                failed = true;
                 continue;
             }
 
@@ -61,7 +63,8 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
                 if (response is null || response.StatusCode != HttpStatusCode.OK || remaining is null
                     || (total is not null && remaining != total - sent))
                 {
-                    // Not this node: it does not have it (any more), or disagrees about the size.
+                    // Not this node: it does not have it (any more), could not be reached, or disagrees about the size.
+                    failed |= response?.StatusCode != HttpStatusCode.NotFound;
                     continue;
                 }
 
@@ -134,8 +137,17 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
 
         if (total is null)
         {
-            // No node has it: as for a repository that lacks the key.
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            if (failed)
+            {
+                // Some node could not be asked, or failed before its first byte: the key may well be there.
+                await ClusterGateway.WriteErrorAsync(context, "no node of the cluster could serve the key");
+            }
+            else
+            {
+                // Every node said it lacks the key: as for a repository that lacks it.
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+            }
+
             return;
         }
 
@@ -144,11 +156,13 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
         context.Abort();
     }
 
-    private async Task<IReadOnlyList<Repository>> HoldersAsync(P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
+    /// <summary>The nodes that say they have the key, and whether some node did not answer.</summary>
+    private async Task<(IReadOnlyList<Repository> Holders, bool SomeUnanswered)> HoldersAsync(
+        P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
         var query = new NodeQuery().Add("key", request.Key).Add("clientuuid", request.ClientUuid ?? Health.P2pProbingRequestFactory.DefaultProbeClientUuid);
         var answers = await Task.WhenAll(candidates.Select(n => nodes.PostAsync(n, "checkpresent", query, ct)));
-        return candidates.Where((_, i) => answers[i]?.Bool("present") == true).ToArray();
+        return (candidates.Where((_, i) => answers[i]?.Bool("present") == true).ToArray(), answers.Any(a => a?.Bool("present") is null));
     }
 
     private static long? DataLength(HttpResponseMessage? response) =>

@@ -324,7 +324,7 @@ internal sealed partial class ClusterGateway(
         await context.Response.Body.WriteAsync(json, context.RequestAborted);
     }
 
-    private static async Task WriteErrorAsync(HttpContext context, string message)
+    internal static async Task WriteErrorAsync(HttpContext context, string message)
     {
         context.Response.StatusCode = StatusCodes.Status502BadGateway;
         context.Response.ContentType = "text/plain;charset=utf-8";
