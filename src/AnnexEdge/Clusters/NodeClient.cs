@@ -15,7 +15,7 @@ namespace AnnexEdge.Clusters;
 /// (HTTP clients, health state) that serve the nodes' own UUIDs. A replica that refuses the connection is
 /// skipped for the next; in-flight counts feed "least busy" node choices.
 /// </summary>
-internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdgeOptions> options)
+internal sealed class NodeClient(IProxyStateLookup proxyState, BackendLoad load, IOptions<AnnexEdgeOptions> options)
 {
     /// <summary>The protocol version the edge speaks to nodes: the oldest with every request a gateway needs.</summary>
     public const string NodeVersion = "v3";
@@ -73,7 +73,7 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
         }
 
         // A node out of rotation (down or wedged) is routed around, not waited for.
-        var candidates = InRotation(cluster).OrderBy(d => d.ConcurrentRequestCount).ToArray();
+        var candidates = InRotation(cluster).OrderBy(load.InFlight).ToArray();
         foreach (var destination in candidates)
         {
             var uri = new Uri($"{destination.Model.Config.Address.TrimEnd('/')}/git-annex/{node.Uuid}/{NodeVersion}/{endpoint}{query}");
@@ -83,7 +83,7 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
                 VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
                 Content = content,
             };
-            destination.ConcurrentRequestCount++;
+            using var counted = load.Enter(destination);
             try
             {
                 return await cluster.Model.HttpClient.SendAsync(request, cancellationToken);
@@ -91,10 +91,6 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, IOptions<AnnexEdg
             catch (HttpRequestException e) when (content is null && ConnectFailurePolicy.IsConnectFailure(e))
             {
                 // Never reached this replica: try the next one.
-            }
-            finally
-            {
-                destination.ConcurrentRequestCount--;
             }
         }
 

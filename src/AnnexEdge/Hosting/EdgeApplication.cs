@@ -60,6 +60,7 @@ public static partial class EdgeApplication
         builder.Services.AddSingleton<LockLedger>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<NodeClient>();
+        builder.Services.AddSingleton<BackendLoad>();
         builder.Services.AddSingleton<ClusterClock>();
         builder.Services.AddSingleton<ClusterDownload>();
         builder.Services.AddSingleton<ClusterGateway>();

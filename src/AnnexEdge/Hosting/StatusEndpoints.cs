@@ -17,7 +17,7 @@ internal static class StatusEndpoints
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/_annexedge/health", () => Results.Text("ok\n"));
-        endpoints.MapGet("/_annexedge/status", (HttpContext context, RepositoryCatalog catalog, IProxyStateLookup state, NodeClient nodes, IOptions<AnnexEdgeOptions> options) =>
+        endpoints.MapGet("/_annexedge/status", (HttpContext context, RepositoryCatalog catalog, IProxyStateLookup state, NodeClient nodes, BackendLoad load, IOptions<AnnexEdgeOptions> options) =>
         {
             var remote = context.Connection.RemoteIpAddress;
             if (!options.Value.StatusAllowRemote && remote is not null && !IPAddress.IsLoopback(remote))
@@ -43,7 +43,7 @@ internal static class StatusEndpoints
                                 address = b.Address,
                                 active = d?.Health.Active.ToString(),
                                 passive = d?.Health.Passive.ToString(),
-                                inFlight = d?.ConcurrentRequestCount ?? 0,
+                                inFlight = d is null ? 0 : load.InFlight(d),
                                 available = cluster?.DestinationsState.AvailableDestinations.Contains(d!) ?? false,
                             };
                         }),

@@ -15,6 +15,7 @@ namespace AnnexEdge.Locking;
 /// </summary>
 internal sealed partial class KeepLockedRelay(
     IProxyStateLookup proxyState,
+    Routing.BackendLoad load,
     LockTokenCodec tokens,
     LockLedger ledger,
     IHostApplicationLifetime lifetime,
@@ -66,7 +67,8 @@ internal sealed partial class KeepLockedRelay(
             Content = body,
         };
 
-        destination.ConcurrentRequestCount++;
+        // A keeplocked holds one of the backend's workers for as long as it lasts.
+        using var counted = load.Enter(destination);
         try
         {
             // Not tied to the client: when it goes away, the edge still finishes telling the backend to unlock.
@@ -100,7 +102,6 @@ internal sealed partial class KeepLockedRelay(
         }
         finally
         {
-            destination.ConcurrentRequestCount--;
             // The keeplocked is over, however it ended: the backend no longer holds the lock.
             slot?.Dispose();
         }
