@@ -109,8 +109,8 @@ def main():
             f"within 32 MiB of the {meta['PUT_SMALL_MIB']} MiB PUT's: {large:.0f} against {small:.0f} MiB): "
             f"{'yes' if flat else 'NO'}."]
     if meta.get("GET_STALLS"):
-        out += ["", f"GET answers that sent every byte but never ended and were measured again (per path, count): "
-                    f"{meta['GET_STALLS']}."]
+        out += ["", f"GET answers that stalled for {meta.get('GET_MAX_TIME', '?')} s and were measured again (path (kind): "
+                    f"count): {meta['GET_STALLS']}."]
     print("\n".join(out))
 
 

@@ -209,11 +209,17 @@ measure_get() { # path
     rc=$?
     read -r code size _ <<<"$r"
     # p2phttp sometimes sends every byte of a chunked answer and then never ends it (seen on a node right after
-    # git-annex's gateway, which holds its own connections into the node repositories, read the same key). That is
-    # a stall of the node, not a time to report: it is counted and the measurement is made again.
-    [ "$rc" = 28 ] && [ "$size" = $((GET_MIB * 1024 * 1024)) ] && [ "$attempt" -lt 3 ] || die "GET via $1: curl exit $rc"
-    log "GET via $1: all $size bytes came but the answer did not end within ${GET_MAX_TIME} s; measuring again"
-    echo "$1" >>"$WORK/get-stalls"
+    # git-annex's gateway, which holds its own connections into the node repositories, read the same key), and
+    # git-annex's gateway sometimes stops mid-answer. A stalled answer has no time to report: it is counted, per path
+    # and kind, in the report, and the measurement is made again.
+    [ "$rc" = 28 ] && [ "$attempt" -lt 3 ] || die "GET via $1: curl exit $rc"
+    if [ "$size" = $((GET_MIB * 1024 * 1024)) ]; then
+      log "GET via $1: all $size bytes came but the answer did not end within ${GET_MAX_TIME} s; measuring again"
+      echo "$1 (every byte came, the answer did not end)" >>"$WORK/get-stalls"
+    else
+      log "GET via $1: stalled after $size bytes for ${GET_MAX_TIME} s; measuring again"
+      echo "$1 (stalled before the last byte)" >>"$WORK/get-stalls"
+    fi
   done
   read -r code size SECS <<<"$r"
   [ "$code" = 200 ] && [ "$size" = $((GET_MIB * 1024 * 1024)) ] || die "GET via $1: status $code, $size bytes"
@@ -230,8 +236,12 @@ import os, signal, sys, time
 out, pids, peak, stop = sys.argv[1], sys.argv[2:], {}, []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 def rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    # 0 once the process is gone (a failed run stops the services while the sampler still runs).
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
+    except FileNotFoundError:
+        return 0
 while True:
     for p in pids:
         peak[p] = max(peak.get(p, 0), rss(p))
@@ -318,7 +328,8 @@ done
   echo "RSS_EDGE_WARM=$RSS_EDGE_WARM"
   echo "RSS_EDGE_END=$(proc_kib "${PID[edge]}" VmRSS | kib_to_mib)"
   echo "CLK_TCK=$(getconf CLK_TCK)"
-  echo "GET_STALLS=$(sort "$WORK/get-stalls" 2>/dev/null | uniq -c | awk '{printf "%s%s %s", sep, $2, $1; sep=", "}')"
+  echo "GET_MAX_TIME=$GET_MAX_TIME"
+  echo "GET_STALLS=$(sort "$WORK/get-stalls" 2>/dev/null | uniq -c | sed 's/^ *\([0-9]*\) \(.*\)/\2: \1/' | paste -sd';' | sed 's/;/; /g')"
 } >"$WORK/meta.env"
 
 mkdir -p "$OUT"
