@@ -250,37 +250,47 @@ internal sealed partial class ClusterGateway(
             return;
         }
 
-        var destinations = senders.Select(s => new FanOutDestination(s.Node.Name, s.Offset - clientOffset)).ToArray();
-        var uploads = new Task<NodeAnswer?>[senders.Length];
-        for (var i = 0; i < senders.Length; i++)
-        {
-            uploads[i] = UploadToNodeAsync(senders[i].Node, request, senders[i].Offset, clientOffset + length - senders[i].Offset, destinations[i], ct);
-        }
-
+        var destinations = senders.Select(s => new FanOutDestination(s.Node.Name, s.Offset - clientOffset, _stallTimeout)).ToArray();
+        var stored = new List<string>(holders);
         try
         {
-            await FanOutStream.CopyAsync(context.Request.Body, destinations, _stallTimeout, ct);
-        }
-        catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
-        {
-            // The client's upload broke off: every node's request was failed with it, nothing is stored.
-            Log.UploadAborted(logger, cluster.Name, request.Key);
-            await Task.WhenAll(uploads);
-            return;
-        }
-
-        var answers = await Task.WhenAll(uploads);
-        var stored = new List<string>(holders);
-        for (var i = 0; i < senders.Length; i++)
-        {
-            if (answers[i]?.Bool("stored") == true)
+            var uploads = new Task<NodeAnswer?>[senders.Length];
+            for (var i = 0; i < senders.Length; i++)
             {
-                stored.Add(senders[i].Node.Uuid);
-                stored.AddRange(answers[i]!.PlusUuids());
+                uploads[i] = UploadToNodeAsync(senders[i].Node, request, senders[i].Offset, clientOffset + length - senders[i].Offset, destinations[i], ct);
             }
-            else
+
+            try
             {
-                Log.NodeDidNotStore(logger, senders[i].Node.Name, cluster.Name, request.Key, destinations[i].Failure?.Message);
+                await FanOutStream.CopyAsync(context.Request.Body, destinations, _stallTimeout, ct);
+            }
+            catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
+            {
+                // The client's upload broke off: every node's request was failed with it, nothing is stored.
+                Log.UploadAborted(logger, cluster.Name, request.Key);
+                await Task.WhenAll(uploads);
+                return;
+            }
+
+            var answers = await Task.WhenAll(uploads);
+            for (var i = 0; i < senders.Length; i++)
+            {
+                if (answers[i]?.Bool("stored") == true)
+                {
+                    stored.Add(senders[i].Node.Uuid);
+                    stored.AddRange(answers[i]!.PlusUuids());
+                }
+                else
+                {
+                    Log.NodeDidNotStore(logger, senders[i].Node.Name, cluster.Name, request.Key, destinations[i].Failure?.Message);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var destination in destinations)
+            {
+                destination.Dispose();
             }
         }
 
@@ -292,6 +302,7 @@ internal sealed partial class ClusterGateway(
         Repository node, P2pRequest request, long offset, long dataLength, FanOutDestination destination, CancellationToken ct)
     {
         using var busy = nodes.Busy(node);
+        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(ct, destination.Aborted);
         try
         {
             var query = BaseQuery(request).Add("associatedfile", request.AssociatedFile).Add("offset", offset);
@@ -301,18 +312,20 @@ internal sealed partial class ClusterGateway(
             // Framed by length rather than chunks: each piece goes to the node in one write, and a body cut short
             // by a failure can never end cleanly.
             destination.Content.Headers.ContentLength = dataLength;
-            using var response = await nodes.SendAsync(node, HttpMethod.Post, "put", query, destination.Content, ct);
+            using var response = await nodes.SendAsync(node, HttpMethod.Post, "put", query, destination.Content, aborted.Token);
             if (response is null || response.StatusCode != HttpStatusCode.OK)
             {
                 destination.Fail(new IOException($"node {node.Name} answered {(int?)response?.StatusCode}"));
                 return null;
             }
 
-            return NodeAnswer.Parse(await response.Content.ReadAsByteArrayAsync(ct));
+            return NodeAnswer.Parse(await response.Content.ReadAsByteArrayAsync(aborted.Token));
         }
         catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
         {
-            destination.Fail(e);
+            destination.Fail(destination.Failure is null && destination.Aborted.IsCancellationRequested && !ct.IsCancellationRequested
+                ? new TimeoutException($"node {node.Name} did not answer within {_stallTimeout} of receiving the last byte")
+                : e);
             return null;
         }
     }

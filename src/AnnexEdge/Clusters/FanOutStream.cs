@@ -36,7 +36,7 @@ internal sealed class FanOutSegment
 /// One destination of a fan-out: a short queue of shared segments whose reading end is the body of one node's
 /// <c>put</c>. The destination wants the incoming bytes from <see cref="Skip"/> on (its own offset).
 /// </summary>
-internal sealed class FanOutDestination
+internal sealed class FanOutDestination : IDisposable
 {
     // Bounded: a destination waits for at most this many segments (1 MiB), whatever the object's size.
     private const int QueuedSegments = 4;
@@ -44,12 +44,16 @@ internal sealed class FanOutDestination
     private readonly Channel<(FanOutSegment Segment, int Start)> _queue =
         Channel.CreateBounded<(FanOutSegment, int)>(new BoundedChannelOptions(QueuedSegments));
 
+    private readonly CancellationTokenSource _abort = new();
+    private readonly TimeSpan _answerTimeout;
     private Exception? _failure;
 
-    public FanOutDestination(string name, long skip)
+    /// <param name="answerTimeout">How long the node may take to answer once it has every byte.</param>
+    public FanOutDestination(string name, long skip, TimeSpan? answerTimeout = null)
     {
         Name = name;
         Skip = skip;
+        _answerTimeout = answerTimeout ?? Timeout.InfiniteTimeSpan;
         Content = new QueueContent(this);
     }
 
@@ -63,6 +67,13 @@ internal sealed class FanOutDestination
 
     /// <summary>Set once the destination was dropped (its request ended, failed or stalled).</summary>
     public Exception? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>
+    /// Cancelled once the destination is dropped, or (with <see cref="Failure"/> still unset) when the node has not
+    /// answered within the answer timeout of its last byte: the node's request must end with it, or a node that
+    /// stopped reading (or answering) would hold the client's answer forever.
+    /// </summary>
+    public CancellationToken Aborted => _abort.Token;
 
     /// <summary>Queues a segment from <paramref name="start"/> on; false once the destination is gone.</summary>
     internal async ValueTask<bool> WriteAsync(FanOutSegment segment, int start, CancellationToken cancellationToken)
@@ -99,6 +110,26 @@ internal sealed class FanOutDestination
         {
             item.Segment.Release();
         }
+
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A callback of the node's request failed while it was being aborted: it is aborted all the same.
+        }
+    }
+
+    /// <summary>Ends the answer timer; the node's request is over.</summary>
+    public void Dispose() => _abort.Dispose();
+
+    private void AwaitAnswer()
+    {
+        if (_answerTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _abort.CancelAfter(_answerTimeout);
+        }
     }
 
     public void Finish()
@@ -131,6 +162,8 @@ internal sealed class FanOutDestination
                         }
                     }
                 }
+
+                destination.AwaitAnswer();
             }
             catch (Exception e)
             {

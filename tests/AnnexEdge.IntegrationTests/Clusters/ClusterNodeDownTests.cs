@@ -99,6 +99,42 @@ public sealed class ClusterNodeDownTests
         Assert.Contains($"node {victim.Name} did not store", lab.Edge.Logs, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_node_that_hangs_mid_upload_is_left_out_and_the_client_is_answered_after_the_activity_timeout()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var activityTimeout = TimeSpan.FromSeconds(3);
+        await using var lab = await ClusterLab.StartAsync(
+            withClient: false, c => c["Forwarding"] = new System.Text.Json.Nodes.JsonObject { ["ActivityTimeout"] = activityTimeout.ToString("c") });
+        var victim = lab.Nodes[1];
+        var content = TestObject.Random(128 * 1024 * 1024);
+
+        var put = lab.PutAsync(lab.Edge, lab.ClusterUuid, "v4", content, ct);
+        var partial = await PartialObjectLengthAsync(victim, 4L * 1024 * 1024, put, ct);
+        // Stopped, not killed: its kernel keeps the connection open and stops taking bytes, and it never answers.
+        victim.SignalServer(0, "STOP");
+        try
+        {
+            Assert.True(partial is > 0 and < 128 * 1024 * 1024, $"the victim's partial object was {partial} bytes, not mid-upload:\n{lab.Logs}");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var stored = await put.WaitAsync(TimeSpan.FromSeconds(60), ct);
+
+            Assert.True(stored.GetProperty("stored").GetBoolean(), stored + "\n" + lab.Logs);
+            Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), PlusUuids(stored));
+            Assert.True(clock.Elapsed < activityTimeout * 5, $"answered only after {clock.Elapsed}");
+            Assert.Contains($"node {victim.Name} did not store", lab.Edge.Logs, StringComparison.Ordinal);
+        }
+        finally
+        {
+            victim.SignalServer(0, "CONT");
+        }
+
+        // Continued, the node finds its request gone: it does not keep a partial object as whole.
+        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        Assert.False(await victim.HasKeyAsync(content.Key), "the hung node has no object");
+        Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), await lab.HoldersAsync(content.Key));
+    }
+
     /// <summary>
     /// Polls the node's annex tmp directory until a file there has at least <paramref name="atLeast"/> bytes and
     /// returns its length then; null if the upload ended first.

@@ -73,6 +73,17 @@ public sealed class P2pNode : IAsyncDisposable
     /// <summary>Kills one p2phttp process, as a crash would.</summary>
     public void KillServer(int index) => _servers[index].Process.Kill();
 
+    /// <summary>
+    /// Stops (SIGSTOP) or continues (SIGCONT) one p2phttp server: a hung node, whose kernel still holds its connections
+    /// open. The signal goes to the <c>git</c> wrapper's children too, since <c>git annex</c> runs git-annex as one.
+    /// </summary>
+    public void SignalServer(int index, string signal)
+    {
+        var pid = _servers[index].Process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        ProcessRunner.RunAsync("pkill", ["-" + signal, "-P", pid], RepositoryPath).GetAwaiter().GetResult().EnsureSuccess("pkill -" + signal);
+        ProcessRunner.RunAsync("kill", ["-" + signal, pid], RepositoryPath).GetAwaiter().GetResult().EnsureSuccess("kill -" + signal);
+    }
+
     /// <summary>Starts a killed p2phttp process again, same port and options, as a supervisor would restart it.</summary>
     public async Task RestartServerAsync(int index)
     {

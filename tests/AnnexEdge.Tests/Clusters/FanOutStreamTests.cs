@@ -155,6 +155,43 @@ public sealed class FanOutStreamTests
     }
 
     /// <summary>A source that returns its data in irregular pieces, and can fail at a given position.</summary>
+    [Fact]
+    public async Task A_destination_that_is_dropped_aborts_its_nodes_request()
+    {
+        using var destination = new FanOutDestination("a", 0, TimeSpan.FromSeconds(30));
+        Assert.False(destination.Aborted.IsCancellationRequested);
+
+        destination.Fail(new IOException("node a stopped reading"));
+
+        Assert.True(destination.Aborted.IsCancellationRequested);
+        // Its body fails with the reason (wrapped by HttpContent), so the node never takes a cut body for whole.
+        var e = await Assert.ThrowsAsync<HttpRequestException>(() => ReadAllAsync(destination));
+        Assert.IsType<IOException>(e.InnerException);
+    }
+
+    [Fact]
+    public async Task A_node_that_has_every_byte_but_does_not_answer_in_time_is_aborted_without_being_called_failed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var answerTimeout = TimeSpan.FromSeconds(1);
+        using var destination = new FanOutDestination("a", 0, answerTimeout);
+        var data = Data(100_000, 3);
+        var reader = ReadAllAsync(destination);
+
+        await FanOutStream.CopyAsync(new MemoryStream(data), [destination], LongStall, ct);
+        Assert.Equal(data, await reader);
+        Assert.False(destination.Aborted.IsCancellationRequested, "aborted before the answer timeout");
+
+        var aborted = new TaskCompletionSource();
+        using (destination.Aborted.Register(aborted.SetResult))
+        {
+            // Throws (fails the test) if a node silent after its last byte would be waited for forever.
+            await aborted.Task.WaitAsync(answerTimeout * 10, ct);
+        }
+
+        Assert.Null(destination.Failure);
+    }
+
     private sealed class ChoppyStream(byte[] data, int seed, long failAt = -1) : Stream
     {
         private readonly Random _random = new(seed);
