@@ -49,7 +49,7 @@ def main():
 
     out = [
         f"Measured {meta['DATE']} on {meta['MACHINE']}, loopback, {meta['ROUNDS']} rounds interleaved (each round "
-        f"starting one path further); load average at start {meta['LOADAVG']}, at end {meta['LOADAVG_END']}.",
+        f"starting one path further; each GET {meta.get('GET_REPEATS', '1')} times per path per round); load average at start {meta['LOADAVG']}, at end {meta['LOADAVG_END']}.",
         f"AnnexEdge {meta['COMMIT']} (Release, .NET {meta['DOTNET']}, Serilog Warning); git-annex {meta['ANNEX']}: "
         "3 nodes `p2phttp --jobs 4`, git-annex's gateway `p2phttp --clusterjobs 3 --jobs 4` (nodes as local-path "
         "remotes); client: curl. Every PUT stores the whole object (it is removed from every node after each).",
