@@ -119,6 +119,10 @@ internal sealed class FanOutDestination : IDisposable
         {
             // A callback of the node's request failed while it was being aborted: it is aborted all the same.
         }
+        catch (ObjectDisposedException)
+        {
+            // The node's request is over already.
+        }
     }
 
     /// <summary>Ends the answer timer; the node's request is over.</summary>
@@ -128,7 +132,14 @@ internal sealed class FanOutDestination : IDisposable
     {
         if (_answerTimeout != Timeout.InfiniteTimeSpan)
         {
-            _abort.CancelAfter(_answerTimeout);
+            try
+            {
+                _abort.CancelAfter(_answerTimeout);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The node answered before its body was all sent: nothing to wait for.
+            }
         }
     }
 
