@@ -107,7 +107,7 @@ public sealed class ClusterNodeFailureTests
 
         Assert.Equal(content.Length, received);
         Assert.Equal(content.Sha256, hash.GetHashAndReset());
-        Assert.Contains($"Download continued from node {lab.Nodes[1].Name} at byte", lab.Edge.Logs, StringComparison.Ordinal);
+        await lab.Edge.LogLineAsync($"Download continued from node {lab.Nodes[1].Name} at byte");
     }
 
     [Fact]

@@ -62,7 +62,7 @@ public sealed class ClusterStalledNodeTests
         Assert.InRange(download.Elapsed, ActivityTimeout * 0.75, ActivityTimeout + TimeSpan.FromSeconds(6));
 
         // It continued from the real node at the very byte the stalled one had reached, and said so.
-        var resumed = await LogLineAsync(edge, $"Download continued from node {real.Name} at byte {stallAfter} after the previous node failed");
+        var resumed = await edge.LogLineAsync($"Download continued from node {real.Name} at byte {stallAfter} after the previous node failed");
         AssertEventId(ClusterDownloadResumed, resumed);
         Assert.DoesNotContain("no node could continue it", edge.Logs, StringComparison.Ordinal);
 
@@ -99,10 +99,10 @@ public sealed class ClusterStalledNodeTests
         Assert.Equal(new[] { 0L }, first.KeyRequestOffsets);
         Assert.Equal(new[] { (long)firstStallsAfter }, second.KeyRequestOffsets);
         Assert.True(download.Elapsed >= ActivityTimeout * 1.5, "the stalls were not waited for: " + what);
-        AssertEventId(ClusterDownloadResumed, await LogLineAsync(
-            edge, $"Download continued from node stalling2 at byte {firstStallsAfter} after the previous node failed"));
-        AssertEventId(ClusterDownloadFailed, await LogLineAsync(
-            edge, $"Download of {content.Key} stopped at {firstStallsAfter + secondStallsAfter} of {content.Length} bytes: no node could continue it"));
+        AssertEventId(ClusterDownloadResumed, await edge.LogLineAsync(
+            $"Download continued from node stalling2 at byte {firstStallsAfter} after the previous node failed"));
+        AssertEventId(ClusterDownloadFailed, await edge.LogLineAsync(
+            $"Download of {content.Key} stopped at {firstStallsAfter + secondStallsAfter} of {content.Length} bytes: no node could continue it"));
         Assert.DoesNotContain($"Download continued from node {real.Name}", edge.Logs, StringComparison.Ordinal);
 
         await first.HungUp.WaitAsync(TimeSpan.FromSeconds(10), ct);
@@ -159,27 +159,6 @@ public sealed class ClusterStalledNodeTests
     /// <summary>The text log line carries the event id among its properties: <c>{"EventId": {"Id": 4003, ...}, ...}</c>.</summary>
     private static void AssertEventId(int id, string line) =>
         Assert.Matches($"\"EventId\": ?\\{{\"Id\": ?{id}\\b", line);
-
-    /// <summary>Waits for the edge to log a line holding the text (its output arrives asynchronously) and returns it.</summary>
-    private static async Task<string> LogLineAsync(EdgeProcess edge, string text)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            var line = edge.Logs.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
-            if (line is not null)
-            {
-                return line;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"the edge did not log \"{text}\":\n{edge.Logs}");
-            }
-
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-    }
 
     /// <summary>What a client got: status, body bytes and their hash, when the first arrived, and how the read ended.</summary>
     private sealed record Download(

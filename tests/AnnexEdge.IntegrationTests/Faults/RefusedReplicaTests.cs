@@ -54,7 +54,7 @@ public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<
             await AssertAnsweredAsync(http, edge, endpoint);
         }
 
-        Assert.Contains($"Backend {Backend.For(name, dead).Id} refused the connection; trying another replica", edge.Logs, StringComparison.Ordinal);
+        await edge.LogLineAsync($"Backend {Backend.For(name, dead).Id} refused the connection; trying another replica");
         var deadStatus = await FaultEdge.BackendStatusAsync(edge, dead);
         Assert.False((bool)deadStatus["available"]!, deadStatus.ToJsonString());
         Assert.Equal("Unhealthy", (string?)deadStatus["passive"]);

@@ -34,6 +34,30 @@ public sealed class EdgeProcess : IAsyncDisposable
 
     public string Logs => _process.Output;
 
+    /// <summary>
+    /// Waits up to 5 s for the edge to log a line holding the text (its output arrives asynchronously, so a line
+    /// logged just before an answer may not be here yet when the answer is) and returns it; fails the test otherwise.
+    /// </summary>
+    public async Task<string> LogLineAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            var line = Logs.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"the edge did not log \"{text}\":\n{Logs}");
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
     public string ConfigPath => _dir.Combine("annexedge.json");
 
     public bool HasExited => _process.HasExited;
