@@ -42,11 +42,17 @@ public sealed class StreamingMemoryTests
 
         var uploaded = clock.Elapsed;
         string downloaded;
-        using (var get = await http.GetAsync($"{api}/v4/key/{key}?clientuuid={P2pHttp.ClientUuid}", HttpCompletionOption.ResponseHeadersRead, cancel))
+        try
         {
+            using var get = await http.GetAsync($"{api}/v4/key/{key}?clientuuid={P2pHttp.ClientUuid}", HttpCompletionOption.ResponseHeadersRead, cancel);
             Assert.Equal(Size.ToString(), get.Headers.GetValues("X-git-annex-data-length").Single());
             await using var body = await get.Content.ReadAsStreamAsync(cancel);
             downloaded = Convert.ToHexStringLower(await SHA256.HashDataAsync(body, cancel));
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            // Which side stopped (the node or the edge) shows only in their logs.
+            throw new IOException($"the download failed after {clock.Elapsed}: {e.Message}\n--- edge\n{edge.Logs}\n--- node\n{node.Logs}", e);
         }
 
         var report = watch.Stop();
