@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Net;
 using System.Net.Http;
 using System.Net.Security;
@@ -37,6 +38,12 @@ public sealed class AcmeEdge : IAsyncDisposable
     public string Domain { get; }
 
     public string Logs => _process.Output;
+
+    /// <summary>Waits (up to 5 s, see <see cref="BackgroundProcess.LineAsync"/>) for a log line holding the text.</summary>
+    public Task<string> LogLineAsync(string text) => _process.LineAsync(new Regex(Regex.Escape(text)));
+
+    /// <summary>Waits (up to 5 s) for a log line matching the pattern.</summary>
+    public Task<string> LogMatchAsync(string pattern) => _process.LineAsync(new Regex(pattern));
 
     /// <summary>The ACME section for this Pebble and <see cref="DefaultDomain"/>; tests change settings before starting.</summary>
     public static JsonObject AcmeSection(PebbleServer pebble, string storePath, params string[] challenges) => new()

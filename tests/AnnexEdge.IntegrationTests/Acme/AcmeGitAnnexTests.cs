@@ -49,8 +49,8 @@ public sealed class AcmeGitAnnexTests
         Assert.True(await ClientHasKeyAsync(client, key));
         Assert.Equal(Domain, served.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.DnsName, false));
         Assert.Contains("Pebble Intermediate CA", served.Issuer);
-        Assert.Matches($@"POST /git-annex/{node.Uuid}/v\d+/put 200", edge.Logs);
-        Assert.Matches($@"GET /git-annex/{node.Uuid}/v\d+/key/{Regex.Escape(key)} 200", edge.Logs);
+        await edge.LogMatchAsync($@"POST /git-annex/{node.Uuid}/v\d+/put 200");
+        await edge.LogMatchAsync($@"GET /git-annex/{node.Uuid}/v\d+/key/{Regex.Escape(key)} 200");
     }
 
     private static Task<ProcessRunner.Result> TrustingGitAsync(AnnexClient client, IDictionary<string, string> environment, params string[] args) =>

@@ -23,7 +23,7 @@ public sealed class PebbleAcmeTests
         using var served = await edge.WaitForVerifiedHttpsAsync(await pebble.RootPemAsync(), IssueTimeout);
 
         Assert.Contains("Pebble Intermediate CA", served.Issuer);
-        Assert.Contains("Answering ACME http-01 for edge.annexedge.test", edge.Logs);
+        await edge.LogLineAsync("Answering ACME http-01 for edge.annexedge.test");
         const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         Assert.Equal(ownerOnly, File.GetUnixFileMode(Path.Combine(store.Path, "account.key")));
         Assert.Equal(ownerOnly, File.GetUnixFileMode(Path.Combine(store.Path, "certificate.pem")));
@@ -40,7 +40,7 @@ public sealed class PebbleAcmeTests
         using var served = await edge.WaitForVerifiedHttpsAsync(await pebble.RootPemAsync(), IssueTimeout);
 
         Assert.Contains("Pebble Intermediate CA", served.Issuer);
-        Assert.Contains("Answering ACME tls-alpn-01 for edge.annexedge.test", edge.Logs);
+        await edge.LogLineAsync("Answering ACME tls-alpn-01 for edge.annexedge.test");
         Assert.DoesNotContain("Answering ACME http-01", edge.Logs);
     }
 
@@ -99,9 +99,9 @@ public sealed class PebbleAcmeTests
         using var served = await ordering.WaitForVerifiedHttpsAsync(await pebble.RootPemAsync(), IssueTimeout);
 
         Assert.Contains("Pebble Intermediate CA", served.Issuer);
-        Assert.Contains("Answering ACME http-01 for edge.annexedge.test", ordering.Logs);
+        await ordering.LogLineAsync("Answering ACME http-01 for edge.annexedge.test");
         Assert.DoesNotContain("/.well-known/acme-challenge/", ordering.Logs);
-        Assert.Matches(@"GET /\.well-known/acme-challenge/[A-Za-z0-9_-]+ 200", answering.Logs);
+        await answering.LogMatchAsync(@"GET /\.well-known/acme-challenge/[A-Za-z0-9_-]+ 200");
         Assert.DoesNotContain("ACME order", answering.Logs);
         Assert.Empty(Directory.GetFiles(Path.Combine(store.Path, "challenges")));
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace AnnexEdge.IntegrationTests.Fixtures;
 
@@ -31,6 +32,30 @@ public sealed class BackgroundProcess : IDisposable
             {
                 return _output.ToString();
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits up to 5 s for an output line matching the pattern and returns it; fails the test otherwise. Output
+    /// arrives asynchronously, so a line the process wrote just before answering may not be here yet when the answer is.
+    /// </summary>
+    public async Task<string> LineAsync(Regex pattern)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            var output = Output;
+            if (output.Split('\n').FirstOrDefault(pattern.IsMatch) is { } line)
+            {
+                return line;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"the process did not write a line matching \"{pattern}\":\n{output}");
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
         }
     }
 

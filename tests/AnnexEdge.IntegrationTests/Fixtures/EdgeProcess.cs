@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Net.Http;
 using System.Text.Json.Nodes;
 
@@ -34,29 +35,11 @@ public sealed class EdgeProcess : IAsyncDisposable
 
     public string Logs => _process.Output;
 
-    /// <summary>
-    /// Waits up to 5 s for the edge to log a line holding the text (its output arrives asynchronously, so a line
-    /// logged just before an answer may not be here yet when the answer is) and returns it; fails the test otherwise.
-    /// </summary>
-    public async Task<string> LogLineAsync(string text)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            var line = Logs.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
-            if (line is not null)
-            {
-                return line;
-            }
+    /// <summary>Waits (up to 5 s, see <see cref="BackgroundProcess.LineAsync"/>) for a log line holding the text.</summary>
+    public Task<string> LogLineAsync(string text) => _process.LineAsync(new Regex(Regex.Escape(text)));
 
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"the edge did not log \"{text}\":\n{Logs}");
-            }
-
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-    }
+    /// <summary>Waits (up to 5 s) for a log line matching the pattern.</summary>
+    public Task<string> LogMatchAsync(string pattern) => _process.LineAsync(new Regex(pattern));
 
     public string ConfigPath => _dir.Combine("annexedge.json");
 
