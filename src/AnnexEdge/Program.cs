@@ -1,4 +1,3 @@
-using AnnexEdge.Configuration;
 using AnnexEdge.Hosting;
 using AnnexEdge.Security;
 
@@ -16,39 +15,27 @@ if (checkOnly)
     rest = rest[1..];
 }
 
-AnnexEdgeOptions options;
+WebApplication app;
 try
 {
-    var configuration = new ConfigurationManager();
-    configuration.AddJsonFile("appsettings.json", optional: true);
-    configuration.AddEnvironmentVariables();
-    configuration.AddCommandLine(rest);
-    EdgeConfiguration.AddConfigFile(configuration, configFile, rest);
-    options = EdgeConfiguration.Bind(configuration);
+    app = EdgeApplication.Build(rest, configFile);
 }
-catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException)
+catch (EdgeConfigurationException e)
 {
-    Console.Error.WriteLine($"AnnexEdge: cannot read configuration: {e.Message}");
-    return 2;
-}
+    foreach (var error in e.Errors)
+    {
+        Console.Error.WriteLine($"AnnexEdge: {error}");
+    }
 
-var errors = AnnexEdgeOptionsValidator.Errors(options);
-foreach (var error in errors)
-{
-    Console.Error.WriteLine($"AnnexEdge: config error: {error}");
-}
-
-if (errors.Count > 0)
-{
     return 2;
 }
 
 if (checkOnly)
 {
-    Console.WriteLine($"AnnexEdge: configuration is valid ({options.Repositories.Count} repositories)");
+    Console.WriteLine($"AnnexEdge: configuration is valid ({app.Services.GetRequiredService<AnnexEdge.Routing.RepositoryCatalog>().Repositories.Count} repositories)");
+    await app.DisposeAsync();
     return 0;
 }
 
-var app = EdgeApplication.Build(rest, configFile, options);
 await app.RunAsync();
 return 0;

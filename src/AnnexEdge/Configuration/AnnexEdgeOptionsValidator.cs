@@ -1,21 +1,14 @@
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Options;
 
 namespace AnnexEdge.Configuration;
 
 /// <summary>
 /// Checks the configuration at start-up and names every offending entry in one line an operator can act on.
 /// </summary>
-public sealed partial class AnnexEdgeOptionsValidator : IValidateOptions<AnnexEdgeOptions>
+public static partial class AnnexEdgeOptionsValidator
 {
     private static readonly string[] KnownLoadBalancing =
         ["PowerOfTwoChoices", "LeastRequests", "RoundRobin", "Random", "FirstAlphabetical"];
-
-    public ValidateOptionsResult Validate(string? name, AnnexEdgeOptions options)
-    {
-        var errors = Errors(options);
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
 
     public static IReadOnlyList<string> Errors(AnnexEdgeOptions options)
     {

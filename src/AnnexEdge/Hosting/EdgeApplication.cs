@@ -21,13 +21,34 @@ namespace AnnexEdge.Hosting;
 /// <summary>Composes the edge: Kestrel, Serilog, the P2P layer, YARP with generated routes, health and locking.</summary>
 public static partial class EdgeApplication
 {
-    public static WebApplication Build(string[] args, string? configFile, AnnexEdgeOptions options)
+    /// <summary>
+    /// Reads the configuration once (the host's, with <c>--config FILE</c> over it), validates it and composes the
+    /// edge. <paramref name="logging"/> adds to Serilog's configuration (tests capture events with it).
+    /// </summary>
+    /// <exception cref="EdgeConfigurationException">The configuration cannot be read or is not valid.</exception>
+    public static WebApplication Build(string[] args, string? configFile, Action<LoggerConfiguration>? logging = null)
     {
         // Nothing is reloaded on change, and the default appsettings.json watch is recursive over the working
         // directory: started next to a repository, every object a node writes woke the edge (measured in bench/).
         var builder = WebApplication.CreateSlimBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
+        AnnexEdgeOptions options;
+        try
+        {
+            EdgeConfiguration.AddConfigFile(builder.Configuration, configFile, args);
+            options = EdgeConfiguration.Bind(builder.Configuration);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException)
+        {
+            throw new EdgeConfigurationException([$"cannot read configuration: {e.Message}"]);
+        }
+
+        if (AnnexEdgeOptionsValidator.Errors(options) is { Count: > 0 } errors)
+        {
+            throw new EdgeConfigurationException(errors.Select(e => "config error: " + e).ToArray());
+        }
+
         builder.WebHost.UseKestrelHttpsConfiguration();
-        EdgeConfiguration.AddConfigFile(builder.Configuration, configFile, args);
+        builder.Services.AddSingleton(Options.Create(options));
 
         builder.Services.AddSerilog((services, logger) =>
         {
@@ -36,6 +57,7 @@ public static partial class EdgeApplication
                 .MinimumLevel.Override("Yarp", LogEventLevel.Warning)
                 .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
                 .Enrich.FromLogContext();
+            logging?.Invoke(logger);
             if (options.LogFormat == "json")
             {
                 logger.WriteTo.Console(new CompactJsonFormatter());
@@ -52,9 +74,8 @@ public static partial class EdgeApplication
             kestrel.AddServerHeader = false;
         });
 
-        builder.Services.AddOptions<AnnexEdgeOptions>().Bind(builder.Configuration.GetSection(AnnexEdgeOptions.SectionName)).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<AnnexEdgeOptions>, AnnexEdgeOptionsValidator>();
-        builder.Services.AddSingleton<RepositoryCatalog>();
+        var catalog = new RepositoryCatalog(options);
+        builder.Services.AddSingleton(catalog);
         builder.Services.AddSingleton<LockTokenCodec>();
         builder.Services.AddSingleton<KeepLockedRelay>();
         builder.Services.AddSingleton<LockLedger>();
@@ -74,7 +95,6 @@ public static partial class EdgeApplication
             builder.AddAcme(options.Acme, Security.SecurityHosting.ApplyTlsPolicy);
         }
 
-        var catalog = new RepositoryCatalog(options);
         builder.Services.AddReverseProxy()
             .LoadFromMemory(YarpConfigFactory.Routes(catalog), YarpConfigFactory.Clusters(catalog, options))
             .AddTransforms<P2pResponseTransforms>();

@@ -52,3 +52,9 @@ public static class EdgeConfiguration
         return options;
     }
 }
+
+/// <summary>The configuration cannot be read or is not valid: each error is one line for the operator.</summary>
+public sealed class EdgeConfigurationException(IReadOnlyList<string> errors) : Exception(string.Join("\n", errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}

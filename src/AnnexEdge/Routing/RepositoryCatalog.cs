@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using AnnexEdge.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace AnnexEdge.Routing;
 
@@ -8,11 +7,6 @@ namespace AnnexEdge.Routing;
 public sealed class RepositoryCatalog
 {
     private readonly FrozenDictionary<string, Repository> _byUuid;
-
-    public RepositoryCatalog(IOptions<AnnexEdgeOptions> options)
-        : this(options.Value)
-    {
-    }
 
     public RepositoryCatalog(AnnexEdgeOptions options)
     {

@@ -40,8 +40,7 @@ internal sealed class InProcessEdge : IAsyncDisposable
             ["Serilog"] = new JsonObject { ["MinimumLevel"] = new JsonObject { ["Default"] = "Warning" } },
         };
         await File.WriteAllTextAsync(configFile, config.ToJsonString());
-        var options = EdgeConfiguration.Bind(new ConfigurationBuilder().AddJsonFile(configFile).Build());
-        var app = EdgeApplication.Build(["--urls", "http://127.0.0.1:0"], configFile, options);
+        var app = EdgeApplication.Build(["--urls", "http://127.0.0.1:0"], configFile);
         await app.StartAsync();
         return new InProcessEdge(app, configFile);
     }
