@@ -28,7 +28,8 @@ public sealed class P2pQuery
             span = span[1..];
         }
 
-        foreach (var range in span.Split('&'))
+        // git-annex's HTTP stack splits on ';' as well as '&': so must the edge, or the two would read different parameters.
+        foreach (var range in span.SplitAny('&', ';'))
         {
             var part = span[range];
             if (part.IsEmpty)

@@ -3,6 +3,7 @@ using System.Net;
 using AnnexEdge.Configuration;
 using AnnexEdge.Logging;
 using Microsoft.Extensions.Options;
+using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
 
@@ -13,43 +14,41 @@ namespace AnnexEdge.Clusters;
 /// before its first byte is replaced by the next; one that fails mid-body is continued by another node from the
 /// byte reached (the <c>offset</c> parameter), so the client sees one complete, correct stream.
 /// </summary>
-internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEdgeOptions> options, ILogger<ClusterDownload> logger)
+internal sealed partial class ClusterDownload(
+    NodeClient nodes, ClusterCheckPresent checkPresent, IOptions<AnnexEdgeOptions> options, ILogger<ClusterDownload> logger)
 {
     private const int ChunkSize = 64 * 1024;
 
     /// <summary>A node that sends nothing for this long has failed: the download moves to the next node.</summary>
     private readonly TimeSpan _activityTimeout = options.Value.Forwarding.ActivityTimeout;
 
-    public async Task ServeAsync(HttpContext context, P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
+    public async Task ServeAsync(HttpContext context, P2pRequestFeature feature, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
+        var request = feature.Request;
         var startOffset = Math.Max(0, request.Offset ?? 0);
 
         // A node that lacks a key answers its GET at once with an empty body (p2phttp does not say 404), so when the
         // key's size tells an empty answer from content, the nodes are asked for the content directly, in download
-        // order, saving the checkpresent round. Without a size, only nodes that said they have the key are asked.
+        // order, saving the checkpresent round. Without a size, only nodes that say they have the key are asked.
         var sized = request.Key is not null && AnnexKey.TryParse(request.Key, out var keySize) && keySize > startOffset;
+        using var search = sized ? null : checkPresent.Ask(feature, candidates, ct);
+
         // Whether some node could not tell (or serve) what it has: then no "not found" can be said truthfully.
-        var (holders, failed) = sized ? (candidates, false) : await HoldersAsync(request, candidates, ct);
-        var order = NodePlacement.DownloadOrder(holders, nodes.InFlight).ToList();
+        var failed = false;
         long? total = null;
         long sent = 0;
 
-        while (order.Count > 0)
+        await foreach (var node in search?.HoldersInOrderAsync() ?? NodePlacement.DownloadOrder(candidates, nodes.InFlight).ToAsyncEnumerable())
         {
-            var node = order[0];
-            order.RemoveAt(0);
-            using var busy = nodes.Busy(node);
-
             // Re-armed before every wait on the node; the client's own token stays separate, so a stalled node is
             // a node failure and a departed client is the end.
-            using var activity = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            activity.CancelAfter(_activityTimeout);
-            var query = new NodeQuery().Add("clientuuid", request.ClientUuid ?? Health.P2pProbingRequestFactory.DefaultProbeClientUuid).AddAll("bypass", request.Bypass)
-                .Add("associatedfile", request.AssociatedFile).Add("offset", startOffset + sent);
-            HttpResponseMessage? response;
+            using var stall = new CancellationTokenSource(_activityTimeout);
+            using var activity = CancellationTokenSource.CreateLinkedTokenSource(ct, stall.Token);
+            var nodeRequest = nodes.NodeRequest(request, node, P2pEndpoint.Key) with { Offset = startOffset + sent };
+            NodeResponse? response;
             try
             {
-                response = await nodes.SendAsync(node, HttpMethod.Get, "key/" + Uri.EscapeDataString(request.Key!), query, null, activity.Token);
+                response = await nodes.SendAsync(feature, node, HttpMethod.Get, nodeRequest, null, activity.Token, stall.Token);
             }
             catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
@@ -59,12 +58,14 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
 
             using (response)
             {
-                var remaining = DataLength(response);
-                if (response is null || response.StatusCode != HttpStatusCode.OK || remaining is null
+                var message = response?.Message;
+                var remaining = message is not null && P2pAnswer.TryReadDataLength(
+                    message.Headers.TryGetValues(P2pRequestParser.DataLengthHeader, out var values) ? values : null, out var n) ? n : (long?)null;
+                if (message is null || message.StatusCode != HttpStatusCode.OK || remaining is null
                     || (total is not null && remaining != total - sent))
                 {
                     // Not this node: it does not have it (any more), could not be reached, or disagrees about the size.
-                    failed |= response?.StatusCode != HttpStatusCode.NotFound;
+                    failed |= message?.StatusCode != HttpStatusCode.NotFound;
                     continue;
                 }
 
@@ -93,15 +94,15 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
                 var writer = context.Response.BodyWriter;
                 try
                 {
-                    await using var body = await response.Content.ReadAsStreamAsync(activity.Token);
+                    await using var body = await message.Content.ReadAsStreamAsync(activity.Token);
                     while (sent < total)
                     {
                         var memory = writer.GetMemory(ChunkSize);
-                        activity.CancelAfter(_activityTimeout);
+                        stall.CancelAfter(_activityTimeout);
                         var read = await body.ReadAsync(memory[..(int)Math.Min(memory.Length, total.Value - sent)], activity.Token);
 
                         // A slow client is not the node's inactivity.
-                        activity.CancelAfter(Timeout.InfiniteTimeSpan);
+                        stall.CancelAfter(Timeout.InfiniteTimeSpan);
                         if (read == 0)
                         {
                             break;
@@ -109,6 +110,7 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
 
                         writer.Advance(read);
                         sent += read;
+                        feature.Sent(read);
 
                         // The client's failures end the request; only the node's failures move to another node.
                         try
@@ -126,6 +128,10 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
                 {
+                    if (stall.IsCancellationRequested)
+                    {
+                        response!.Failed();
+                    }
                 }
 
                 if (sent == total)
@@ -135,12 +141,13 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
             }
         }
 
+        failed |= search?.SomeUnanswered == true;
         if (total is null)
         {
             if (failed)
             {
                 // Some node could not be asked, or failed before its first byte: the key may well be there.
-                await ClusterGateway.WriteErrorAsync(context, "no node of the cluster could serve the key");
+                await context.FailAsync("no node of the cluster could serve the key");
             }
             else
             {
@@ -155,19 +162,6 @@ internal sealed partial class ClusterDownload(NodeClient nodes, IOptions<AnnexEd
         Log.Failed(logger, request.Key, sent, total.Value);
         context.Abort();
     }
-
-    /// <summary>The nodes that say they have the key, and whether some node did not answer.</summary>
-    private async Task<(IReadOnlyList<Repository> Holders, bool SomeUnanswered)> HoldersAsync(
-        P2pRequest request, IReadOnlyList<Repository> candidates, CancellationToken ct)
-    {
-        var query = new NodeQuery().Add("key", request.Key).Add("clientuuid", request.ClientUuid ?? Health.P2pProbingRequestFactory.DefaultProbeClientUuid);
-        var answers = await Task.WhenAll(candidates.Select(n => nodes.PostAsync(n, "checkpresent", query, ct)));
-        return (candidates.Where((_, i) => answers[i]?.Bool("present") == true).ToArray(), answers.Any(a => a?.Bool("present") is null));
-    }
-
-    private static long? DataLength(HttpResponseMessage? response) =>
-        response is not null && response.Headers.TryGetValues(P2pRequestParser.DataLengthHeader, out var values)
-            && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 
     private static partial class Log
     {

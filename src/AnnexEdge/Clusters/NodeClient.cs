@@ -1,8 +1,9 @@
-using System.Buffers;
 using System.Net;
-using System.Text;
 using AnnexEdge.Configuration;
+using AnnexEdge.Forwarding;
 using AnnexEdge.Health;
+using AnnexEdge.Pipeline;
+using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy;
@@ -11,86 +12,141 @@ using Yarp.ReverseProxy.Model;
 namespace AnnexEdge.Clusters;
 
 /// <summary>
-/// Talks p2phttp to a cluster's node repositories on the edge's own behalf, through the same YARP clusters
-/// (HTTP clients, health state) that serve the nodes' own UUIDs. A replica that refuses the connection is
-/// skipped for the next; in-flight counts feed "least busy" node choices.
+/// Talks p2phttp to a cluster's nodes on the edge's own behalf, through the same YARP clusters (HTTP clients,
+/// health, load) that serve the nodes' own UUIDs: a node is live when YARP's health checks say so, a backend that
+/// fails for the gateway is taken out of rotation for everyone, and a transfer counts as the backend's load until its
+/// last byte. A replica that refuses the connection is skipped for the next.
 /// </summary>
-internal sealed class NodeClient(IProxyStateLookup proxyState, BackendLoad load, IOptions<AnnexEdgeOptions> options)
+internal sealed class NodeClient(
+    IProxyStateLookup proxyState,
+    BackendLoad load,
+    ConnectFailurePolicy health,
+    RepositoryCatalog catalog,
+    IOptions<AnnexEdgeOptions> options)
 {
     /// <summary>The protocol version the edge speaks to nodes: the oldest with every request a gateway needs.</summary>
-    public const string NodeVersion = "v3";
-
-    private const int MaxAnswerBytes = 64 * 1024;
+    public const int NodeVersion = 3;
 
     private readonly TimeSpan _answerTimeout = options.Value.Forwarding.NodeAnswerTimeout;
 
-    /// <summary>Transfers this edge has in flight to each node (by repository name).</summary>
-    private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
-
-    public int InFlight(Repository node)
+    /// <summary>
+    /// The request a node gets for a client's request to its cluster: the node's UUID, the version the gateway speaks,
+    /// the client's identity (or the edge's), and this gateway added to <c>bypass</c> so no node loops back to it.
+    /// </summary>
+    public P2pRequest NodeRequest(P2pRequest request, Repository node, P2pEndpoint endpoint)
     {
-        lock (_inFlight)
+        var bypass = request.Bypass;
+        if (catalog.GatewayUuid is { } gateway && !bypass.Contains(gateway, StringComparer.Ordinal))
         {
-            return _inFlight.GetValueOrDefault(node.Name);
+            bypass = [.. bypass, gateway];
         }
+
+        return request with
+        {
+            Uuid = node.Uuid,
+            UuidWasEncoded = false,
+            Version = NodeVersion,
+            Endpoint = endpoint,
+            ClientUuid = request.ClientUuid ?? catalog.ClientUuid,
+            Bypass = bypass,
+        };
     }
+
+    /// <summary>Transfers in flight to the node's backends: YARP's and the gateway's, one count per backend.</summary>
+    public int InFlight(Repository node) =>
+        proxyState.TryGetCluster(node.YarpClusterId, out var yarpCluster) ? yarpCluster.Destinations.Values.Sum(load.InFlight) : 0;
 
     /// <summary>Whether any replica of the node is in rotation.</summary>
     public bool IsLive(Repository node) =>
-        proxyState.TryGetCluster(node.ClusterId, out var cluster) && InRotation(cluster).Any();
+        proxyState.TryGetCluster(node.YarpClusterId, out var yarpCluster) && InRotation(yarpCluster).Any();
 
-    /// <summary>POSTs a bodiless request and reads the node's JSON answer; null when the node could not answer.</summary>
-    public async Task<NodeAnswer?> PostAsync(Repository node, string endpoint, NodeQuery query, CancellationToken cancellationToken)
+    /// <summary>
+    /// POSTs a bodiless request and reads the node's JSON answer; null when the node could not answer. A node that
+    /// does not answer within <c>NodeAnswerTimeout</c> is taken out of rotation, except for a removal: a node
+    /// legitimately holds a remove of content it has locked.
+    /// </summary>
+    public async Task<P2pAnswer?> PostAsync(P2pRequestFeature feature, Repository node, P2pRequest request, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_answerTimeout);
+        using var answerTimer = new CancellationTokenSource(_answerTimeout);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, answerTimer.Token);
+        var removal = request.Endpoint.IsRemoval();
+        NodeResponse? response = null;
         try
         {
-            using var response = await SendAsync(node, HttpMethod.Post, endpoint, query, content: null, timeout.Token);
-            if (response is null || response.StatusCode != HttpStatusCode.OK)
+            response = await SendAsync(feature, node, HttpMethod.Post, request, content: null, timeout.Token, removal ? default : answerTimer.Token);
+            if (response is null || response.Message.StatusCode != HttpStatusCode.OK)
             {
                 return null;
             }
 
-            return await Forwarding.BoundedContent.ReadAsync(response.Content, MaxAnswerBytes, timeout.Token) is { } body ? NodeAnswer.Parse(body) : null;
+            return await BoundedContent.ReadAsync(response.Message.Content, P2pAnswer.MaxBytes, timeout.Token) is { } body ? P2pAnswer.Parse(body) : null;
         }
         catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            if (response is not null && answerTimer.IsCancellationRequested && !removal)
+            {
+                response.Failed();
+            }
+
             return null;
+        }
+        finally
+        {
+            response?.Dispose();
         }
     }
 
     /// <summary>
-    /// Sends a request to a live replica of the node and returns the response once its headers arrived (the body
-    /// streams), or null when no replica could be connected to. A request with a body is tried on one replica only.
+    /// Sends a request to a live replica of the node and returns its response once the headers arrived (the body
+    /// streams; the backend's load is counted until the response is disposed), or null when no replica could be
+    /// connected to. A request with a body is tried on one replica only. When <paramref name="nodeTimeout"/> fires
+    /// before the headers arrive, the node has failed (it is taken out of rotation) and the cancellation is thrown.
     /// </summary>
-    public async Task<HttpResponseMessage?> SendAsync(
-        Repository node, HttpMethod method, string endpoint, NodeQuery query, HttpContent? content, CancellationToken cancellationToken)
+    public async Task<NodeResponse?> SendAsync(
+        P2pRequestFeature feature,
+        Repository node,
+        HttpMethod method,
+        P2pRequest request,
+        HttpContent? content,
+        CancellationToken cancellationToken,
+        CancellationToken nodeTimeout = default)
     {
-        if (!proxyState.TryGetCluster(node.ClusterId, out var cluster))
+        if (!proxyState.TryGetCluster(node.YarpClusterId, out var yarpCluster))
         {
             return null;
         }
 
         // A node out of rotation (down or wedged) is routed around, not waited for.
-        var candidates = InRotation(cluster).OrderBy(load.InFlight).ToArray();
-        foreach (var destination in candidates)
+        foreach (var destination in InRotation(yarpCluster).OrderBy(load.InFlight).ToArray())
         {
-            var uri = new Uri($"{destination.Model.Config.Address.TrimEnd('/')}/git-annex/{node.Uuid}/{NodeVersion}/{endpoint}{query}");
-            var request = new HttpRequestMessage(method, uri)
-            {
-                Version = HttpVersion.Version11,
-                VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-                Content = content,
-            };
-            using var counted = load.Enter(destination);
+            feature.UsedBackend(destination.DestinationId);
+            var message = BackendRequests.Create(method, destination.Model.Config.Address, request, content);
+            var counted = load.Enter(destination);
             try
             {
-                return await cluster.Model.HttpClient.SendAsync(request, cancellationToken);
+                var response = await yarpCluster.Model.HttpClient.SendAsync(message, cancellationToken);
+                return new NodeResponse(response, counted, () => health.BackendFailed(yarpCluster, destination));
             }
-            catch (HttpRequestException e) when (content is null && ConnectFailurePolicy.IsConnectFailure(e))
+            catch (Exception e)
             {
-                // Never reached this replica: try the next one.
+                counted.Dispose();
+                if (e is OperationCanceledException && nodeTimeout.IsCancellationRequested)
+                {
+                    health.BackendFailed(yarpCluster, destination);
+                }
+                else if (ConnectFailurePolicy.IsConnectFailure(e))
+                {
+                    // Never reached this replica: it is down for every request, and a bodiless one tries the next.
+                    health.BackendFailed(yarpCluster, destination);
+                    if (content is null)
+                    {
+                        continue;
+                    }
+
+                    return null;
+                }
+
+                throw;
             }
         }
 
@@ -102,65 +158,27 @@ internal sealed class NodeClient(IProxyStateLookup proxyState, BackendLoad load,
     /// (HealthyOrPanic) offers every replica again once all are unhealthy, so a dead node would still count as live
     /// for placement and be waited for.
     /// </summary>
-    private static IEnumerable<DestinationState> InRotation(ClusterState cluster) =>
-        cluster.DestinationsState.AvailableDestinations.Where(d =>
+    private static IEnumerable<DestinationState> InRotation(ClusterState yarpCluster) =>
+        yarpCluster.DestinationsState.AvailableDestinations.Where(d =>
             d.Health.Active != DestinationHealth.Unhealthy && d.Health.Passive != DestinationHealth.Unhealthy);
-
-    /// <summary>Counts a transfer to the node for "least busy" choices until the returned scope is disposed.</summary>
-    public IDisposable Busy(Repository node)
-    {
-        lock (_inFlight)
-        {
-            _inFlight[node.Name] = _inFlight.GetValueOrDefault(node.Name) + 1;
-        }
-
-        return new BusyScope(this, node.Name);
-    }
-
-    private sealed class BusyScope(NodeClient owner, string name) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                lock (owner._inFlight)
-                {
-                    owner._inFlight[name]--;
-                }
-            }
-        }
-    }
 }
 
-/// <summary>A query string for a node request, values escaped.</summary>
-internal sealed class NodeQuery
+/// <summary>A node's response whose body may still be streaming: its backend counts as busy until it is disposed.</summary>
+internal sealed class NodeResponse(HttpResponseMessage message, BackendLoad.Scope load, Action failed) : IDisposable
 {
-    private readonly StringBuilder _query = new();
+    private int _disposed;
 
-    public NodeQuery Add(string name, string? value)
+    public HttpResponseMessage Message { get; } = message;
+
+    /// <summary>The backend stopped answering mid-request: out of rotation until a probe brings it back.</summary>
+    public void Failed() => failed();
+
+    public void Dispose()
     {
-        if (value is not null)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _query.Append(_query.Length == 0 ? '?' : '&').Append(name).Append('=').Append(Uri.EscapeDataString(value));
+            Message.Dispose();
+            load.Dispose();
         }
-
-        return this;
     }
-
-    public NodeQuery Add(string name, long? value) =>
-        value is null ? this : Add(name, value.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
-    public NodeQuery AddAll(string name, IEnumerable<string> values)
-    {
-        foreach (var value in values)
-        {
-            Add(name, value);
-        }
-
-        return this;
-    }
-
-    public override string ToString() => _query.ToString();
 }

@@ -1,5 +1,6 @@
 using AnnexEdge.Health;
 using AnnexEdge.Logging;
+using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;

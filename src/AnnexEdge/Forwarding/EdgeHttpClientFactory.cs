@@ -23,7 +23,7 @@ internal sealed class EdgeHttpClientFactory(
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
-        var name = catalog.Repositories.FirstOrDefault(r => r.ClusterId == context.ClusterId)?.Name;
+        var name = catalog.Repositories.FirstOrDefault(r => r.YarpClusterId == context.ClusterId)?.Name;
         var repository = options.Value.Repositories.FirstOrDefault(r => r.Name == name);
         var forwarding = options.Value.Forwarding;
         var wrapped = base.WrapHandler(context, handler);

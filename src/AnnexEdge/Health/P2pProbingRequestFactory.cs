@@ -1,7 +1,5 @@
-using System.Net;
-using AnnexEdge.Configuration;
+using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
-using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.Model;
 
@@ -12,23 +10,13 @@ namespace AnnexEdge.Health;
 /// p2phttp serving that repository answers 200, and the answer needs one of its workers, so a node whose
 /// workers are all pinned (it accepts connections but answers nothing) fails the probe.
 /// </summary>
-internal sealed class P2pProbingRequestFactory(IOptions<AnnexEdgeOptions> options) : IProbingRequestFactory
+internal sealed class P2pProbingRequestFactory(RepositoryCatalog catalog) : IProbingRequestFactory
 {
-    /// <summary>The clientuuid of probes when the edge has no UUID of its own.</summary>
-    public const string DefaultProbeClientUuid = "00000000-0000-4000-8000-00000000ed9e";
-
-    private readonly string _clientUuid = options.Value.Uuid ?? DefaultProbeClientUuid;
-
     public HttpRequestMessage CreateRequest(ClusterModel cluster, DestinationModel destination)
     {
         var uuid = cluster.Config.Metadata?.GetValueOrDefault(YarpConfigFactory.RepositoryUuidMetadata)
-            ?? throw new InvalidOperationException($"cluster {cluster.Config.ClusterId} has no repository UUID");
-        var address = destination.Config.Health ?? destination.Config.Address;
-        var uri = new Uri($"{address.TrimEnd('/')}/git-annex/{uuid}/v4/gettimestamp?clientuuid={_clientUuid}");
-        return new HttpRequestMessage(HttpMethod.Post, uri)
-        {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-        };
+            ?? throw new InvalidOperationException($"YARP cluster {cluster.Config.ClusterId} has no repository UUID");
+        var probe = new P2pRequest { Uuid = uuid, Version = 4, Endpoint = P2pEndpoint.GetTimestamp, ClientUuid = catalog.ClientUuid };
+        return BackendRequests.Create(HttpMethod.Post, destination.Config.Health ?? destination.Config.Address, probe);
     }
 }

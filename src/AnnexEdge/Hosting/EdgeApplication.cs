@@ -5,7 +5,7 @@ using AnnexEdge.Forwarding;
 using AnnexEdge.Health;
 using AnnexEdge.Locking;
 using AnnexEdge.Logging;
-using AnnexEdge.Protocol;
+using AnnexEdge.Pipeline;
 using AnnexEdge.Routing;
 using AnnexEdge.Security;
 using Microsoft.Extensions.Options;
@@ -83,10 +83,15 @@ public static partial class EdgeApplication
         builder.Services.AddSingleton<NodeClient>();
         builder.Services.AddSingleton<BackendLoad>();
         builder.Services.AddSingleton<ClusterClock>();
+        builder.Services.AddSingleton<ClusterCheckPresent>();
         builder.Services.AddSingleton<ClusterDownload>();
+        builder.Services.AddSingleton<ClusterUpload>();
+        builder.Services.AddSingleton<ClusterRemove>();
         builder.Services.AddSingleton<ClusterGateway>();
+        builder.Services.AddSingleton<GatewayRepository>();
         builder.Services.AddSingleton<IProbingRequestFactory, P2pProbingRequestFactory>();
-        builder.Services.AddSingleton<IPassiveHealthCheckPolicy, ConnectFailurePolicy>();
+        builder.Services.AddSingleton<ConnectFailurePolicy>();
+        builder.Services.AddSingleton<IPassiveHealthCheckPolicy>(services => services.GetRequiredService<ConnectFailurePolicy>());
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
         builder.AddEdgeSecurity(options);
 
@@ -97,23 +102,17 @@ public static partial class EdgeApplication
 
         builder.Services.AddReverseProxy()
             .LoadFromMemory(YarpConfigFactory.Routes(catalog), YarpConfigFactory.Clusters(catalog, options))
-            .AddTransforms<P2pResponseTransforms>();
+            .AddTransforms<P2pTransforms>();
 
         var app = builder.Build();
 
+        // One request-log event per request, enriched from the P2P request feature alone (whatever the target).
         app.UseSerilogRequestLogging(logging =>
         {
             logging.MessageTemplate = "{RequestMethod} {RequestPath} {StatusCode} in {Elapsed:0.0} ms";
             logging.GetLevel = (http, _, exception) =>
                 exception is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error : LogEventLevel.Information;
-            logging.EnrichDiagnosticContext = (diagnostics, http) =>
-            {
-                if (http.GetP2pRequest() is { } p2p)
-                {
-                    diagnostics.Set(RequestLogProperties.BytesIn, p2p.RequestBytes);
-                    diagnostics.Set(RequestLogProperties.BytesOut, p2p.ResponseGuard?.Written ?? 0);
-                }
-            };
+            logging.EnrichDiagnosticContext = RequestLog.Enrich;
         });
         if (options.Acme.Enabled)
         {
@@ -121,11 +120,18 @@ public static partial class EdgeApplication
         }
 
         app.UseEdgeSecurity(options);
-        app.UseMiddleware<P2pRequestMiddleware>();
+
+        // Every P2P request, whatever its target, goes through the same layers in this order.
+        app.UseMiddleware<P2pRequestMiddleware>();   // parse, validate, resolve the target
+        app.UseMiddleware<AccessMiddleware>();       // who, may they, audit
+        app.UseMiddleware<LockPolicyMiddleware>();   // what locks mean for the target
+        app.UseMiddleware<TargetMiddleware>();       // cluster and gateway served here; repositories on to YARP
+
         app.UseRouting();
         app.MapStatusEndpoints();
         app.MapReverseProxy(proxy =>
         {
+            proxy.Use(TargetMiddleware.OnlyResolvedRequests);
             proxy.UseMiddleware<ConnectRetryMiddleware>();
             proxy.UseSessionAffinity();
             proxy.UseMiddleware<LockBudgetMiddleware>();

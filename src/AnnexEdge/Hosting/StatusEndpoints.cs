@@ -29,7 +29,7 @@ internal static class StatusEndpoints
             {
                 repositories = catalog.Repositories.Select(r =>
                 {
-                    state.TryGetCluster(r.ClusterId, out var cluster);
+                    state.TryGetCluster(r.YarpClusterId, out var cluster);
                     return new
                     {
                         name = r.Name,

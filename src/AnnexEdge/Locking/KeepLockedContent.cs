@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
-using System.Text.Json;
 
 namespace AnnexEdge.Locking;
 
@@ -106,26 +105,12 @@ internal sealed class KeepLockedContent(PipeReader client, CancellationToken cli
             return Message.Blank;
         }
 
-        try
+        return Protocol.P2pAnswer.Parse(bytes)?.Bool("unlock") switch
         {
-            using var doc = JsonDocument.Parse(bytes);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("unlock", out var unlock))
-            {
-                return Message.Invalid;
-            }
-
-            return unlock.ValueKind switch
-            {
-                JsonValueKind.True => Message.Unlock,
-                JsonValueKind.False => Message.KeepLocked,
-                _ => Message.Invalid,
-            };
-        }
-        catch (JsonException)
-        {
-            return Message.Invalid;
-        }
+            true => Message.Unlock,
+            false => Message.KeepLocked,
+            null => Message.Invalid,
+        };
     }
 
     private static bool TryTakeLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)

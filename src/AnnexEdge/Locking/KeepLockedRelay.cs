@@ -1,6 +1,7 @@
-using System.Net;
 using AnnexEdge.Logging;
+using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Yarp.ReverseProxy;
 
@@ -19,31 +20,25 @@ internal sealed partial class KeepLockedRelay(
     LockTokenCodec tokens,
     LockLedger ledger,
     IHostApplicationLifetime lifetime,
-    Serilog.IDiagnosticContext diagnostics,
     ILogger<KeepLockedRelay> logger)
 {
-    private const int MaxAnswerBytes = 16 * 1024;
-
     public async Task RelayAsync(HttpContext context, P2pRequestFeature feature)
     {
         var request = feature.Request;
-        var repository = feature.Repository;
+        var repository = feature.Repository!;
         if (!tokens.TryRead(request.LockId!, repository.Uuid, out var backendId, out var backendLockId))
         {
             Log.LockTokenRefused(logger, repository.Name);
-            await P2pRequestMiddleware.WriteRejectionAsync(
-                context, P2pRejection.BadParameter("lockid", "not a lock granted by this edge for this repository"));
+            await context.RejectAsync(P2pRejection.BadParameter("lockid", "not a lock granted by this edge for this repository"));
             return;
         }
 
-        feature.BackendId = backendId;
-        diagnostics.Set(RequestLogProperties.Backend, backendId);
-        if (!proxyState.TryGetCluster(repository.ClusterId, out var cluster)
-            || !cluster.Destinations.TryGetValue(backendId, out var destination))
+        feature.UsedBackend(backendId);
+        if (!proxyState.TryGetCluster(repository.YarpClusterId, out var yarpCluster)
+            || !yarpCluster.Destinations.TryGetValue(backendId, out var destination))
         {
             Log.LockBackendGone(logger, backendId, repository.Name);
-            context.Response.StatusCode = StatusCodes.Status502BadGateway;
-            await context.Response.WriteAsync("the backend that granted this lock is no longer configured", context.RequestAborted);
+            await context.FailAsync("the backend that granted this lock is no longer configured");
             return;
         }
 
@@ -57,23 +52,16 @@ internal sealed partial class KeepLockedRelay(
         slot?.SetKept(true);
         var body = new KeepLockedContent(context.Request.BodyReader, context.RequestAborted);
         body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        var uri = new Uri($"{destination.Model.Config.Address.TrimEnd('/')}{context.Request.Path}"
-            + $"?lockid={Uri.EscapeDataString(backendLockId)}"
-            + (request.ClientUuid is null ? "" : $"&clientuuid={Uri.EscapeDataString(request.ClientUuid)}"));
-        using var backendRequest = new HttpRequestMessage(HttpMethod.Post, uri)
-        {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-            Content = body,
-        };
+        using var backendRequest = BackendRequests.Create(
+            HttpMethod.Post, destination.Model.Config.Address, request with { LockId = backendLockId }, body);
 
         // A keeplocked holds one of the backend's workers for as long as it lasts.
         using var counted = load.Enter(destination);
         try
         {
             // Not tied to the client: when it goes away, the edge still finishes telling the backend to unlock.
-            using var response = await cluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopping);
-            var answer = await Forwarding.BoundedContent.ReadAsync(response.Content, MaxAnswerBytes, lifetime.ApplicationStopping)
+            using var response = await yarpCluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopping);
+            var answer = await Forwarding.BoundedContent.ReadAsync(response.Content, P2pAnswer.MaxBytes, lifetime.ApplicationStopping)
                 ?? throw new IOException("keeplocked answer too large or cut off");
             if (context.RequestAborted.IsCancellationRequested)
             {
@@ -83,14 +71,14 @@ internal sealed partial class KeepLockedRelay(
             if (body.Invalid)
             {
                 Log.InvalidKeepLockedBody(logger, repository.Name);
-                await P2pRequestMiddleware.WriteRejectionAsync(
-                    context, new P2pRejection(400, "keeplocked takes newline-delimited {\"unlock\": bool} objects"));
+                await context.RejectAsync(new P2pRejection(400, "keeplocked takes newline-delimited {\"unlock\": bool} objects"));
                 return;
             }
 
             context.Response.StatusCode = (int)response.StatusCode;
             context.Response.ContentType = response.Content.Headers.ContentType?.ToString();
             await context.Response.Body.WriteAsync(answer, context.RequestAborted);
+            feature.Sent(answer.Length);
         }
         catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
         {

@@ -1,5 +1,5 @@
-using AnnexEdge.Clusters;
 using AnnexEdge.Logging;
+using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using Yarp.ReverseProxy.Model;
 
@@ -22,12 +22,12 @@ internal sealed partial class LockBudgetMiddleware(RequestDelegate next, LockLed
         }
 
         var proxy = context.GetReverseProxyFeature();
-        var budget = feature.Repository.MaxLocks;
+        var budget = feature.Repository!.MaxLocks;
         var withRoom = proxy.AvailableDestinations.Where(d => ledger.HasRoom(d.DestinationId, budget)).ToArray();
         if (withRoom.Length == 0)
         {
             Log.BudgetFull(logger, feature.Repository.Name, budget);
-            await ClusterGateway.WriteJsonAsync(context, P2pAnswers.Locked(false));
+            await context.AnswerAsync(P2pAnswers.Locked(false));
             return;
         }
 
@@ -62,16 +62,16 @@ internal sealed partial class LockReservationMiddleware(RequestDelegate next, Lo
         LockSlot? slot = null;
         var refusal = destinations.Count == 0
             ? LockLedger.Refusal.BackendBudget
-            : ledger.TryReserve(destinations[0].DestinationId, feature.Repository.MaxLocks, client, out slot);
+            : ledger.TryReserve(destinations[0].DestinationId, feature.Repository!.MaxLocks, client, out slot);
         feature.LockSlot = slot;
         if (refusal != LockLedger.Refusal.None)
         {
             if (refusal == LockLedger.Refusal.ClientQuota)
             {
-                Log.QuotaFull(logger, client, feature.Repository.Name);
+                Log.QuotaFull(logger, client, feature.Repository!.Name);
             }
 
-            await ClusterGateway.WriteJsonAsync(context, P2pAnswers.Locked(false));
+            await context.AnswerAsync(P2pAnswers.Locked(false));
             return;
         }
 

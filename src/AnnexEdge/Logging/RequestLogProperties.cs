@@ -5,6 +5,7 @@ internal static class RequestLogProperties
 {
     public const string Uuid = "Uuid";
     public const string Repository = "Repository";
+    public const string Cluster = "Cluster";
     public const string Endpoint = "Endpoint";
     public const string Key = "Key";
     public const string Backend = "Backend";

@@ -5,9 +5,12 @@ namespace AnnexEdge.Routing;
 
 /// <summary>A repository the edge serves, with the YARP cluster that holds its backends.</summary>
 public sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing, double Cost = 100, int MaxLocks = 1)
+    : Target(Name, Uuid)
 {
-    /// <summary>YARP route and cluster id of the repository.</summary>
-    public string ClusterId => "repo:" + Name;
+    /// <summary>YARP route and YARP cluster id of the repository (a YARP cluster is not a git-annex cluster).</summary>
+    public string YarpClusterId => "repo:" + Name;
+
+    public override string LogProperty => Logging.RequestLogProperties.Repository;
 }
 
 /// <summary>

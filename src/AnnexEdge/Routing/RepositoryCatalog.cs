@@ -26,9 +26,11 @@ public sealed class RepositoryCatalog
             .ToArray();
         _clustersByUuid = Clusters.ToFrozenDictionary(c => c.Uuid, StringComparer.Ordinal);
         GatewayUuid = options.Uuid;
+        _gateway = options.Uuid is null ? null : new Gateway(options.Uuid);
     }
 
     private readonly FrozenDictionary<string, Cluster> _clustersByUuid;
+    private readonly Gateway? _gateway;
 
     public IReadOnlyList<Repository> Repositories { get; }
 
@@ -36,6 +38,20 @@ public sealed class RepositoryCatalog
 
     /// <summary>The edge's own UUID as a gateway, when configured.</summary>
     public string? GatewayUuid { get; }
+
+    /// <summary>
+    /// The UUID the edge gives as <c>clientuuid</c> when it asks a backend on its own behalf (health probes, a client
+    /// request that carried none): its gateway UUID, or a fixed one when it has none.
+    /// </summary>
+    public string ClientUuid => GatewayUuid ?? DefaultClientUuid;
+
+    /// <summary>The clientuuid of an edge without a UUID of its own.</summary>
+    public const string DefaultClientUuid = "00000000-0000-4000-8000-00000000ed9e";
+
+    /// <summary>What the UUID names, or null when the edge serves no such UUID.</summary>
+    public Target? Resolve(string uuid) =>
+        _clustersByUuid.GetValueOrDefault(uuid) ?? (Target?)_byUuid.GetValueOrDefault(uuid)
+        ?? (uuid == GatewayUuid ? _gateway : null);
 
     public Repository? Find(string uuid) => _byUuid.GetValueOrDefault(uuid);
 

@@ -16,8 +16,8 @@ public static class YarpConfigFactory
     public static IReadOnlyList<RouteConfig> Routes(RepositoryCatalog catalog) =>
         catalog.Repositories.Select(r => new RouteConfig
         {
-            RouteId = r.ClusterId,
-            ClusterId = r.ClusterId,
+            RouteId = r.YarpClusterId,
+            ClusterId = r.YarpClusterId,
             Match = new RouteMatch { Path = $"/git-annex/{r.Uuid}/{{**rest}}" },
             // Objects can be many GB; the P2P layer has already validated the request.
             MaxRequestBodySize = -1,
@@ -29,7 +29,7 @@ public static class YarpConfigFactory
         var forwarding = options.Forwarding;
         return catalog.Repositories.Select(r => new ClusterConfig
         {
-            ClusterId = r.ClusterId,
+            ClusterId = r.YarpClusterId,
             LoadBalancingPolicy = r.LoadBalancing,
             Destinations = r.Backends.ToDictionary(b => b.Id, b => new DestinationConfig { Address = b.Address }, StringComparer.Ordinal),
             HealthCheck = new HealthCheckConfig

@@ -12,7 +12,6 @@ internal sealed partial class AccessGate(
     AccessPolicy policy,
     Authenticator authenticator,
     AuditLog audit,
-    Serilog.IDiagnosticContext diagnostics,
     ILogger<AccessGate> logger)
 {
     /// <summary>True when the request may be served; otherwise the refusal has been written.</summary>
@@ -29,7 +28,6 @@ internal sealed partial class AccessGate(
         if (user is not null)
         {
             context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, user)], "Basic"));
-            diagnostics.Set(RequestLogProperties.User, user);
         }
 
         if (decision == AccessDecision.Allow)

@@ -108,10 +108,13 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
     [Fact]
     public async Task Status_counts_the_transfers_the_gateway_has_in_flight_to_each_node()
     {
-        var nodes = _edge.Services.GetRequiredService<NodeClient>();
+        // The gateway's transfers count on the node's backends, as YARP's own do (one count per backend).
+        var load = _edge.Services.GetRequiredService<BackendLoad>();
         var node3 = _edge.Services.GetRequiredService<RepositoryCatalog>().Repositories.Single(r => r.Name == "node3");
-        using var first = nodes.Busy(node3);
-        using var second = nodes.Busy(node3);
+        _edge.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>().TryGetCluster(node3.YarpClusterId, out var yarpCluster);
+        var backend = yarpCluster!.Destinations.Values.First();
+        using var first = load.Enter(backend);
+        using var second = load.Enter(backend);
 
         var status = await _edge.StatusAsync();
 

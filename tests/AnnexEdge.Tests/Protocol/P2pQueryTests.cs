@@ -86,4 +86,13 @@ public sealed class P2pQueryTests
     {
         Assert.Equal("ü", P2pQuery.Parse("?f=%C3%BC").First("f", out _));
     }
+
+    [Fact]
+    public void Semicolons_separate_parameters_as_in_git_annex()
+    {
+        var query = P2pQuery.Parse("?x=1;key=A&key=B");
+
+        Assert.Equal("A", query.First("key", out _));
+        Assert.Equal(["A", "B"], query.All("key"));
+    }
 }

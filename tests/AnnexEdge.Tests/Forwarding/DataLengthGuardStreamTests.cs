@@ -1,6 +1,6 @@
-using AnnexEdge.Protocol;
+using AnnexEdge.Forwarding;
 
-namespace AnnexEdge.Tests.Protocol;
+namespace AnnexEdge.Tests.Forwarding;
 
 public sealed class DataLengthGuardStreamTests
 {

@@ -1,11 +1,11 @@
 using System.Text;
-using AnnexEdge.Clusters;
+using AnnexEdge.Protocol;
 
-namespace AnnexEdge.Tests.Clusters;
+namespace AnnexEdge.Tests.Protocol;
 
-public sealed class NodeAnswerTests
+public sealed class P2pAnswerTests
 {
-    private static NodeAnswer? Parse(string json) => NodeAnswer.Parse(Encoding.UTF8.GetBytes(json));
+    private static P2pAnswer? Parse(string json) => P2pAnswer.Parse(Encoding.UTF8.GetBytes(json));
 
     [Fact]
     public void A_well_formed_answer_is_read()
@@ -14,7 +14,7 @@ public sealed class NodeAnswerTests
 
         Assert.NotNull(answer);
         Assert.True(answer.Bool("stored"));
-        Assert.Equal(42, answer.Integer("offset"));
+        Assert.Equal(42, answer.Number("offset"));
         Assert.Equal(["u1", "u2"], answer.PlusUuids());
     }
 
@@ -69,13 +69,13 @@ public sealed class NodeAnswerTests
         var answer = Parse(json);
 
         Assert.NotNull(answer);
-        Assert.Null(answer.Integer("offset"));
+        Assert.Null(answer.Number("offset"));
     }
 
     [Fact]
     public void A_negative_integer_is_still_read_so_callers_can_reject_it()
     {
-        Assert.Equal(-1, Parse("""{"offset":-1}""")!.Integer("offset"));
+        Assert.Equal(-1, Parse("""{"offset":-1}""")!.Number("offset"));
     }
 
     [Theory]

@@ -1,4 +1,4 @@
-namespace AnnexEdge.Protocol;
+namespace AnnexEdge.Forwarding;
 
 /// <summary>
 /// Wraps the response body of a content download. It counts the bytes sent and, once the backend announced

@@ -1,7 +1,7 @@
 using System.Text;
-using AnnexEdge.Clusters;
+using AnnexEdge.Protocol;
 
-namespace AnnexEdge.Tests.Clusters;
+namespace AnnexEdge.Tests.Protocol;
 
 public sealed class P2pAnswersTests
 {
@@ -50,11 +50,11 @@ public sealed class P2pAnswersTests
     [Fact]
     public void Answers_read_back_through_the_strict_node_reader()
     {
-        var stored = NodeAnswer.Parse(P2pAnswers.Stored(true, [A, B], 4));
+        var stored = P2pAnswer.Parse(P2pAnswers.Stored(true, [A, B], 4));
 
         Assert.NotNull(stored);
         Assert.True(stored.Bool("stored"));
         Assert.Equal([A, B], stored.PlusUuids());
-        Assert.Equal(1_744_800_000, NodeAnswer.Parse(P2pAnswers.Timestamp(1_744_800_000))!.Integer("timestamp"));
+        Assert.Equal(1_744_800_000, P2pAnswer.Parse(P2pAnswers.Timestamp(1_744_800_000))!.Number("timestamp"));
     }
 }

@@ -1,12 +1,24 @@
 using System.Text;
 using System.Text.Json;
-using AnnexEdge.Locking;
+using AnnexEdge.Protocol;
 
-namespace AnnexEdge.Tests.Locking;
+namespace AnnexEdge.Tests.Protocol;
 
 public sealed class LockAnswerTests
 {
-    private static bool TryParse(string json, out LockAnswer answer) => LockAnswer.TryParse(Encoding.UTF8.GetBytes(json), out answer);
+    private static bool TryParse(string json, out (bool Locked, string? LockId) answer) => TryParse(Encoding.UTF8.GetBytes(json), out answer);
+
+    private static bool TryParse(byte[] json, out (bool Locked, string? LockId) answer)
+    {
+        answer = (false, null);
+        if (P2pAnswer.Parse(json) is not { } parsed || !parsed.TryReadLock(out var locked, out var lockId))
+        {
+            return false;
+        }
+
+        answer = (locked, lockId);
+        return true;
+    }
 
     [Theory]
     [InlineData("""{"locked":true,"lockid":"abc"}""", true, "abc")]
@@ -17,7 +29,7 @@ public sealed class LockAnswerTests
     public void Answer_of_a_backend_is_read(string json, bool locked, string? lockId)
     {
         Assert.True(TryParse(json, out var answer));
-        Assert.Equal(new LockAnswer(locked, lockId), answer);
+        Assert.Equal((locked, lockId), answer);
     }
 
     [Theory]
@@ -45,20 +57,20 @@ public sealed class LockAnswerTests
     public void Anything_else_is_not_an_answer(string json)
     {
         Assert.False(TryParse(json, out var answer));
-        Assert.Equal(new LockAnswer(false, null), answer);
+        Assert.Equal((false, (string?)null), answer);
     }
 
     [Fact]
     public void Granted_lock_is_written_with_its_lockid()
     {
-        var json = Encoding.UTF8.GetString(new LockAnswer(true, "ae1.x.y").ToJson());
+        var json = Encoding.UTF8.GetString(P2pAnswers.Locked(true, "ae1.x.y"));
         Assert.Equal("""{"locked":true,"lockid":"ae1.x.y"}""", json);
     }
 
     [Fact]
     public void Refused_lock_is_written_without_lockid()
     {
-        Assert.Equal("""{"locked":false}""", Encoding.UTF8.GetString(new LockAnswer(false, null).ToJson()));
+        Assert.Equal("""{"locked":false}""", Encoding.UTF8.GetString(P2pAnswers.Locked(false)));
     }
 
     [Theory]
@@ -66,9 +78,9 @@ public sealed class LockAnswerTests
     [InlineData(false, null)]
     public void Written_answer_reads_back(bool locked, string? lockId)
     {
-        var json = new LockAnswer(locked, lockId).ToJson();
-        Assert.True(LockAnswer.TryParse(json, out var answer));
-        Assert.Equal(new LockAnswer(locked, lockId), answer);
+        var json = P2pAnswers.Locked(locked, lockId);
+        Assert.True(TryParse(json, out var answer));
+        Assert.Equal((locked, lockId), answer);
         using var doc = JsonDocument.Parse(json);
         Assert.Equal(lockId is null ? 1 : 2, doc.RootElement.EnumerateObject().Count());
     }

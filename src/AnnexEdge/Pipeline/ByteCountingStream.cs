@@ -1,4 +1,4 @@
-namespace AnnexEdge.Protocol;
+namespace AnnexEdge.Pipeline;
 
 /// <summary>A read-through stream that counts bytes, for the request log.</summary>
 public sealed class ByteCountingStream(Stream inner) : Stream

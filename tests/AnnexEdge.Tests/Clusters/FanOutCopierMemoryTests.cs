@@ -4,11 +4,11 @@ using AnnexEdge.Clusters;
 namespace AnnexEdge.Tests.Clusters;
 
 /// <summary>Measures allocations process-wide, so it runs while no other test does.</summary>
-[CollectionDefinition(nameof(FanOutStreamMemoryTests), DisableParallelization = true)]
-public sealed class FanOutStreamMemoryGroup;
+[CollectionDefinition(nameof(FanOutCopierMemoryTests), DisableParallelization = true)]
+public sealed class FanOutCopierMemoryGroup;
 
-[Collection(nameof(FanOutStreamMemoryTests))]
-public sealed class FanOutStreamMemoryTests
+[Collection(nameof(FanOutCopierMemoryTests))]
+public sealed class FanOutCopierMemoryTests
 {
     private static readonly TimeSpan LongStall = TimeSpan.FromSeconds(30);
 
@@ -26,7 +26,7 @@ public sealed class FanOutStreamMemoryTests
 
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var readers = destinations.Select((d, i) => d.Content.CopyToAsync(sinks[i], ct)).ToArray();
-        var read = await FanOutStream.CopyAsync(new SyntheticStream(length), destinations, LongStall, ct);
+        var read = await FanOutCopier.CopyAsync(new SyntheticStream(length), destinations, LongStall, ct);
         await Task.WhenAll(readers);
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
 

@@ -1,16 +1,24 @@
 using System.Text.Json;
 
-namespace AnnexEdge.Clusters;
+namespace AnnexEdge.Protocol;
 
 /// <summary>
 /// The JSON answers of the p2phttp API as git-annex shapes them for each protocol version
 /// (v0 and v1 answers carry no <c>plusuuids</c>).
 /// </summary>
-internal static class P2pAnswers
+public static class P2pAnswers
 {
     public static byte[] Present(bool present) => Write(w => w.WriteBoolean("present", present));
 
-    public static byte[] Locked(bool locked) => Write(w => w.WriteBoolean("locked", locked));
+    /// <summary><c>{"locked": bool}</c>, with the lockid of a granted lock (a refusal never carries one).</summary>
+    public static byte[] Locked(bool locked, string? lockId = null) => Write(w =>
+    {
+        w.WriteBoolean("locked", locked);
+        if (locked && lockId is not null)
+        {
+            w.WriteString("lockid", lockId);
+        }
+    });
 
     public static byte[] Timestamp(long timestamp) => Write(w => w.WriteNumber("timestamp", timestamp));
 

@@ -200,7 +200,7 @@ internal sealed class FanOutDestination : IDisposable
 /// every destination that wants it (from its own offset), in lock step, so memory stays bounded by the
 /// destinations' queues. A destination that fails or stalls is dropped without failing the others.
 /// </summary>
-internal static class FanOutStream
+internal static class FanOutCopier
 {
     /// <returns>The number of bytes read from <paramref name="source"/>.</returns>
     public static async Task<long> CopyAsync(

@@ -2,7 +2,7 @@ using AnnexEdge.Clusters;
 
 namespace AnnexEdge.Tests.Clusters;
 
-public sealed class FanOutStreamTests
+public sealed class FanOutCopierTests
 {
     private static readonly TimeSpan LongStall = TimeSpan.FromSeconds(30);
 
@@ -34,7 +34,7 @@ public sealed class FanOutStreamTests
             var readers = destinations.Select(ReadAllAsync).ToArray();
 
             // Irregular read sizes from the source, as a network body gives them.
-            var read = await FanOutStream.CopyAsync(new ChoppyStream(data, seed: length), destinations, LongStall, ct);
+            var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, seed: length), destinations, LongStall, ct);
             var received = await Task.WhenAll(readers);
 
             Assert.Equal(length, read);
@@ -58,7 +58,7 @@ public sealed class FanOutStreamTests
         var readers = healthy.Select(ReadAllAsync).ToArray();
         var failingReader = failing.Content.CopyToAsync(new FailingStream(failAfter: 2 * 1024 * 1024), ct);
 
-        var read = await FanOutStream.CopyAsync(new ChoppyStream(data, 1), [healthy[0], failing, healthy[1]], LongStall, ct);
+        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 1), [healthy[0], failing, healthy[1]], LongStall, ct);
 
         Assert.Equal(data.Length, read);
         await Assert.ThrowsAsync<HttpRequestException>(() => failingReader);
@@ -81,7 +81,7 @@ public sealed class FanOutStreamTests
         var started = TimeProvider.System.GetTimestamp();
 
         // Nobody ever reads "b": once its pipe is full, writes to it never complete.
-        var read = await FanOutStream.CopyAsync(new ChoppyStream(data, 2), [healthy, stalled], stallTimeout, ct);
+        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 2), [healthy, stalled], stallTimeout, ct);
 
         var elapsed = TimeProvider.System.GetElapsedTime(started);
         Assert.Equal(data.Length, read);
@@ -109,7 +109,7 @@ public sealed class FanOutStreamTests
             },
             ct);
 
-        await FanOutStream.CopyAsync(new ChoppyStream(data, 5), [prompt, late], TimeSpan.FromSeconds(10), ct);
+        await FanOutCopier.CopyAsync(new ChoppyStream(data, 5), [prompt, late], TimeSpan.FromSeconds(10), ct);
 
         Assert.Null(late.Failure);
         var received = await Task.WhenAll(promptReader, lateReader);
@@ -126,7 +126,7 @@ public sealed class FanOutStreamTests
         var readers = destinations.Select(ReadAllAsync).ToArray();
 
         await Assert.ThrowsAsync<IOException>(
-            () => FanOutStream.CopyAsync(new ChoppyStream(data, 3, failAt: 2 * 1024 * 1024), destinations, LongStall, ct));
+            () => FanOutCopier.CopyAsync(new ChoppyStream(data, 3, failAt: 2 * 1024 * 1024), destinations, LongStall, ct));
 
         Assert.All(destinations, d => Assert.IsType<IOException>(d.Failure));
         // No destination sees a clean end of body, so no node can take the partial object for a whole one.
@@ -144,7 +144,7 @@ public sealed class FanOutStreamTests
         var destinations = new[] { new FanOutDestination("a", 0), new FanOutDestination("b", 0) };
         var readers = destinations.Select(d => d.Content.CopyToAsync(new FailingStream(failAfter: 100_000), ct)).ToArray();
 
-        var read = await FanOutStream.CopyAsync(new ChoppyStream(data, 4), destinations, LongStall, ct);
+        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 4), destinations, LongStall, ct);
 
         Assert.All(destinations, d => Assert.NotNull(d.Failure));
         Assert.True(read < data.Length, $"read {read} of {data.Length} bytes although no destination wanted them");
@@ -178,7 +178,7 @@ public sealed class FanOutStreamTests
         var data = Data(100_000, 3);
         var reader = ReadAllAsync(destination);
 
-        await FanOutStream.CopyAsync(new MemoryStream(data), [destination], LongStall, ct);
+        await FanOutCopier.CopyAsync(new MemoryStream(data), [destination], LongStall, ct);
         Assert.Equal(data, await reader);
         Assert.False(destination.Aborted.IsCancellationRequested, "aborted before the answer timeout");
 

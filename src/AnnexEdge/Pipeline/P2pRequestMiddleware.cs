@@ -1,0 +1,72 @@
+using AnnexEdge.Logging;
+using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace AnnexEdge.Pipeline;
+
+/// <summary>
+/// The first P2P layer: every <c>/git-annex/</c> request is parsed and validated here and resolved to its one
+/// <see cref="Target"/>. Malformed requests are answered as <c>git annex p2phttp</c> would answer them and unknown
+/// UUIDs get 404, without any backend being contacted. Valid requests go on with a <see cref="P2pRequestFeature"/>,
+/// whatever their target: access, lock policy and the target's handler come next (see <c>EdgeApplication</c>).
+/// </summary>
+internal sealed partial class P2pRequestMiddleware(RequestDelegate next, RepositoryCatalog catalog, ILogger<P2pRequestMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "";
+
+        // Case-insensitively: YARP's routes match paths that way, so "/GIT-ANNEX/..." must not get past this layer.
+        // The parser then refuses it with 404, as p2phttp (case-sensitive) does.
+        if (!path.StartsWith(P2pRequestParser.PathPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            await next(context);
+            return;
+        }
+
+        var parsed = P2pRequestParser.Parse(
+            context.Request.Method,
+            path,
+            context.Request.QueryString.Value,
+            context.Request.Headers.TryGetValue(P2pRequestParser.DataLengthHeader, out var length) ? length.ToString() : null);
+
+        if (parsed.Rejection is { } rejection)
+        {
+            Log.RequestRejected(logger, rejection.StatusCode, rejection.Body);
+            await context.RejectAsync(rejection);
+            return;
+        }
+
+        var request = parsed.Request!;
+        if (catalog.Resolve(request.Uuid) is not { } target)
+        {
+            Log.UnknownUuid(logger, request.Uuid);
+            await context.RejectAsync(P2pRejection.NotFound);
+            return;
+        }
+
+        var feature = new P2pRequestFeature(request, target);
+        context.Features.Set(feature);
+        var counter = new ByteCountingStream(context.Request.Body);
+        context.Request.Body = counter;
+        feature.CountRequestBody(counter);
+
+        // No size limit and no minimum rate beyond Kestrel's default: a multi-GB object streams through.
+        if (request.Endpoint == P2pEndpoint.Put && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } max)
+        {
+            max.MaxRequestBodySize = null;
+        }
+
+        await next(context);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.RequestRejected, LogLevel.Debug, "Refused a malformed p2phttp request with {StatusCode}: {Reason}")]
+        public static partial void RequestRejected(ILogger logger, int statusCode, string reason);
+
+        [LoggerMessage(EdgeEventIds.UnknownUuid, LogLevel.Debug, "No repository with UUID {Uuid} is configured")]
+        public static partial void UnknownUuid(ILogger logger, string uuid);
+    }
+}

@@ -1,0 +1,83 @@
+using AnnexEdge.Clusters;
+using AnnexEdge.Forwarding;
+using AnnexEdge.Logging;
+using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
+using Yarp.ReverseProxy.Model;
+
+namespace AnnexEdge.Pipeline;
+
+/// <summary>
+/// The last P2P layer: hands the request to its target's handler. A cluster and the gateway's own UUID are served by
+/// the edge itself (<see cref="ClusterGateway"/>, <see cref="GatewayRepository"/>); a repository goes on to routing
+/// and YARP's forwarder, its download held to the length its backend announced.
+/// </summary>
+internal sealed partial class TargetMiddleware(
+    RequestDelegate next, ClusterGateway clusters, GatewayRepository gateway, ILogger<TargetMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        switch (context.GetP2pRequest())
+        {
+            case null:
+                await next(context);
+                return;
+            case { Target: Cluster cluster } feature:
+                await clusters.ServeAsync(context, feature, cluster);
+                return;
+            case { Target: Gateway } feature:
+                await gateway.ServeAsync(context, feature);
+                return;
+            case var feature:
+                await ProxyAsync(context, feature);
+                return;
+        }
+    }
+
+    private async Task ProxyAsync(HttpContext context, P2pRequestFeature feature)
+    {
+        var request = feature.Request;
+        if (request.UuidWasEncoded)
+        {
+            // Routed by the plain UUID (the backend request is written from the parsed request anyway).
+            var path = context.Request.Path.Value!;
+            var rest = path.AsSpan(P2pRequestParser.PathPrefix.Length);
+            context.Request.Path = P2pRequestParser.PathPrefix + request.Uuid + rest[rest.IndexOf('/')..].ToString();
+        }
+
+        var guard = new DataLengthGuardStream(context.Response.Body);
+        feature.ResponseGuard = guard;
+        context.Response.Body = guard;
+
+        await next(context);
+
+        if (guard.Mismatch && !context.RequestAborted.IsCancellationRequested)
+        {
+            // The backend ended the body early: end the client's connection so the copy cannot look complete.
+            Log.DataLengthMismatch(logger, string.Join(',', feature.Backends), guard.Expected!.Value, guard.Written);
+            context.Abort();
+        }
+    }
+
+    /// <summary>
+    /// First in YARP's pipeline: only a request the P2P layer resolved to this very repository reaches its backends
+    /// (a route that matched anything else, say by another spelling of the path, is refused).
+    /// </summary>
+    public static Task OnlyResolvedRequests(HttpContext context, Func<Task> next)
+    {
+        var yarpCluster = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
+        if (context.GetP2pRequest()?.Repository?.YarpClusterId == yarpCluster)
+        {
+            return next();
+        }
+
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        return Task.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.DataLengthMismatch, LogLevel.Warning, "Backend {Backend} announced {Expected} bytes but sent {Sent}; the client's connection was ended so the copy is not taken as complete")]
+        public static partial void DataLengthMismatch(ILogger logger, string backend, long expected, long sent);
+    }
+}
