@@ -9,8 +9,11 @@ namespace AnnexEdge.Protocol;
 /// </summary>
 public sealed class P2pAnswer
 {
-    /// <summary>The largest answer read: every p2phttp answer is a small object.</summary>
-    public const int MaxBytes = 64 * 1024;
+    /// <summary>
+    /// The largest answer read: every p2phttp answer is a small object (plusuuids of some 400 nodes fit), and anything
+    /// larger is not taken for one.
+    /// </summary>
+    public const int MaxBytes = 16 * 1024;
 
     private readonly JsonElement _root;
 

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Yarp.ReverseProxy.LoadBalancing;
 
 namespace AnnexEdge.Configuration;
 
@@ -8,7 +9,10 @@ namespace AnnexEdge.Configuration;
 public static partial class AnnexEdgeOptionsValidator
 {
     private static readonly string[] KnownLoadBalancing =
-        ["PowerOfTwoChoices", "LeastRequests", "RoundRobin", "Random", "FirstAlphabetical"];
+    [
+        LoadBalancingPolicies.PowerOfTwoChoices, LoadBalancingPolicies.LeastRequests, LoadBalancingPolicies.RoundRobin,
+        LoadBalancingPolicies.Random, LoadBalancingPolicies.FirstAlphabetical,
+    ];
 
     public static IReadOnlyList<string> Errors(AnnexEdgeOptions options)
     {

@@ -29,14 +29,14 @@ internal static class StatusEndpoints
             {
                 repositories = catalog.Repositories.Select(r =>
                 {
-                    state.TryGetCluster(r.YarpClusterId, out var cluster);
+                    state.TryGetCluster(r.YarpClusterId, out var yarpCluster);
                     return new
                     {
                         name = r.Name,
                         uuid = r.Uuid,
                         backends = r.Backends.Select(b =>
                         {
-                            var d = cluster?.Destinations.GetValueOrDefault(b.Id);
+                            var d = yarpCluster?.Destinations.GetValueOrDefault(b.Id);
                             return new
                             {
                                 id = b.Id,
@@ -44,7 +44,7 @@ internal static class StatusEndpoints
                                 active = d?.Health.Active.ToString(),
                                 passive = d?.Health.Passive.ToString(),
                                 inFlight = d is null ? 0 : load.InFlight(d),
-                                available = cluster?.DestinationsState.AvailableDestinations.Contains(d!) ?? false,
+                                available = yarpCluster?.DestinationsState.AvailableDestinations.Contains(d!) ?? false,
                             };
                         }),
                     };

@@ -15,7 +15,7 @@ public sealed class RepositoryCatalog
                 r.Name,
                 r.Uuid,
                 r.Backends.Select(b => Backend.For(r.Name, b)).ToArray(),
-                r.LoadBalancing ?? "PowerOfTwoChoices",
+                r.LoadBalancing ?? Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices,
                 r.Cost,
                 r.MaxLocks ?? Math.Max(0, r.Jobs / 2 - 1)))
             .ToArray();

@@ -1,6 +1,7 @@
 using AnnexEdge.Configuration;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Health;
 
 namespace AnnexEdge.Routing;
 
@@ -39,7 +40,7 @@ public static class YarpConfigFactory
                     Enabled = health.Enabled,
                     Interval = health.Interval,
                     Timeout = health.Timeout,
-                    Policy = "ConsecutiveFailures",
+                    Policy = HealthCheckConstants.ActivePolicy.ConsecutiveFailures,
                 },
                 Passive = new PassiveHealthCheckConfig
                 {
@@ -62,7 +63,7 @@ public static class YarpConfigFactory
             Metadata = new Dictionary<string, string>
             {
                 [RepositoryUuidMetadata] = r.Uuid,
-                ["ConsecutiveFailuresHealthPolicy.Threshold"] = health.FailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [ConsecutiveFailuresHealthPolicyOptions.ThresholdMetadataName] = health.FailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
             },
         }).ToArray();
     }
