@@ -19,7 +19,8 @@ public sealed class KeepLockedLongPollTests
         var token = await P2pHttp.LockAsync(edgeApi, key);
         await using var session = KeepLockedSession.Open(edgeApi, token);
 
-        // Three times the activity timeout without a byte either way; the lock must hold throughout.
+        // Three times the activity timeout without a byte either way; the lock must hold throughout. The sleeps are
+        // the scenario (a silent client), not a wait for the edge.
         for (var second = 0; second < 6; second++)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);

@@ -153,8 +153,10 @@ public sealed class StickyLockingTests
         var victimIndex = node.Urls.Select(u => Backend.For(node.Name, u).Id).ToList().IndexOf(victim);
         node.KillServer(victimIndex);
 
-        // A keeplocked open while its replica dies ends with an error when the client unlocks.
-        await Task.Delay(500, TestContext.Current.CancellationToken);
+        // A keeplocked open while its replica dies ends with an error when the client unlocks. Dead means its port
+        // refuses connections (the kill returns when git exits; its git-annex child may take a moment more).
+        await Eventually.Async(
+            async () => await RefusesAsync(node.Urls[victimIndex]), TimeSpan.FromSeconds(10), $"replica {victim} refuses connections");
         var (openStatus, openBody) = await session.UnlockAsync().WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
         await session.DisposeAsync();
         Assert.True(openStatus >= 500, $"open keeplocked answered {openStatus} {openBody}");
@@ -190,6 +192,21 @@ public sealed class StickyLockingTests
         var (data, key) = P2pHttp.RandomObject(4096);
         await P2pHttp.PutObjectAsync(edgeApi, key, data);
         return key;
+    }
+
+    private static async Task<bool> RefusesAsync(string url)
+    {
+        var uri = new Uri(url);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(uri.Host, uri.Port, TestContext.Current.CancellationToken);
+            return false;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return true;
+        }
     }
 
     private static string Flip(string token, int index)

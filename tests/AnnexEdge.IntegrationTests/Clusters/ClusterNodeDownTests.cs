@@ -129,8 +129,13 @@ public sealed class ClusterNodeDownTests
             victim.SignalServer(0, "CONT");
         }
 
-        // Continued, the node finds its request gone: it does not keep a partial object as whole.
-        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        // Continued, the node finds its request gone: it does not keep a partial object as whole. Once it has closed
+        // the partial object it was receiving, nothing is writing it any more: if it is not in the annex then, it
+        // never will be.
+        var tmp = Path.Combine(victim.RepositoryPath, ".git", "annex", "tmp");
+        await Eventually.Async(
+            () => victim.OpenFilesUnder(0, tmp).Count == 0, TimeSpan.FromSeconds(30), "the continued node closes its partial object",
+            () => string.Join("\n", victim.OpenFilesUnder(0, tmp)) + "\n" + lab.Logs);
         Assert.False(await victim.HasKeyAsync(content.Key), "the hung node has no object");
         Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), await lab.HoldersAsync(content.Key));
     }

@@ -80,15 +80,18 @@ public sealed class LockBudgetTests
         var lockId = await P2pHttp.LockAsync(api, key);
         using (await MisbehavingKeepLockedClient.OpenAsync(api, lockId))
         {
-            await Task.Delay(500, TestContext.Current.CancellationToken);
+            // The edge has relayed the keeplocked to the node (it is the backend's one request in flight).
+            await Eventually.Async(
+                async () => await BackendInFlightAsync(edge.Url) == 1, TimeSpan.FromSeconds(10), "the keeplocked is relayed to the node");
             Assert.False(
                 (await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", otherKey))).GetProperty("locked").GetBoolean(),
                 "while the lock is kept, the node's one lock slot is taken");
         }
 
         // The client hung up: the edge told the node to unlock, so a lock taken straight at the node now is the
-        // node's only one and the node keeps answering (two held locks wedge a --jobs 4 node).
-        await Task.Delay(500, TestContext.Current.CancellationToken);
+        // node's only one and the node keeps answering (two held locks wedge a --jobs 4 node). The node has let go
+        // of the lock once the key can be dropped (dropkey reads the lock; it takes no p2phttp worker).
+        await ContentLock.AssertReleasedByDroppingAsync(node, key);
         await P2pHttp.LockAsync(nodeApi, otherKey);
         Assert.True(await P2pHttp.AnswersAsync(nodeApi, TimeSpan.FromSeconds(3)), "the node still answers: the first lock was released");
     }
@@ -131,5 +134,12 @@ public sealed class LockBudgetTests
 
         (await client.GitAsync("annex", "drop", "f.bin")).EnsureSuccess("drop (locks origin through the edge)");
         Assert.True(await node.HasKeyAsync(fileKey));
+    }
+
+    /// <summary>Requests the edge has in flight to the first backend of its first repository (from its status).</summary>
+    private static async Task<int> BackendInFlightAsync(string edgeUrl)
+    {
+        var status = System.Text.Json.Nodes.JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edgeUrl + "/_annexedge/status"))!;
+        return (int)status["repositories"]![0]!["backends"]![0]!["inFlight"]!;
     }
 }
