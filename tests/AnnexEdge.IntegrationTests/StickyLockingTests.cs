@@ -16,13 +16,13 @@ namespace AnnexEdge.IntegrationTests;
 /// </remarks>
 public sealed class StickyLockingTests
 {
-    private static readonly LockTokenCodec Codec = new(Convert.FromBase64String(EdgeProcess.TestTokenKey));
+    private static readonly LockTokenCodec Codec = new(Convert.FromBase64String(EdgeHost.TestTokenKey));
 
     [Fact]
     public async Task Every_lock_granted_through_the_edge_is_held_and_released_by_the_replica_that_granted_it()
     {
         await using var node = await StartReplicatedNodeAsync();
-        await using var edge = await EdgeProcess.StartAsync(RoundRobin(node));
+        await using var edge = await EdgeHost.StartAsync(RoundRobin(node));
         var edgeApi = P2pHttp.Api(edge.Url, node.Uuid);
         var grantedBy = new HashSet<string>();
 
@@ -55,7 +55,7 @@ public sealed class StickyLockingTests
     public async Task A_tampered_foreign_or_raw_lockid_is_refused_and_leaves_the_backend_lock_held()
     {
         await using var node = await StartReplicatedNodeAsync();
-        await using var edge = await EdgeProcess.StartAsync(RoundRobin(node));
+        await using var edge = await EdgeHost.StartAsync(RoundRobin(node));
         var edgeApi = P2pHttp.Api(edge.Url, node.Uuid);
         var key = await PutAsync(edgeApi);
         var token = await P2pHttp.LockAsync(edgeApi, key);
@@ -96,8 +96,8 @@ public sealed class StickyLockingTests
     {
         await using var node = await StartReplicatedNodeAsync();
         var config = RoundRobin(node);
-        await using var first = await EdgeProcess.StartAsync(config);
-        await using var second = await EdgeProcess.StartAsync(config);
+        await using var first = await EdgeHost.StartAsync(config);
+        await using var second = await EdgeHost.StartAsync(config);
         var key = await PutAsync(P2pHttp.Api(first.Url, node.Uuid));
 
         // Two locks, so that each replica has granted one whichever the round robin starts with.
@@ -126,7 +126,7 @@ public sealed class StickyLockingTests
     public async Task Keeplocked_whose_granting_replica_died_fails_instead_of_answering_as_a_held_lock()
     {
         await using var node = await StartReplicatedNodeAsync();
-        await using var edge = await EdgeProcess.StartAsync(RoundRobin(node));
+        await using var edge = await EdgeHost.StartAsync(RoundRobin(node));
         var edgeApi = P2pHttp.Api(edge.Url, node.Uuid);
         var key = await PutAsync(edgeApi);
 
@@ -182,7 +182,7 @@ public sealed class StickyLockingTests
     /// <summary>Round robin, so that consecutive locks come from both replicas.</summary>
     private static JsonObject RoundRobin(P2pNode node)
     {
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         config["Repositories"]![0]!["LoadBalancing"] = "RoundRobin";
         return config;
     }

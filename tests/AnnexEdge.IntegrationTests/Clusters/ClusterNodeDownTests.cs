@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 
 namespace AnnexEdge.IntegrationTests.Clusters;
 
@@ -45,7 +46,7 @@ public sealed class ClusterNodeDownTests
             Assert.True(await dead.HasKeyAsync(content.Key), "node3's copy untouched");
         }
 
-        await lab.Edge.LogLineAsync("was removed from 2 of 3 nodes");
+        await lab.Edge.EventAsync(EdgeEventIds.ClusterPartialRemoval, e => e.Number("Removed") == 2 && e.Number("Nodes") == 3);
     }
 
     [Fact]
@@ -96,7 +97,7 @@ public sealed class ClusterNodeDownTests
         Assert.Contains(lab.Nodes[2].Uuid, whereis, StringComparison.Ordinal);
         Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), await lab.HoldersAsync(key));
         Assert.False(await victim.HasKeyAsync(key), "the killed node has no object, only a partial tmp file");
-        await lab.Edge.LogLineAsync($"node {victim.Name} did not store");
+        await lab.Edge.EventAsync(EdgeEventIds.ClusterNodeDidNotStore, e => e.Text("Node") == victim.Name);
     }
 
     [Fact]
@@ -122,7 +123,7 @@ public sealed class ClusterNodeDownTests
             Assert.True(stored.GetProperty("stored").GetBoolean(), stored + "\n" + lab.Logs);
             Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), PlusUuids(stored));
             Assert.True(clock.Elapsed < activityTimeout * 5, $"answered only after {clock.Elapsed}");
-            await lab.Edge.LogLineAsync($"node {victim.Name} did not store");
+            await lab.Edge.EventAsync(EdgeEventIds.ClusterNodeDidNotStore, e => e.Text("Node") == victim.Name);
         }
         finally
         {

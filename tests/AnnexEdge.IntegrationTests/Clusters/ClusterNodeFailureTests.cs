@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 
 namespace AnnexEdge.IntegrationTests.Clusters;
 
@@ -111,7 +112,7 @@ public sealed class ClusterNodeFailureTests
 
         Assert.Equal(content.Length, received);
         Assert.Equal(content.Sha256, hash.GetHashAndReset());
-        await lab.Edge.LogLineAsync($"Download continued from node {lab.Nodes[1].Name} at byte");
+        await lab.Edge.EventAsync(EdgeEventIds.ClusterDownloadResumed, e => e.Text("Node") == lab.Nodes[1].Name);
     }
 
     [Fact]

@@ -47,6 +47,12 @@ public sealed class EdgeHost : IAsyncDisposable
 
     public string ConfigPath => _dir.Combine("annexedge.json");
 
+    /// <summary>The lock token key of test edges (<see cref="EdgeProcess.TestTokenKey"/>).</summary>
+    public const string TestTokenKey = EdgeProcess.TestTokenKey;
+
+    /// <summary>The <c>AnnexEdge</c> section for the nodes (<see cref="EdgeProcess.ConfigFor"/>).</summary>
+    public static JsonObject ConfigFor(params P2pNode[] nodes) => EdgeProcess.ConfigFor(nodes);
+
     /// <summary>An edge serving each node as a repository, with all of the node's p2phttp processes as backends.</summary>
     public static Task<EdgeHost> StartAsync(params P2pNode[] nodes) => StartAsync(EdgeProcess.ConfigFor(nodes));
 
