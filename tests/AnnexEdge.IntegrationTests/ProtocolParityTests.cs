@@ -164,17 +164,17 @@ public sealed class ProtocolParityTests(ProtocolParityTests.Lab lab) : IClassFix
     public sealed class Lab : IAsyncLifetime
     {
         private P2pNode? _node;
-        private EdgeProcess? _edge;
-        private EdgeProcess? _recordingEdge;
+        private EdgeHost? _edge;
+        private EdgeHost? _recordingEdge;
         private WireMockServer? _recorder;
         private string _key = "";
         private string _absent = "";
 
         public P2pNode Node => _node!;
 
-        public EdgeProcess Edge => _edge!;
+        public EdgeHost Edge => _edge!;
 
-        public EdgeProcess RecordingEdge => _recordingEdge!;
+        public EdgeHost RecordingEdge => _recordingEdge!;
 
         public WireMockServer Recorder => _recorder!;
 
@@ -187,12 +187,12 @@ public sealed class ProtocolParityTests(ProtocolParityTests.Lab lab) : IClassFix
         public async ValueTask InitializeAsync()
         {
             _node = await P2pNode.StartAsync("node1");
-            _edge = await EdgeProcess.StartAsync(_node);
+            _edge = await EdgeHost.StartAsync(_node);
             _recorder = WireMockServer.Start();
-            var config = EdgeProcess.ConfigFor(_node);
+            var config = EdgeHost.ConfigFor(_node);
             config["Repositories"]![0]!["Backends"] = new JsonArray(JsonValue.Create(_recorder.Url!)!);
             config["HealthChecks"] = new JsonObject { ["Enabled"] = false };
-            _recordingEdge = await EdgeProcess.StartAsync(config);
+            _recordingEdge = await EdgeHost.StartAsync(config);
 
             var (data, key) = P2pHttp.RandomObject(1000);
             await P2pHttp.PutObjectAsync(P2pHttp.Api(_node.Url, _node.Uuid), key, data);

@@ -9,7 +9,7 @@ public sealed class RealClientRoundTripTests
     public async Task Copy_get_drop_and_fsck_of_a_small_file_work_through_the_edge()
     {
         await using var node = await P2pNode.StartAsync("node1");
-        await using var edge = await EdgeProcess.StartAsync(node);
+        await using var edge = await EdgeHost.StartAsync(node);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
         var key = await client.AddRandomFileAsync("small.bin", 5000);
 
@@ -28,7 +28,7 @@ public sealed class RealClientRoundTripTests
     public async Task A_50_MiB_file_round_trips_through_the_edge()
     {
         await using var node = await P2pNode.StartAsync("node1");
-        await using var edge = await EdgeProcess.StartAsync(node);
+        await using var edge = await EdgeHost.StartAsync(node);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
         var key = await client.AddRandomFileAsync("big.bin", 50L * 1024 * 1024 + 123);
 
@@ -40,10 +40,10 @@ public sealed class RealClientRoundTripTests
     {
         await using var node = await P2pNode.StartAsync("node1");
         await node.AddServerAsync();
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         // Round robin, so that both replicas grant locks.
         config["Repositories"]![0]!["LoadBalancing"] = "RoundRobin";
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
 
         // Each drop needs a lock granted by one replica and kept through the same one, whichever it was.
@@ -57,7 +57,7 @@ public sealed class RealClientRoundTripTests
         }
 
         var keptBy = node.Urls.Select(u => AnnexEdge.Routing.Backend.For(node.Name, u).Id)
-            .Where(id => edge.Logs.Split('\n').Any(l => l.Contains("/keeplocked") && l.Contains(id)))
+            .Where(id => edge.Events.All.Any(e => e.IsRequest() && e.Text("Endpoint") == "keeplocked" && e.Text("Backend") == id))
             .ToArray();
         Assert.True(keptBy.Length == 2, $"keeplocked went to {keptBy.Length} replica(s):\n{edge.Logs}");
     }

@@ -16,13 +16,13 @@ namespace AnnexEdge.IntegrationTests;
 /// </remarks>
 public sealed class StickyLockingTests
 {
-    private static readonly LockTokenCodec Codec = new(Convert.FromBase64String(EdgeProcess.TestTokenKey));
+    private static readonly LockTokenCodec Codec = new(Convert.FromBase64String(EdgeHost.TestTokenKey));
 
     [Fact]
     public async Task Every_lock_granted_through_the_edge_is_held_and_released_by_the_replica_that_granted_it()
     {
         await using var node = await StartReplicatedNodeAsync();
-        await using var edge = await EdgeProcess.StartAsync(RoundRobin(node));
+        await using var edge = await EdgeHost.StartAsync(RoundRobin(node));
         var edgeApi = P2pHttp.Api(edge.Url, node.Uuid);
         var grantedBy = new HashSet<string>();
 
@@ -55,7 +55,7 @@ public sealed class StickyLockingTests
     public async Task A_tampered_foreign_or_raw_lockid_is_refused_and_leaves_the_backend_lock_held()
     {
         await using var node = await StartReplicatedNodeAsync();
-        await using var edge = await EdgeProcess.StartAsync(RoundRobin(node));
+        await using var edge = await EdgeHost.StartAsync(RoundRobin(node));
         var edgeApi = P2pHttp.Api(edge.Url, node.Uuid);
         var key = await PutAsync(edgeApi);
         var token = await P2pHttp.LockAsync(edgeApi, key);
@@ -96,8 +96,8 @@ public sealed class StickyLockingTests
     {
         await using var node = await StartReplicatedNodeAsync();
         var config = RoundRobin(node);
-        await using var first = await EdgeProcess.StartAsync(config);
-        await using var second = await EdgeProcess.StartAsync(config);
+        await using var first = await EdgeHost.StartAsync(config);
+        await using var second = await EdgeHost.StartAsync(config);
         var key = await PutAsync(P2pHttp.Api(first.Url, node.Uuid));
 
         // Two locks, so that each replica has granted one whichever the round robin starts with.
@@ -126,7 +126,7 @@ public sealed class StickyLockingTests
     public async Task Keeplocked_whose_granting_replica_died_fails_instead_of_answering_as_a_held_lock()
     {
         await using var node = await StartReplicatedNodeAsync();
-        await using var edge = await EdgeProcess.StartAsync(RoundRobin(node));
+        await using var edge = await EdgeHost.StartAsync(RoundRobin(node));
         var edgeApi = P2pHttp.Api(edge.Url, node.Uuid);
         var key = await PutAsync(edgeApi);
 
@@ -153,8 +153,10 @@ public sealed class StickyLockingTests
         var victimIndex = node.Urls.Select(u => Backend.For(node.Name, u).Id).ToList().IndexOf(victim);
         node.KillServer(victimIndex);
 
-        // A keeplocked open while its replica dies ends with an error when the client unlocks.
-        await Task.Delay(500, TestContext.Current.CancellationToken);
+        // A keeplocked open while its replica dies ends with an error when the client unlocks. Dead means its port
+        // refuses connections (the kill returns when git exits; its git-annex child may take a moment more).
+        await Eventually.Async(
+            async () => await RefusesAsync(node.Urls[victimIndex]), TimeSpan.FromSeconds(10), $"replica {victim} refuses connections");
         var (openStatus, openBody) = await session.UnlockAsync().WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
         await session.DisposeAsync();
         Assert.True(openStatus >= 500, $"open keeplocked answered {openStatus} {openBody}");
@@ -180,7 +182,7 @@ public sealed class StickyLockingTests
     /// <summary>Round robin, so that consecutive locks come from both replicas.</summary>
     private static JsonObject RoundRobin(P2pNode node)
     {
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         config["Repositories"]![0]!["LoadBalancing"] = "RoundRobin";
         return config;
     }
@@ -190,6 +192,21 @@ public sealed class StickyLockingTests
         var (data, key) = P2pHttp.RandomObject(4096);
         await P2pHttp.PutObjectAsync(edgeApi, key, data);
         return key;
+    }
+
+    private static async Task<bool> RefusesAsync(string url)
+    {
+        var uri = new Uri(url);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(uri.Host, uri.Port, TestContext.Current.CancellationToken);
+            return false;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return true;
+        }
     }
 
     private static string Flip(string token, int index)

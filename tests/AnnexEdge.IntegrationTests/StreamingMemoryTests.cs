@@ -27,6 +27,8 @@ public sealed class StreamingMemoryTests
         var api = P2pHttp.Api(edge.Url, node.Uuid);
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
 
+        // Lets start-up allocations settle before the baseline (not a wait for a condition: a later baseline only
+        // makes the measured growth smaller, so this pause cannot hide a failure).
         await Task.Delay(500, cancel);
         var idle = edge.ResidentBytes();
         using var watch = new EdgeWatch(edge);

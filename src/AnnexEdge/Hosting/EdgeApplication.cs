@@ -66,7 +66,7 @@ public static partial class EdgeApplication
             {
                 logger.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {Properties:j}{NewLine}{Exception}");
             }
-        });
+        }, preserveStaticLogger: true); // this app's logger, not the process-wide Log.Logger (tests run several edges in one process)
 
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -109,6 +109,7 @@ public static partial class EdgeApplication
         // One request-log event per request, enriched from the P2P request feature alone (whatever the target).
         app.UseSerilogRequestLogging(logging =>
         {
+            logging.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
             logging.MessageTemplate = "{RequestMethod} {RequestPath} {StatusCode} in {Elapsed:0.0} ms";
             logging.GetLevel = (http, _, exception) =>
                 exception is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error : LogEventLevel.Information;

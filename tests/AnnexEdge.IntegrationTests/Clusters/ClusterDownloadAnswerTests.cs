@@ -32,7 +32,7 @@ public sealed class ClusterDownloadAnswerTests
     public async Task A_key_every_node_lacks_is_not_found(string key)
     {
         await using var node = await P2pNode.StartAsync("lacking");
-        await using var edge = await EdgeProcess.StartAsync(ClusterConfig(node, withDeadNode: false));
+        await using var edge = await EdgeHost.StartAsync(ClusterConfig(node, withDeadNode: false));
 
         var (status, body) = await GetAsync(edge, key);
 
@@ -44,7 +44,7 @@ public sealed class ClusterDownloadAnswerTests
     public async Task A_key_is_not_called_missing_when_a_node_could_not_be_asked(string key)
     {
         await using var node = await P2pNode.StartAsync("lacking");
-        await using var edge = await EdgeProcess.StartAsync(ClusterConfig(node, withDeadNode: true));
+        await using var edge = await EdgeHost.StartAsync(ClusterConfig(node, withDeadNode: true));
 
         var (status, body) = await GetAsync(edge, key);
 
@@ -54,7 +54,7 @@ public sealed class ClusterDownloadAnswerTests
 
     private static JsonObject ClusterConfig(P2pNode node, bool withDeadNode)
     {
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         config["Uuid"] = EdgeUuid;
         var nodes = new JsonArray((JsonNode)JsonValue.Create(node.Name));
         if (withDeadNode)
@@ -72,7 +72,7 @@ public sealed class ClusterDownloadAnswerTests
         return config;
     }
 
-    private static async Task<(HttpStatusCode Status, string Body)> GetAsync(EdgeProcess edge, string key)
+    private static async Task<(HttpStatusCode Status, string Body)> GetAsync(EdgeHost edge, string key)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         using var response = await http.GetAsync(

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 
 namespace AnnexEdge.IntegrationTests.Clusters;
 
@@ -45,7 +46,7 @@ public sealed class ClusterNodeDownTests
             Assert.True(await dead.HasKeyAsync(content.Key), "node3's copy untouched");
         }
 
-        await lab.Edge.LogLineAsync("was removed from 2 of 3 nodes");
+        await lab.Edge.EventAsync(EdgeEventIds.ClusterPartialRemoval, e => e.Number("Removed") == 2 && e.Number("Nodes") == 3);
     }
 
     [Fact]
@@ -96,7 +97,7 @@ public sealed class ClusterNodeDownTests
         Assert.Contains(lab.Nodes[2].Uuid, whereis, StringComparison.Ordinal);
         Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), await lab.HoldersAsync(key));
         Assert.False(await victim.HasKeyAsync(key), "the killed node has no object, only a partial tmp file");
-        await lab.Edge.LogLineAsync($"node {victim.Name} did not store");
+        await lab.Edge.EventAsync(EdgeEventIds.ClusterNodeDidNotStore, e => e.Text("Node") == victim.Name);
     }
 
     [Fact]
@@ -122,15 +123,20 @@ public sealed class ClusterNodeDownTests
             Assert.True(stored.GetProperty("stored").GetBoolean(), stored + "\n" + lab.Logs);
             Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), PlusUuids(stored));
             Assert.True(clock.Elapsed < activityTimeout * 5, $"answered only after {clock.Elapsed}");
-            await lab.Edge.LogLineAsync($"node {victim.Name} did not store");
+            await lab.Edge.EventAsync(EdgeEventIds.ClusterNodeDidNotStore, e => e.Text("Node") == victim.Name);
         }
         finally
         {
             victim.SignalServer(0, "CONT");
         }
 
-        // Continued, the node finds its request gone: it does not keep a partial object as whole.
-        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        // Continued, the node finds its request gone: it does not keep a partial object as whole. Once it has closed
+        // the partial object it was receiving, nothing is writing it any more: if it is not in the annex then, it
+        // never will be.
+        var tmp = Path.Combine(victim.RepositoryPath, ".git", "annex", "tmp");
+        await Eventually.Async(
+            () => victim.OpenFilesUnder(0, tmp).Count == 0, TimeSpan.FromSeconds(30), "the continued node closes its partial object",
+            () => string.Join("\n", victim.OpenFilesUnder(0, tmp)) + "\n" + lab.Logs);
         Assert.False(await victim.HasKeyAsync(content.Key), "the hung node has no object");
         Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), await lab.HoldersAsync(content.Key));
     }

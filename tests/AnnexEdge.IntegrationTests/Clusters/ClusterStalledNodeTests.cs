@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Faults;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 
 namespace AnnexEdge.IntegrationTests.Clusters;
 
@@ -42,7 +43,7 @@ public sealed class ClusterStalledNodeTests
         await using var real = await P2pNode.StartAsync("real");
         await AddLocallyAsync(real, content);
         await using var stalling = new StallingNode("57a11ed0-0000-4000-8000-000000000001", content.Bytes, stallAfter);
-        await using var edge = await EdgeProcess.StartAsync(ClusterConfig([("stalling", stalling.Uuid, stalling.Url, 10)], real, realCost: 100));
+        await using var edge = await EdgeHost.StartAsync(ClusterConfig([("stalling", stalling.Uuid, stalling.Url, 10)], real, realCost: 100));
 
         var download = await DownloadAsync(edge, content.Key, ct);
         TestContext.Current.TestOutputHelper?.WriteLine(
@@ -62,9 +63,10 @@ public sealed class ClusterStalledNodeTests
         Assert.InRange(download.Elapsed, ActivityTimeout * 0.75, ActivityTimeout + TimeSpan.FromSeconds(6));
 
         // It continued from the real node at the very byte the stalled one had reached, and said so.
-        var resumed = await edge.LogLineAsync($"Download continued from node {real.Name} at byte {stallAfter} after the previous node failed");
-        AssertEventId(ClusterDownloadResumed, resumed);
-        Assert.DoesNotContain("no node could continue it", edge.Logs, StringComparison.Ordinal);
+        await edge.EventAsync(EdgeEventIds.ClusterDownloadResumed, e => e.Text("Node") == real.Name && e.Number("Offset") == stallAfter);
+        // The request's own event is logged once its answer is over, so after any failure of its download.
+        await edge.RequestEventAsync("GET", "/key/" + content.Key);
+        Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.ClusterDownloadFailed);
 
         // And it let go of the stalled connection.
         await stalling.HungUp.WaitAsync(TimeSpan.FromSeconds(10), ct);
@@ -81,7 +83,7 @@ public sealed class ClusterStalledNodeTests
         await using var real = await P2pNode.StartAsync("lacking");
         await using var first = new StallingNode("57a11ed0-0000-4000-8000-000000000001", content.Bytes, firstStallsAfter);
         await using var second = new StallingNode("57a11ed0-0000-4000-8000-000000000002", content.Bytes, secondStallsAfter);
-        await using var edge = await EdgeProcess.StartAsync(ClusterConfig(
+        await using var edge = await EdgeHost.StartAsync(ClusterConfig(
             [("stalling1", first.Uuid, first.Url, 10), ("stalling2", second.Uuid, second.Url, 20)], real, realCost: 100));
 
         var download = await DownloadAsync(edge, content.Key, ct);
@@ -99,11 +101,11 @@ public sealed class ClusterStalledNodeTests
         Assert.Equal(new[] { 0L }, first.KeyRequestOffsets);
         Assert.Equal(new[] { (long)firstStallsAfter }, second.KeyRequestOffsets);
         Assert.True(download.Elapsed >= ActivityTimeout * 1.5, "the stalls were not waited for: " + what);
-        AssertEventId(ClusterDownloadResumed, await edge.LogLineAsync(
-            $"Download continued from node stalling2 at byte {firstStallsAfter} after the previous node failed"));
-        AssertEventId(ClusterDownloadFailed, await edge.LogLineAsync(
-            $"Download of {content.Key} stopped at {firstStallsAfter + secondStallsAfter} of {content.Length} bytes: no node could continue it"));
-        Assert.DoesNotContain($"Download continued from node {real.Name}", edge.Logs, StringComparison.Ordinal);
+        await edge.EventAsync(EdgeEventIds.ClusterDownloadResumed, e => e.Text("Node") == "stalling2" && e.Number("Offset") == firstStallsAfter);
+        // The failure is the download's last word: no node is tried after it.
+        await edge.EventAsync(EdgeEventIds.ClusterDownloadFailed, e => e.Text("Key") == content.Key
+            && e.Number("Sent") == firstStallsAfter + secondStallsAfter && e.Number("Total") == content.Length);
+        Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.ClusterDownloadResumed && e.Text("Node") == real.Name);
 
         await first.HungUp.WaitAsync(TimeSpan.FromSeconds(10), ct);
         await second.HungUp.WaitAsync(TimeSpan.FromSeconds(10), ct);
@@ -111,12 +113,12 @@ public sealed class ClusterStalledNodeTests
 
     /// <summary>
     /// An edge that is the gateway of one cluster: the fake nodes and the real one, each with its cost, anonymous
-    /// full access (<see cref="EdgeProcess"/>'s default), a short ActivityTimeout.
+    /// full access (<see cref="EdgeHost"/>'s default), a short ActivityTimeout.
     /// </summary>
     private static JsonObject ClusterConfig(
         IReadOnlyList<(string Name, string Uuid, string Url, double Cost)> fakes, P2pNode real, double realCost)
     {
-        var config = EdgeProcess.ConfigFor(real);
+        var config = EdgeHost.ConfigFor(real);
         config["Uuid"] = EdgeUuid;
         var repositories = config["Repositories"]!.AsArray();
         repositories[0]!["Cost"] = realCost;
@@ -157,15 +159,13 @@ public sealed class ClusterStalledNodeTests
     }
 
     /// <summary>The text log line carries the event id among its properties: <c>{"EventId": {"Id": 4003, ...}, ...}</c>.</summary>
-    private static void AssertEventId(int id, string line) =>
-        Assert.Matches($"\"EventId\": ?\\{{\"Id\": ?{id}\\b", line);
 
     /// <summary>What a client got: status, body bytes and their hash, when the first arrived, and how the read ended.</summary>
     private sealed record Download(
         HttpStatusCode? Status, long BytesRead, byte[] Sha256, TimeSpan? FirstBytes, TimeSpan Elapsed, Exception? Error, bool TimedOut);
 
     /// <summary>GETs the key from the cluster as a client would, giving up (TimedOut) after 30 s so a hang fails the test.</summary>
-    private static async Task<Download> DownloadAsync(EdgeProcess edge, string key, CancellationToken ct)
+    private static async Task<Download> DownloadAsync(EdgeHost edge, string key, CancellationToken ct)
     {
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);

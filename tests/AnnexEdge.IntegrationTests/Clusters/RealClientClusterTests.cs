@@ -17,7 +17,7 @@ public sealed class RealClientClusterTests
         var ct = TestContext.Current.CancellationToken;
         // --debug: each node logs the P2P messages it receives, so the puts it got can be counted.
         await using var lab = await ClusterLab.StartAsync(
-            withClient: true, c => c["LogFormat"] = "json", nodeArgs: ["--wideopen", "--debug"]);
+            withClient: true, nodeArgs: ["--wideopen", "--debug"]);
         var client = lab.Client;
         const long size = 20L * 1024 * 1024 + 7;
         var key = await client.AddRandomFileAsync("file.bin", size);
@@ -25,7 +25,9 @@ public sealed class RealClientClusterTests
         (await client.GitAsync("annex", "copy", "--to", "origin-mycluster", "file.bin")).EnsureSuccess("copy --to origin-mycluster");
 
         Assert.Equal(Uuids(lab.Nodes), await lab.HoldersAsync(key));
-        // One upload: the client sent one put, to the cluster UUID, and none to a node's UUID...
+        // One upload: the client sent one put, to the cluster UUID, and none to a node's UUID (each request's event
+        // is logged once it is answered: the cluster put's comes after any put the client made before it)...
+        await lab.Edge.EventAsync(e => e.IsRequest() && e.Text("Endpoint") == "put" && e.Text("Uuid") == lab.ClusterUuid);
         var puts = EdgeRequests(lab.Edge).Where(r => r.Endpoint == "put").Select(r => r.Uuid).ToArray();
         Assert.True(puts.SequenceEqual([lab.ClusterUuid]), $"puts logged to {string.Join(", ", puts)}:\n{lab.Edge.Logs}");
         // ...and each node received the content once, whole.
@@ -78,19 +80,9 @@ public sealed class RealClientClusterTests
         return nodes;
     }
 
-    /// <summary>The p2phttp requests the edge logged (json log format, one line per request): endpoint and UUID.</summary>
-    private static IEnumerable<(string Endpoint, string Uuid)> EdgeRequests(EdgeProcess edge)
-    {
-        foreach (var line in edge.Logs.Split('\n').Where(l => l.StartsWith('{')))
-        {
-            var entry = JsonDocument.Parse(line).RootElement;
-            if (entry.GetProperty("@mt").GetString()!.StartsWith("{RequestMethod}", StringComparison.Ordinal)
-                && entry.TryGetProperty("Endpoint", out var endpoint))
-            {
-                yield return (endpoint.GetString()!, entry.GetProperty("Uuid").GetString()!);
-            }
-        }
-    }
+    /// <summary>The p2phttp requests the edge logged (one event per request): endpoint and UUID.</summary>
+    private static IEnumerable<(string Endpoint, string Uuid)> EdgeRequests(EdgeHost edge) =>
+        edge.Events.All.Where(e => e.IsRequest() && e.Text("Endpoint") is not null).Select(e => (e.Text("Endpoint")!, e.Text("Uuid")!));
 
     /// <summary>
     /// The lengths of the uploads the node's p2phttp received, from its --debug log of P2P messages. A putoffset is a

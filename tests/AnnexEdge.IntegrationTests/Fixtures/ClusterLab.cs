@@ -23,7 +23,7 @@ public sealed class ClusterLab : IAsyncLifetime
     public const string ClientUuid = "c1c1c1c1-0000-4000-8000-00000000c11e";
 
     private readonly TempDirectory _gatewayDir = new("gateway");
-    private readonly List<EdgeProcess> _extraEdges = [];
+    private readonly List<EdgeHost> _extraEdges = [];
 
     public ClusterLab()
     {
@@ -48,7 +48,7 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>The cluster's UUID, as <c>git annex initcluster</c> made it.</summary>
     public string ClusterUuid { get; private set; } = "";
 
-    public EdgeProcess Edge { get; private set; } = null!;
+    public EdgeHost Edge { get; private set; } = null!;
 
     public AnnexClient Client => _client ?? throw new InvalidOperationException("this lab was started without a client");
 
@@ -76,7 +76,7 @@ public sealed class ClusterLab : IAsyncLifetime
     {
         Nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => P2pNode.StartAsync("node" + i, 4, NodeArgs)));
         await MakeGatewayAsync();
-        Edge = await EdgeProcess.StartAsync(EdgeConfig(ChangeEdgeConfig));
+        Edge = await EdgeHost.StartAsync(EdgeConfig(ChangeEdgeConfig));
         if (WithClient)
         {
             _client = await AnnexClient.CloneAsync(GatewayPath, Edge.AnnexUrl);
@@ -88,7 +88,7 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>The edge's <c>AnnexEdge</c> section for this cluster; tests change it for extra edges.</summary>
     public JsonObject EdgeConfig(Action<JsonObject>? change = null)
     {
-        var config = EdgeProcess.ConfigFor([.. Nodes]);
+        var config = EdgeHost.ConfigFor([.. Nodes]);
         config["Repositories"]![0]!["Cost"] = Node1Cost;
         config["Uuid"] = GatewayUuid;
         config["Clusters"] = new JsonArray(new JsonObject
@@ -102,9 +102,9 @@ public sealed class ClusterLab : IAsyncLifetime
     }
 
     /// <summary>Another edge process over the same nodes and cluster, stopped with the lab.</summary>
-    public async Task<EdgeProcess> StartEdgeAsync(Action<JsonObject>? change = null)
+    public async Task<EdgeHost> StartEdgeAsync(Action<JsonObject>? change = null)
     {
-        var edge = await EdgeProcess.StartAsync(EdgeConfig(change));
+        var edge = await EdgeHost.StartAsync(EdgeConfig(change));
         _extraEdges.Add(edge);
         return edge;
     }
@@ -112,18 +112,18 @@ public sealed class ClusterLab : IAsyncLifetime
     public P2pNode NodeByUuid(string uuid) => Nodes.Single(n => n.Uuid == uuid);
 
     /// <summary>The URL of a p2phttp request to a UUID served by the edge.</summary>
-    public static string RequestUrl(EdgeProcess edge, string uuid, string version, string endpoint, string query = "") =>
+    public static string RequestUrl(EdgeHost edge, string uuid, string version, string endpoint, string query = "") =>
         $"{edge.Url}/git-annex/{uuid}/{version}/{endpoint}?clientuuid={ClientUuid}{query}";
 
     /// <summary>POSTs a bodiless request and returns the JSON answer, failing on any status but 200.</summary>
-    public async Task<JsonElement> PostAsync(EdgeProcess edge, string uuid, string version, string endpoint, string query, CancellationToken ct)
+    public async Task<JsonElement> PostAsync(EdgeHost edge, string uuid, string version, string endpoint, string query, CancellationToken ct)
     {
         using var response = await Http.PostAsync(RequestUrl(edge, uuid, version, endpoint, query), null, ct);
         return await JsonAnswerAsync(response, ct);
     }
 
     /// <summary>Puts content to a UUID through the edge (the body is streamed as given) and returns the JSON answer.</summary>
-    public async Task<JsonElement> PutAsync(EdgeProcess edge, string uuid, string version, string key, long length, HttpContent body, CancellationToken ct)
+    public async Task<JsonElement> PutAsync(EdgeHost edge, string uuid, string version, string key, long length, HttpContent body, CancellationToken ct)
     {
         body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         body.Headers.Add("X-git-annex-data-length", length.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -131,7 +131,7 @@ public sealed class ClusterLab : IAsyncLifetime
         return await JsonAnswerAsync(response, ct);
     }
 
-    public Task<JsonElement> PutAsync(EdgeProcess edge, string uuid, string version, TestObject content, CancellationToken ct) =>
+    public Task<JsonElement> PutAsync(EdgeHost edge, string uuid, string version, TestObject content, CancellationToken ct) =>
         PutAsync(edge, uuid, version, content.Key, content.Length, new ByteArrayContent(content.Bytes), ct);
 
     /// <summary>Which nodes hold the key's content, by asking each repository (not the network).</summary>

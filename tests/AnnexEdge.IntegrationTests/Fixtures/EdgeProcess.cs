@@ -76,6 +76,21 @@ public sealed class EdgeProcess : IAsyncDisposable
     public static async Task<EdgeProcess> StartAsync(JsonObject annexEdgeSection, IDictionary<string, string>? environment = null)
     {
         var dir = new TempDirectory("edge");
+        var configPath = await WriteConfigAsync(annexEdgeSection, dir);
+        var port = FreePort.Next();
+        var process = new BackgroundProcess(
+            "dotnet", [EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"], dir.Path, environment);
+        var edge = new EdgeProcess(process, dir, port);
+        await edge.WaitUntilServingAsync();
+        return edge;
+    }
+
+    /// <summary>
+    /// Writes the config file of a test edge (process or <see cref="EdgeHost"/>) into the directory and returns its
+    /// path: the <c>AnnexEdge</c> section, open to anonymous clients unless it says who may do what.
+    /// </summary>
+    internal static async Task<string> WriteConfigAsync(JsonObject annexEdgeSection, TempDirectory dir)
+    {
         var section = annexEdgeSection.DeepClone().AsObject();
         if (!section.ContainsKey("Anonymous") && !section.ContainsKey("Users"))
         {
@@ -86,12 +101,7 @@ public sealed class EdgeProcess : IAsyncDisposable
         var config = new JsonObject { ["AnnexEdge"] = section };
         var configPath = dir.Combine("annexedge.json");
         await File.WriteAllTextAsync(configPath, config.ToJsonString());
-        var port = FreePort.Next();
-        var process = new BackgroundProcess(
-            "dotnet", [EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"], dir.Path, environment);
-        var edge = new EdgeProcess(process, dir, port);
-        await edge.WaitUntilServingAsync();
-        return edge;
+        return configPath;
     }
 
     /// <summary>Runs the edge binary to completion with these arguments (for start-up validation tests).</summary>

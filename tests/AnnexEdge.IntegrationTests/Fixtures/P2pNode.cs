@@ -84,6 +84,66 @@ public sealed class P2pNode : IAsyncDisposable
         ProcessRunner.RunAsync("kill", ["-" + signal, pid], RepositoryPath).GetAwaiter().GetResult().EnsureSuccess("kill -" + signal);
     }
 
+    /// <summary>
+    /// Files under <paramref name="directory"/> that one p2phttp server (the <c>git</c> wrapper and every process
+    /// below it) has open now, from /proc.
+    /// </summary>
+    public IReadOnlyList<string> OpenFilesUnder(int index, string directory)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(proc), out var pid))
+            {
+                try
+                {
+                    // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis.
+                    var stat = File.ReadAllText(Path.Combine(proc, "stat"));
+                    parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+                }
+                catch (IOException)
+                {
+                    // The process ended as we looked.
+                }
+            }
+        }
+
+        var root = _servers[index].Process.Pid;
+        bool Below(int pid)
+        {
+            for (var p = pid; p > 1; p = parents.GetValueOrDefault(p))
+            {
+                if (p == root)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        var open = new List<string>();
+        foreach (var pid in parents.Keys.Where(Below))
+        {
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+                {
+                    if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith(directory, StringComparison.Ordinal))
+                    {
+                        open.Add(target);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended as we looked.
+            }
+        }
+
+        return open;
+    }
+
     /// <summary>Starts a killed p2phttp process again, same port and options, as a supervisor would restart it.</summary>
     public async Task RestartServerAsync(int index)
     {

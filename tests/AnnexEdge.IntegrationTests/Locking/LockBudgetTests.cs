@@ -1,4 +1,5 @@
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 
 namespace AnnexEdge.IntegrationTests.Locking;
 
@@ -12,7 +13,7 @@ public sealed class LockBudgetTests
     public async Task Ten_unreleased_locks_through_the_edge_leave_the_node_serving_while_the_same_straight_to_a_node_wedge_it()
     {
         await using var node = await P2pNode.StartAsync("budget", jobs: 4);
-        await using var edge = await EdgeProcess.StartAsync(node);
+        await using var edge = await EdgeHost.StartAsync(node);
         var api = P2pHttp.Api(edge.Url, node.Uuid);
         var keys = new List<string>();
         for (var i = 0; i < 10; i++)
@@ -71,7 +72,7 @@ public sealed class LockBudgetTests
     public async Task Client_hanging_up_mid_keeplocked_releases_the_backend_lock_at_once()
     {
         await using var node = await P2pNode.StartAsync("hangup", jobs: 4);
-        await using var edge = await EdgeProcess.StartAsync(node);
+        await using var edge = await EdgeHost.StartAsync(node);
         var api = P2pHttp.Api(edge.Url, node.Uuid);
         var nodeApi = P2pHttp.Api(node.Url, node.Uuid);
         var (_, key) = await P2pHttp.PutRandomObjectAsync(api, 100);
@@ -80,15 +81,18 @@ public sealed class LockBudgetTests
         var lockId = await P2pHttp.LockAsync(api, key);
         using (await MisbehavingKeepLockedClient.OpenAsync(api, lockId))
         {
-            await Task.Delay(500, TestContext.Current.CancellationToken);
+            // The edge has relayed the keeplocked to the node (it is the backend's one request in flight).
+            await Eventually.Async(
+                async () => await BackendInFlightAsync(edge) == 1, TimeSpan.FromSeconds(10), "the keeplocked is relayed to the node");
             Assert.False(
                 (await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", otherKey))).GetProperty("locked").GetBoolean(),
                 "while the lock is kept, the node's one lock slot is taken");
         }
 
         // The client hung up: the edge told the node to unlock, so a lock taken straight at the node now is the
-        // node's only one and the node keeps answering (two held locks wedge a --jobs 4 node).
-        await Task.Delay(500, TestContext.Current.CancellationToken);
+        // node's only one and the node keeps answering (two held locks wedge a --jobs 4 node). The node has let go
+        // of the lock once the key can be dropped (dropkey reads the lock; it takes no p2phttp worker).
+        await ContentLock.AssertReleasedByDroppingAsync(node, key);
         await P2pHttp.LockAsync(nodeApi, otherKey);
         Assert.True(await P2pHttp.AnswersAsync(nodeApi, TimeSpan.FromSeconds(3)), "the node still answers: the first lock was released");
     }
@@ -97,7 +101,7 @@ public sealed class LockBudgetTests
     public async Task Keeplocked_body_that_is_not_unlock_messages_is_refused_and_the_lock_released()
     {
         await using var node = await P2pNode.StartAsync("garbage", jobs: 4);
-        await using var edge = await EdgeProcess.StartAsync(node);
+        await using var edge = await EdgeHost.StartAsync(node);
         var api = P2pHttp.Api(edge.Url, node.Uuid);
         var (_, key) = await P2pHttp.PutRandomObjectAsync(api, 100);
         using var keep = await MisbehavingKeepLockedClient.OpenAsync(api, await P2pHttp.LockAsync(api, key));
@@ -113,9 +117,9 @@ public sealed class LockBudgetTests
     public async Task Real_client_drop_needing_a_lock_works_while_another_client_is_over_its_quota()
     {
         await using var node = await P2pNode.StartAsync("quota", jobs: 8);
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         config["Locking"]!["MaxLocksPerClient"] = 1;
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
         var fileKey = await client.AddRandomFileAsync("f.bin", 5000);
         (await client.GitAsync("annex", "copy", "--to", "origin", "f.bin")).EnsureSuccess("copy --to origin");
@@ -127,9 +131,16 @@ public sealed class LockBudgetTests
         var (_, k2) = await P2pHttp.PutRandomObjectAsync(api, 100);
         Assert.True((await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", k1, greedy))).GetProperty("locked").GetBoolean());
         Assert.False((await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", k2, greedy))).GetProperty("locked").GetBoolean());
-        await edge.LogLineAsync("\"Id\": 3007");
+        await edge.EventAsync(EdgeEventIds.LockRefusedQuota, e => e.Text("Client")!.StartsWith(greedy, StringComparison.Ordinal));
 
         (await client.GitAsync("annex", "drop", "f.bin")).EnsureSuccess("drop (locks origin through the edge)");
         Assert.True(await node.HasKeyAsync(fileKey));
+    }
+
+    /// <summary>Requests the edge has in flight to the first backend of its first repository (from its status).</summary>
+    private static async Task<int> BackendInFlightAsync(EdgeHost edge)
+    {
+        var status = await edge.StatusAsync();
+        return (int)status["repositories"]![0]!["backends"]![0]!["inFlight"]!;
     }
 }

@@ -30,7 +30,7 @@ public sealed class AccessMatrixTests
         await using var node = await P2pNode.StartAsync("authnode", jobs: 32);
         var key = await AuthMatrix.AddPresentKeyAsync(node);
         using var reference = await AuthenvServer.StartAsync(node, AuthMatrix.Users, AuthMatrix.Password, p2phttpOptions);
-        await using var edge = await EdgeProcess.StartAsync(EdgeConfig(node, anonymous));
+        await using var edge = await EdgeHost.StartAsync(EdgeConfig(node, anonymous));
         using var http = AuthMatrix.NewClient();
 
         // With an anonymous mode p2phttp treats a wrong password as anonymous and answers 403 to it; the edge
@@ -51,7 +51,7 @@ public sealed class AccessMatrixTests
     {
         await using var node = await P2pNode.StartAsync("authnode");
         var key = await AuthMatrix.AddPresentKeyAsync(node);
-        await using var edge = await EdgeProcess.StartAsync(EdgeConfig(node, "readonly"));
+        await using var edge = await EdgeHost.StartAsync(EdgeConfig(node, "readonly"));
         using var http = AuthMatrix.NewClient();
 
         var matrix = await AuthMatrix.TakeAsync(http, edge.Url, node.Uuid, key, ["wrong"]);
@@ -62,7 +62,7 @@ public sealed class AccessMatrixTests
     /// <summary>The edge in front of a wide-open node, with the matrix's users and the anonymous mode given.</summary>
     internal static JsonObject EdgeConfig(P2pNode node, string anonymous)
     {
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         config["Uuid"] = GatewayUuid;
         config["Clusters"] = new JsonArray(new JsonObject
         {

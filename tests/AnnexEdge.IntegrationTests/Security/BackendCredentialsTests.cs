@@ -30,7 +30,7 @@ public sealed class BackendCredentialsTests
         config["Repositories"]![0]!["BackendUser"] = "edge";
         config["Repositories"]![0]!["BackendPassword"] = NodePassword;
         config["Anonymous"] = new JsonObject { ["*"] = "full" };
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
         var key = await client.AddRandomFileAsync("file.bin", 200_000);
 
@@ -71,7 +71,7 @@ public sealed class BackendCredentialsTests
         var withBackendUser = ConfigOn(node, authenv);
         withBackendUser["Repositories"]![0]!["BackendUser"] = "edge";
         withBackendUser["Repositories"]![0]!["BackendPassword"] = NodePassword;
-        await using (var edge = await EdgeProcess.StartAsync(withBackendUser))
+        await using (var edge = await EdgeHost.StartAsync(withBackendUser))
         {
             var (key, content) = NewObject();
             using var put = await SendAsync(http, edge.Url, PutPath(node, key), alice, content);
@@ -86,7 +86,7 @@ public sealed class BackendCredentialsTests
         // Neither: alice's header is dropped, so the node sees an anonymous client and wants credentials.
         var neither = ConfigOn(node, authenv);
         neither["HealthChecks"] = new JsonObject { ["Enabled"] = false };
-        await using (var edge = await EdgeProcess.StartAsync(neither))
+        await using (var edge = await EdgeHost.StartAsync(neither))
         {
             using var checkpresent = await SendAsync(http, edge.Url, CheckPresentPath(node), alice, null);
             Assert.Equal(HttpStatusCode.Unauthorized, checkpresent.StatusCode);
@@ -97,7 +97,7 @@ public sealed class BackendCredentialsTests
         var forwarding = ConfigOn(node, authenv);
         forwarding["Repositories"]![0]!["ForwardClientAuthorization"] = true;
         forwarding["HealthChecks"] = new JsonObject { ["Enabled"] = false };
-        await using (var edge = await EdgeProcess.StartAsync(forwarding))
+        await using (var edge = await EdgeHost.StartAsync(forwarding))
         {
             using var checkpresent = await SendAsync(http, edge.Url, CheckPresentPath(node), alice, null);
             Assert.Equal(HttpStatusCode.OK, checkpresent.StatusCode);
@@ -111,7 +111,7 @@ public sealed class BackendCredentialsTests
     /// <summary>The node's repository behind the authenv server only; alice is a full user of the edge.</summary>
     private static JsonObject ConfigOn(P2pNode node, AuthenvServer authenv)
     {
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         var repository = config["Repositories"]![0]!.AsObject();
         repository["Backends"] = new JsonArray(authenv.Url);
         repository["Jobs"] = 32; // AuthenvServer's --jobs
@@ -150,13 +150,13 @@ public sealed class BackendCredentialsTests
         return await http.SendAsync(request, TestContext.Current.CancellationToken);
     }
 
-    private static async Task<JsonNode> WaitForActiveHealthAsync(EdgeProcess edge, string address, string wanted, TimeSpan limit)
+    private static async Task<JsonNode> WaitForActiveHealthAsync(EdgeHost edge, string address, string wanted, TimeSpan limit)
     {
         var deadline = DateTime.UtcNow + limit;
         JsonNode backend;
         do
         {
-            backend = await FaultEdge.BackendStatusAsync(edge, address);
+            backend = (await edge.StatusAsync())["repositories"]!.AsArray().SelectMany(r => r!["backends"]!.AsArray()).Single(b => (string?)b!["address"] == address)!;
             if ((string?)backend["active"] == wanted)
             {
                 return backend;

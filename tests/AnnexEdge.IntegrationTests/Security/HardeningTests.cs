@@ -32,7 +32,7 @@ public sealed class HardeningTests
         var config = FaultEdge.ConfigFor(backend.Url!);
         config["Anonymous"] = new JsonObject { ["*"] = "readonly" };
         config["Limits"] = new JsonObject { ["RequestHeadersTimeout"] = "00:00:03" };
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         var ct = TestContext.Current.CancellationToken;
 
         var slow = new List<TcpClient>();
@@ -95,7 +95,7 @@ public sealed class HardeningTests
         var config = FaultEdge.ConfigFor(backend.Url!);
         config["Anonymous"] = new JsonObject { ["*"] = "readonly" };
         config["Limits"] = new JsonObject { ["RequestsPerSecondPerIp"] = 5, ["RequestBurstPerIp"] = 20 };
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 
         var statuses = new List<HttpStatusCode>();
@@ -115,7 +115,7 @@ public sealed class HardeningTests
     {
         using var backend = PresentBackend();
         var config = HostileTrafficTests.Config(backend.Url!);
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
 
         var anonymous = await PutHeadAsync(edge.Port, authorization: null);
         var wrongPassword = await PutHeadAsync(edge.Port, "Basic " + Convert.ToBase64String("fu:wrong"u8.ToArray()));
@@ -132,7 +132,7 @@ public sealed class HardeningTests
         using var backend = PresentBackend();
         var config = HostileTrafficTests.Config(backend.Url!);
         config["AllowBasicAuthOverHttp"] = false;
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 
         using var anonymous = await http.PostAsync(edge.Url + CheckPresentPath, null, TestContext.Current.CancellationToken);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 using AnnexEdge.Security;
 
 namespace AnnexEdge.IntegrationTests.Security;
@@ -13,13 +14,13 @@ public sealed class RealClientCredentialsTests
     public async Task A_client_copies_and_gets_with_credentials_and_is_refused_without_or_with_too_little()
     {
         await using var node = await P2pNode.StartAsync("node1");
-        var config = EdgeProcess.ConfigFor(node);
+        var config = EdgeHost.ConfigFor(node);
         var hash = PasswordHash.Create(Password, PasswordHash.MinimumIterations);
         config["Users"] = new JsonArray(
             new JsonObject { ["Name"] = "writer", ["PasswordHash"] = hash, ["Access"] = new JsonObject { ["node1"] = "full" } },
             new JsonObject { ["Name"] = "reader", ["PasswordHash"] = hash, ["Access"] = new JsonObject { ["*"] = "readonly" } });
         config["AllowBasicAuthOverHttp"] = true;
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
         var key = await client.AddRandomFileAsync("file.bin", 100_000);
 
@@ -38,8 +39,10 @@ public sealed class RealClientCredentialsTests
         (await client.GitAsync("annex", "drop", "file.bin")).EnsureSuccess("drop (locks on origin)");
         (await client.GitAsync("annex", "get", "--from", "origin", "file.bin")).EnsureSuccess("get as writer");
 
-        await edge.LogMatchAsync("Denied put(offset)? on node1 to reader");
-        await edge.LogLineAsync("Audit put by writer on node1");
+        await edge.EventAsync(EdgeEventIds.AccessDenied, e => e.Text("Endpoint") is "put" or "putoffset" && e.Text("Target") == "node1" && e.Text("User") == "reader");
+        await edge.EventAsync(EdgeEventIds.Audit, e => e.Text("AuditAction") == "put" && e.Text("User") == "writer" && e.Text("Target") == "node1");
+        // The get's request event comes after everything the edge logged about the session.
+        await edge.EventAsync(e => e.IsRequest() && e.Text("Endpoint") == "key" && e.Text("User") == "writer");
         Assert.DoesNotContain(Password, edge.Logs);
     }
 

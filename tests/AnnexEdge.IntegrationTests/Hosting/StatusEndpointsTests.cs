@@ -1,10 +1,12 @@
 using System.Text.Json.Nodes;
 using AnnexEdge.Clusters;
+using System.Net;
+using System.Net.Sockets;
+using AnnexEdge.IntegrationTests.Fixtures;
 using AnnexEdge.Routing;
-using AnnexEdge.Tests.Forwarding;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace AnnexEdge.Tests.Hosting;
+namespace AnnexEdge.IntegrationTests.Hosting;
 
 /// <summary>
 /// <c>/_annexedge/status</c> of a whole in-process edge that is gateway to two clusters over three nodes (node1 with
@@ -19,8 +21,8 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
         ["11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002", "11111111-0000-4000-8000-000000000003"];
 
     // Backends that answer nothing: the status must never need them.
-    private readonly ScriptedBackend[] _backends = Enumerable.Range(0, 4).Select(_ => new ScriptedBackend((_, _) => Task.FromResult(false))).ToArray();
-    private InProcessEdge _edge = null!;
+    private readonly SilentBackend[] _backends = Enumerable.Range(0, 4).Select(_ => new SilentBackend()).ToArray();
+    private EdgeHost _edge = null!;
 
     public async ValueTask InitializeAsync()
     {
@@ -31,7 +33,7 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
             ["Uuid"] = NodeUuids[i],
             ["Backends"] = new JsonArray(backends.Select(b => (JsonNode)Url(b)).ToArray()),
         };
-        _edge = await InProcessEdge.StartAsync(new JsonObject
+        _edge = await EdgeHost.StartAsync(new JsonObject
         {
             ["Uuid"] = GatewayUuid,
             ["Repositories"] = new JsonArray(Node(0, 0, 1), Node(1, 2), Node(2, 3)),
@@ -48,7 +50,7 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
         await _edge.DisposeAsync();
         foreach (var backend in _backends)
         {
-            await backend.DisposeAsync();
+            backend.Dispose();
         }
     }
 
@@ -122,5 +124,59 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
             ClusterStatus(status, "mycluster")["nodes"]!.ToJsonString());
         Assert.Equal(new JsonArray(NodeStatus(1), NodeStatus(2, inFlight: 2)).ToJsonString(),
             ClusterStatus(status, "pair")["nodes"]!.ToJsonString());
+    }
+
+    /// <summary>A loopback port that accepts connections, counts them and never answers.</summary>
+    private sealed class SilentBackend : IDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly List<TcpClient> _accepted = [];
+
+        public SilentBackend()
+        {
+            _listener.Start();
+            _ = AcceptAsync();
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public int Connections
+        {
+            get
+            {
+                lock (_accepted)
+                {
+                    return _accepted.Count;
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            lock (_accepted)
+            {
+                _accepted.ForEach(c => c.Dispose());
+            }
+        }
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptTcpClientAsync();
+                    lock (_accepted)
+                    {
+                        _accepted.Add(client);
+                    }
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Stopped.
+            }
+        }
     }
 }
