@@ -117,13 +117,14 @@ public sealed class ClusterNodeDownTests
         try
         {
             Assert.True(partial is > 0 and < 128 * 1024 * 1024, $"the victim's partial object was {partial} bytes, not mid-upload:\n{lab.Logs}");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var stored = await put.WaitAsync(TimeSpan.FromSeconds(60), ct);
+            // Without the activity timeout the answer never comes (the old code waited forever); how long the other
+            // nodes take over the rest of the object depends on the machine, so only the cause is checked, not a time.
+            var stored = await put.WaitAsync(TimeSpan.FromSeconds(90), ct);
 
             Assert.True(stored.GetProperty("stored").GetBoolean(), stored + "\n" + lab.Logs);
             Assert.Equal(Uuids(lab.Nodes[0], lab.Nodes[2]), PlusUuids(stored));
-            Assert.True(clock.Elapsed < activityTimeout * 5, $"answered only after {clock.Elapsed}");
-            await lab.Edge.EventAsync(EdgeEventIds.ClusterNodeDidNotStore, e => e.Text("Node") == victim.Name);
+            var dropped = await lab.Edge.EventAsync(EdgeEventIds.ClusterNodeDidNotStore, e => e.Text("Node") == victim.Name);
+            Assert.Contains($"took no data for {activityTimeout}", dropped.Text("Reason"), StringComparison.Ordinal);
         }
         finally
         {

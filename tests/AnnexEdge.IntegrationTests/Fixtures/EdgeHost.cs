@@ -110,7 +110,7 @@ public sealed class EdgeHost : IAsyncDisposable
     public void TakeOutOfRotation(string repositoryName, int backendIndex)
     {
         var repository = Services.GetRequiredService<RepositoryCatalog>().Repositories.Single(r => r.Name == repositoryName);
-        Services.GetRequiredService<IProxyStateLookup>().TryGetCluster(repository.ClusterId, out var cluster);
+        Services.GetRequiredService<IProxyStateLookup>().TryGetCluster(repository.YarpClusterId, out var cluster);
         var destination = cluster!.Destinations[repository.Backends[backendIndex].Id];
         Services.GetRequiredService<IDestinationHealthUpdater>()
             .SetPassive(cluster, destination, DestinationHealth.Unhealthy, TimeSpan.FromMinutes(10));
