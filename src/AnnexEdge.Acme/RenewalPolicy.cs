@@ -24,7 +24,7 @@ public sealed class RenewalPolicy(TimeSpan? renewBefore)
 
     /// <summary>
     /// The renewal time given RFC 9773 renewal information: a uniformly random point of the suggested window
-    /// (RFC 9773 §4.2), or now when the window has already begun; without a window, <see cref="RenewAt"/>.
+    /// (RFC 9773 §4.2), or now when the window has already begun; without a window, <see cref="RenewAt(System.Security.Cryptography.X509Certificates.X509Certificate2)"/>.
     /// </summary>
     public DateTimeOffset RenewAt(X509Certificate2 certificate, RenewalInfo? info, DateTimeOffset now, Random random)
     {

@@ -19,6 +19,8 @@ public static class AcmeHosting
     /// With ACME enabled every HTTPS endpoint (from <c>--urls</c> or Kestrel's endpoint configuration) serves the
     /// ACME certificate, and answers tls-alpn-01 in the handshake.
     /// </summary>
+    /// <param name="builder">The host being built.</param>
+    /// <param name="options">The validated <c>AnnexEdge:Acme</c> settings.</param>
     /// <param name="configureHttps">More HTTPS defaults of the host (Kestrel keeps one defaults callback, so they are applied here).</param>
     public static void AddAcme(this WebApplicationBuilder builder, AcmeOptions options, Action<HttpsConnectionAdapterOptions>? configureHttps = null)
     {

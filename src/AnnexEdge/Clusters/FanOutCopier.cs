@@ -48,6 +48,8 @@ internal sealed class FanOutDestination : IDisposable
     private readonly TimeSpan _answerTimeout;
     private Exception? _failure;
 
+    /// <param name="name">The node's name, for logs.</param>
+    /// <param name="skip">How many of the incoming bytes the node already has (its offset less the client's).</param>
     /// <param name="answerTimeout">How long the node may take to answer once it has every byte.</param>
     public FanOutDestination(string name, long skip, TimeSpan? answerTimeout = null)
     {

@@ -3,7 +3,6 @@ using AnnexEdge.Logging;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.Model;
 
 namespace AnnexEdge.Forwarding;
 

@@ -19,7 +19,7 @@ using Yarp.ReverseProxy.Health;
 namespace AnnexEdge.Hosting;
 
 /// <summary>Composes the edge: Kestrel, Serilog, the P2P layer, YARP with generated routes, health and locking.</summary>
-public static partial class EdgeApplication
+internal static partial class EdgeApplication
 {
     /// <summary>
     /// Reads the configuration once (the host's, with <c>--config FILE</c> over it), validates it and composes the

@@ -6,7 +6,7 @@ namespace AnnexEdge.Hosting;
 /// Reads the configuration: the JSON file given with <c>--config</c>, then environment variables
 /// (<c>AnnexEdge__...</c>) and command-line settings over it, so operators can override any setting.
 /// </summary>
-public static class EdgeConfiguration
+internal static class EdgeConfiguration
 {
     /// <summary>Removes <c>--config FILE</c> (or <c>--config=FILE</c>) from the arguments and returns the file.</summary>
     public static (string? ConfigFile, string[] Remaining) TakeConfigArgument(string[] args)
@@ -54,7 +54,7 @@ public static class EdgeConfiguration
 }
 
 /// <summary>The configuration cannot be read or is not valid: each error is one line for the operator.</summary>
-public sealed class EdgeConfigurationException(IReadOnlyList<string> errors) : Exception(string.Join("\n", errors))
+internal sealed class EdgeConfigurationException(IReadOnlyList<string> errors) : Exception(string.Join("\n", errors))
 {
     public IReadOnlyList<string> Errors { get; } = errors;
 }

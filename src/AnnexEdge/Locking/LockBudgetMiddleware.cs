@@ -1,7 +1,6 @@
 using AnnexEdge.Logging;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
-using Yarp.ReverseProxy.Model;
 
 namespace AnnexEdge.Locking;
 

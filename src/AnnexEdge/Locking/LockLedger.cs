@@ -9,7 +9,7 @@ namespace AnnexEdge.Locking;
 /// before <c>lockcontent</c> is forwarded and kept while the backend holds the lock: until the client's
 /// <c>keeplocked</c> ends, or the protocol's lock lifetime has passed without one (never earlier).
 /// </summary>
-public sealed class LockLedger
+internal sealed class LockLedger
 {
     private readonly object _gate = new();
     private readonly TimeProvider _time;
@@ -122,7 +122,7 @@ public sealed class LockLedger
 }
 
 /// <summary>One lock slot; dispose releases it (a lock not granted, or one whose keeplocked ended).</summary>
-public sealed class LockSlot : IDisposable
+internal sealed class LockSlot : IDisposable
 {
     private readonly LockLedger _ledger;
 

@@ -12,7 +12,7 @@ namespace AnnexEdge.Locking;
 /// to git-annex (it accepts any non-empty string as a lockid) and safe in a URL.
 /// Format: <c>ae1.</c>base64url(repository UUID \n backend id \n backend lockid)<c>.</c>base64url(HMAC-SHA256, 16 bytes).
 /// </summary>
-public sealed class LockTokenCodec
+internal sealed class LockTokenCodec
 {
     private const string Prefix = "ae1.";
     private const int MacLength = 16;

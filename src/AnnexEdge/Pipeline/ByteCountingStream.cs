@@ -1,7 +1,7 @@
 namespace AnnexEdge.Pipeline;
 
 /// <summary>A read-through stream that counts bytes, for the request log.</summary>
-public sealed class ByteCountingStream(Stream inner) : Stream
+internal sealed class ByteCountingStream(Stream inner) : Stream
 {
     public long Count { get; private set; }
 

@@ -9,7 +9,7 @@ namespace AnnexEdge.Pipeline;
 /// The parsed p2phttp request, its target and what serving it did, for every layer after the P2P layer and for the
 /// request log (which is enriched from this feature alone). Set on every P2P request, whatever its target.
 /// </summary>
-public sealed class P2pRequestFeature(P2pRequest request, Target target)
+internal sealed class P2pRequestFeature(P2pRequest request, Target target)
 {
     private readonly List<string> _backends = [];
     private ByteCountingStream? _requestCounter;
@@ -65,7 +65,7 @@ public sealed class P2pRequestFeature(P2pRequest request, Target target)
 }
 
 /// <summary>The P2P request of an HTTP context, and the answers the edge writes itself (counted for the request log).</summary>
-public static class P2pHttpContextExtensions
+internal static class P2pHttpContextExtensions
 {
     public static P2pRequestFeature? GetP2pRequest(this HttpContext context) => context.Features.Get<P2pRequestFeature>();
 

@@ -3,7 +3,6 @@ using AnnexEdge.Forwarding;
 using AnnexEdge.Logging;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
-using Yarp.ReverseProxy.Model;
 
 namespace AnnexEdge.Pipeline;
 

@@ -1,7 +1,7 @@
 namespace AnnexEdge.Routing;
 
 /// <summary>A git-annex cluster the edge is gateway to: its UUID stands for its node repositories.</summary>
-public sealed record Cluster(string Name, string Uuid, IReadOnlyList<Repository> Nodes, int? Copies, TimeSpan TimestampSkewMargin)
+internal sealed record Cluster(string Name, string Uuid, IReadOnlyList<Repository> Nodes, int? Copies, TimeSpan TimestampSkewMargin)
     : Target(Name, Uuid)
 {
     public override string LogProperty => Logging.RequestLogProperties.Cluster;

@@ -4,7 +4,7 @@ using System.Text;
 namespace AnnexEdge.Routing;
 
 /// <summary>A repository the edge serves, with the YARP cluster that holds its backends.</summary>
-public sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing, double Cost = 100, int MaxLocks = 1)
+internal sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing, double Cost = 100, int MaxLocks = 1)
     : Target(Name, Uuid)
 {
     /// <summary>YARP route and YARP cluster id of the repository (a YARP cluster is not a git-annex cluster).</summary>
@@ -18,7 +18,7 @@ public sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend>
 /// so every edge process with the same configuration gives the same backend the same id (lock tokens carry it)
 /// without exposing the backend's address to clients.
 /// </summary>
-public sealed record Backend(string Id, string Address)
+internal sealed record Backend(string Id, string Address)
 {
     public static Backend For(string repositoryName, string url)
     {

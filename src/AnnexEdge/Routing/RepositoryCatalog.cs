@@ -4,7 +4,7 @@ using AnnexEdge.Configuration;
 namespace AnnexEdge.Routing;
 
 /// <summary>Looks up what a repository UUID names, from the validated configuration.</summary>
-public sealed class RepositoryCatalog
+internal sealed class RepositoryCatalog
 {
     private readonly FrozenDictionary<string, Repository> _byUuid;
 

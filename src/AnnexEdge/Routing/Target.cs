@@ -5,14 +5,14 @@ namespace AnnexEdge.Routing;
 /// <see cref="Cluster"/> (served by the edge as its gateway) or the <see cref="Gateway"/> itself. Every request
 /// resolves to exactly one target and goes through the same layers whatever it is.
 /// </summary>
-public abstract record Target(string Name, string Uuid)
+internal abstract record Target(string Name, string Uuid)
 {
     /// <summary>The request-log property that names the target (<c>Repository</c> or <c>Cluster</c>).</summary>
     public abstract string LogProperty { get; }
 }
 
 /// <summary>The edge's own UUID (<c>AnnexEdge:Uuid</c>): the gateway as a repository of its own, which stores nothing.</summary>
-public sealed record Gateway(string Uuid) : Target("gateway", Uuid)
+internal sealed record Gateway(string Uuid) : Target("gateway", Uuid)
 {
     public override string LogProperty => Logging.RequestLogProperties.Repository;
 }

@@ -9,7 +9,7 @@ namespace AnnexEdge.Routing;
 /// Turns the repositories of the configuration into YARP routes and clusters, so operators never write YARP
 /// configuration for repositories. One route and one cluster per repository; each backend is a destination.
 /// </summary>
-public static class YarpConfigFactory
+internal static class YarpConfigFactory
 {
     /// <summary>Cluster metadata key holding the repository UUID (read by the health probe).</summary>
     public const string RepositoryUuidMetadata = "AnnexEdge.RepositoryUuid";

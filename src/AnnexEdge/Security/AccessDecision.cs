@@ -1,7 +1,7 @@
 namespace AnnexEdge.Security;
 
 /// <summary>The outcome of the access check of one request.</summary>
-public enum AccessDecision
+internal enum AccessDecision
 {
     Allow,
 

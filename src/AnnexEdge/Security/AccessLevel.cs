@@ -3,7 +3,7 @@ using AnnexEdge.Protocol;
 namespace AnnexEdge.Security;
 
 /// <summary>What a principal may do with a repository or cluster, in the order of <c>git annex p2phttp</c>'s modes.</summary>
-public enum AccessLevel
+internal enum AccessLevel
 {
     None,
     ReadOnly,
@@ -12,7 +12,7 @@ public enum AccessLevel
 }
 
 /// <summary>The classes of p2phttp requests that permissions are granted for.</summary>
-public enum P2pAction
+internal enum P2pAction
 {
     /// <summary>GET key, checkpresent, gettimestamp.</summary>
     Read,
@@ -27,7 +27,7 @@ public enum P2pAction
     Remove,
 }
 
-public static class AccessLevels
+internal static class AccessLevels
 {
     public static bool TryParse(string? value, out AccessLevel level)
     {

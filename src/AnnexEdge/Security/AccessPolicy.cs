@@ -9,7 +9,7 @@ namespace AnnexEdge.Security;
 /// target's Name wins; a node without one takes the highest entry among its clusters (whoever may remove from a
 /// cluster removes from its nodes anyway); then <c>*</c>; then <c>none</c>.
 /// </summary>
-public sealed class AccessPolicy
+internal sealed class AccessPolicy
 {
     public const string Wildcard = "*";
 
@@ -105,7 +105,7 @@ public sealed class AccessPolicy
             StringComparer.OrdinalIgnoreCase);
 }
 
-public enum CredentialState
+internal enum CredentialState
 {
     /// <summary>No Authorization header.</summary>
     Absent,

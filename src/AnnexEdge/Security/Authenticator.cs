@@ -13,7 +13,7 @@ namespace AnnexEdge.Security;
 /// cache never holds anything from which a password can be brute-forced offline. Verifications run at most one
 /// per core at a time, so a flood of logins cannot take every thread from the transfers.
 /// </summary>
-public sealed class Authenticator : IDisposable
+internal sealed class Authenticator : IDisposable
 {
     private const int MaxCachedCredentials = 10_000;
 

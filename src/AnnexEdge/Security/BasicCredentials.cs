@@ -3,7 +3,7 @@ using System.Text;
 namespace AnnexEdge.Security;
 
 /// <summary>HTTP Basic credentials as p2phttp uses them: realm <c>git-annex</c>, UTF-8 user and password.</summary>
-public readonly record struct BasicCredentials(string User, string Password)
+internal readonly record struct BasicCredentials(string User, string Password)
 {
     public const string Challenge = "Basic realm=\"git-annex\", charset=\"UTF-8\"";
 

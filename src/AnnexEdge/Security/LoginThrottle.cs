@@ -8,7 +8,7 @@ namespace AnnexEdge.Security;
 /// without its password being checked until its window ends, so guessing passwords (and making the edge burn
 /// PBKDF2 time on the guesses) is slow.
 /// </summary>
-public sealed class LoginThrottle(int failuresPerMinute, TimeProvider time)
+internal sealed class LoginThrottle(int failuresPerMinute, TimeProvider time)
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     private const int SweepThreshold = 10_000;

@@ -8,7 +8,7 @@ namespace AnnexEdge.Security;
 /// A password verifier in the self-describing form <c>pbkdf2-sha256$ITERATIONS$SALT$HASH</c> (salt and hash in
 /// base64), so the iteration count can be raised later without breaking stored hashes.
 /// </summary>
-public sealed class PasswordHash
+internal sealed class PasswordHash
 {
     public const string Scheme = "pbkdf2-sha256";
 

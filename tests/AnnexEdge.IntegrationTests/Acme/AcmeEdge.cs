@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using System.Net;
-using System.Net.Http;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using AnnexEdge.IntegrationTests.Fixtures;

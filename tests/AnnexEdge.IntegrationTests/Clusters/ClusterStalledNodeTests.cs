@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -28,11 +27,6 @@ public sealed class ClusterStalledNodeTests
     private const string ClusterUuid = "ac57a11e-0000-8000-8000-000000000001";
 
     private const string ClientUuid = "c1e57a11-0000-4000-8000-000000000001";
-
-    /// <summary>EdgeEventIds.ClusterDownloadResumed and ClusterDownloadFailed (operators alert on these ids).</summary>
-    private const int ClusterDownloadResumed = 4003;
-
-    private const int ClusterDownloadFailed = 4004;
 
     [Fact]
     public async Task Download_whose_first_node_stalls_mid_body_is_completed_byte_exact_from_another_node_after_the_activity_timeout()

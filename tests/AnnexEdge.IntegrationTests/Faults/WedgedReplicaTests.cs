@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
 using WireMock.RequestBuilders;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http;
 using AnnexEdge.IntegrationTests.Fixtures;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;

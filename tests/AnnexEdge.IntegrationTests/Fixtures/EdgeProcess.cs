@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using System.Net.Http;
 using System.Text.Json.Nodes;
 
 namespace AnnexEdge.IntegrationTests.Fixtures;

@@ -24,7 +24,7 @@ public static class Eventually
         }
     }
 
-    /// <summary>Polls a synchronous condition (see <see cref="Async"/>).</summary>
+    /// <summary>Polls a synchronous condition (see <see cref="Async(Func{Task{bool}}, TimeSpan, string, Func{string})"/>).</summary>
     public static Task Async(Func<bool> condition, TimeSpan deadline, string what, Func<string>? detail = null) =>
         Async(() => Task.FromResult(condition()), deadline, what, detail);
 }

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using AnnexEdge.Clusters;
 using System.Net;
 using System.Net.Sockets;
 using AnnexEdge.IntegrationTests.Fixtures;

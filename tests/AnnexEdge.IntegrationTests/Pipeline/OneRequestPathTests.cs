@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
 using AnnexEdge.Routing;

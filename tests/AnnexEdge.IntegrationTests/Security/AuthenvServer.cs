@@ -1,4 +1,3 @@
-using System.Net.Http;
 using AnnexEdge.IntegrationTests.Fixtures;
 
 namespace AnnexEdge.IntegrationTests.Security;

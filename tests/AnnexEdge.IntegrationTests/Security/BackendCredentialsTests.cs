@@ -1,10 +1,8 @@
 using System.Net;
-using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using AnnexEdge.IntegrationTests.Faults;
 using AnnexEdge.IntegrationTests.Fixtures;
 using AnnexEdge.Security;
 
