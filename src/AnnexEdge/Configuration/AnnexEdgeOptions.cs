@@ -202,8 +202,14 @@ public sealed class ForwardingOptions
     /// </summary>
     public TimeSpan NodeAnswerTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Connections per backend; 0 means unlimited.</summary>
+    /// <summary>Connections per backend; 0 means unlimited. Needs <see cref="DownloadTransport"/> SocketsHttpHandler.</summary>
     public int MaxConnectionsPerBackend { get; set; }
+
+    /// <summary>
+    /// What carries content downloads to a backend: <c>Edge</c> (the edge's own batched connections, the default) or
+    /// <c>SocketsHttpHandler</c> (YARP's client, as for every other request); see <c>Forwarding/Download/DownloadTransport.cs</c>.
+    /// </summary>
+    public string DownloadTransport { get; set; } = Forwarding.Download.DownloadTransport.Edge;
 
     /// <summary>Accept any TLS certificate from https backends (only for private test setups).</summary>
     public bool DangerousAcceptAnyBackendCertificate { get; set; }

@@ -135,6 +135,8 @@ public static partial class AnnexEdgeOptionsValidator
             errors.Add($"{prefix}:Forwarding: ActivityTimeout, ConnectTimeout and NodeAnswerTimeout must be positive durations");
         }
 
+        ValidateDownloadTransport(options.Forwarding, errors);
+
         errors.AddRange(options.Acme.Errors($"{prefix}:Acme"));
         Security.SecurityOptionsValidator.Validate(options, errors);
 
@@ -144,6 +146,23 @@ public static partial class AnnexEdgeOptionsValidator
         }
 
         return errors;
+    }
+
+    private static void ValidateDownloadTransport(ForwardingOptions forwarding, List<string> errors)
+    {
+        const string at = $"{AnnexEdgeOptions.SectionName}:Forwarding";
+        var transports = Forwarding.Download.DownloadTransport.Names;
+        if (!transports.Contains(forwarding.DownloadTransport, StringComparer.Ordinal))
+        {
+            errors.Add($"{at}:DownloadTransport \"{forwarding.DownloadTransport}\" is unknown; use one of {string.Join(", ", transports)}");
+        }
+        else if (forwarding.MaxConnectionsPerBackend > 0 && forwarding.DownloadTransport == Forwarding.Download.DownloadTransport.Edge)
+        {
+            // The edge's own download connections are not SocketsHttpHandler's, so its cap would not cover them.
+            errors.Add($"{at}:MaxConnectionsPerBackend {forwarding.MaxConnectionsPerBackend} cannot limit the content downloads of "
+                + $"{at}:DownloadTransport Edge (the default); set DownloadTransport to SocketsHttpHandler to limit every request, "
+                + "or MaxConnectionsPerBackend to 0");
+        }
     }
 
     public static bool IsUuid(string? value) => value is not null && UuidPattern().IsMatch(value);

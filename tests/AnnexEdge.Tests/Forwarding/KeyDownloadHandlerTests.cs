@@ -1,5 +1,5 @@
 using System.Net;
-using AnnexEdge.Forwarding;
+using AnnexEdge.Forwarding.Download;
 
 namespace AnnexEdge.Tests.Forwarding;
 
@@ -18,7 +18,7 @@ public sealed class KeyDownloadHandlerTests
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
 
-        Assert.True(KeyDownloadHandler.IsKeyDownload(request));
+        Assert.True(KeyDownloadRequest.Matches(request));
     }
 
     [Theory]
@@ -36,7 +36,7 @@ public sealed class KeyDownloadHandlerTests
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), url);
 
-        Assert.False(KeyDownloadHandler.IsKeyDownload(request));
+        Assert.False(KeyDownloadRequest.Matches(request));
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class KeyDownloadHandlerTests
             Content = new ByteArrayContent([1, 2, 3]),
         };
 
-        Assert.False(KeyDownloadHandler.IsKeyDownload(request));
+        Assert.False(KeyDownloadRequest.Matches(request));
     }
 
     [Fact]
@@ -56,8 +56,8 @@ public sealed class KeyDownloadHandlerTests
         using var relative = new HttpRequestMessage(HttpMethod.Get, new Uri($"/git-annex/{Uuid}/v4/key/{Key}", UriKind.Relative));
         using var ftp = new HttpRequestMessage(HttpMethod.Get, $"ftp://node/git-annex/{Uuid}/v4/key/{Key}");
 
-        Assert.False(KeyDownloadHandler.IsKeyDownload(relative));
-        Assert.False(KeyDownloadHandler.IsKeyDownload(ftp));
+        Assert.False(KeyDownloadRequest.Matches(relative));
+        Assert.False(KeyDownloadRequest.Matches(ftp));
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class KeyDownloadHandlerTests
     {
         var inner = new Recorder();
         using var invoker = new HttpMessageInvoker(
-            new KeyDownloadHandler(inner, new BackendConnectionPool(TimeProvider.System), TimeSpan.FromSeconds(5), false));
+            new KeyDownloadHandler(inner, new BackendConnectionPool(TimeProvider.System), TimeSpan.FromSeconds(5), false, TimeProvider.System));
         using var request = new HttpRequestMessage(HttpMethod.Post, $"http://node.invalid/git-annex/{Uuid}/v4/checkpresent?key={Key}");
 
         using var response = await invoker.SendAsync(request, TestContext.Current.CancellationToken);

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using AnnexEdge.Forwarding;
+using AnnexEdge.Forwarding.Download;
 
 namespace AnnexEdge.Tests.Forwarding;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using AnnexEdge.Clusters;
+using AnnexEdge.IntegrationTests.Faults;
 using AnnexEdge.Routing;
-using AnnexEdge.Tests.Forwarding;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AnnexEdge.Tests.Hosting;
@@ -19,7 +19,7 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
         ["11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002", "11111111-0000-4000-8000-000000000003"];
 
     // Backends that answer nothing: the status must never need them.
-    private readonly ScriptedBackend[] _backends = Enumerable.Range(0, 4).Select(_ => new ScriptedBackend((_, _) => Task.FromResult(false))).ToArray();
+    private readonly RawHttpBackend[] _backends = Enumerable.Range(0, 4).Select(_ => new RawHttpBackend((_, _) => Task.FromResult(false))).ToArray();
     private InProcessEdge _edge = null!;
 
     public async ValueTask InitializeAsync()

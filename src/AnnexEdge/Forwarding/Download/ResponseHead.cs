@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace AnnexEdge.Forwarding;
+namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>The status line and header fields of an HTTP/1.1 response, as a backend sent them.</summary>
 internal sealed class ResponseHead

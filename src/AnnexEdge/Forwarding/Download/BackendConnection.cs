@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 
-namespace AnnexEdge.Forwarding;
+namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>
 /// One HTTP/1.1 connection to a backend, with a receive buffer that is filled in large batches: the socket's
@@ -26,10 +26,10 @@ internal sealed class BackendConnection : IAsyncDisposable
     private bool _lowWaterUnsupported = !OperatingSystem.IsLinux();
     private byte[]? _buffer;
 
-    public BackendConnection(Socket socket, Stream stream, string endpoint, TimeProvider? time = null)
+    public BackendConnection(Socket socket, Stream stream, string endpoint, TimeProvider time)
     {
         _socket = socket;
-        _time = time ?? TimeProvider.System;
+        _time = time;
         Stream = stream;
         Endpoint = endpoint;
 
@@ -217,7 +217,7 @@ internal sealed class BackendConnection : IAsyncDisposable
     }
 
     public static async Task<BackendConnection> ConnectAsync(
-        Uri uri, string endpoint, TimeSpan connectTimeout, bool acceptAnyCertificate, CancellationToken cancellationToken)
+        Uri uri, string endpoint, TimeSpan connectTimeout, bool acceptAnyCertificate, TimeProvider time, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -269,6 +269,6 @@ internal sealed class BackendConnection : IAsyncDisposable
             stream = tls;
         }
 
-        return new BackendConnection(socket, stream, endpoint);
+        return new BackendConnection(socket, stream, endpoint, time);
     }
 }

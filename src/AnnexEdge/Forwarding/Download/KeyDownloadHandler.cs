@@ -1,10 +1,9 @@
 using System.Buffers;
 using System.Globalization;
 using System.Net;
-using System.Text;
 using AnnexEdge.Protocol;
 
-namespace AnnexEdge.Forwarding;
+namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>
 /// Carries content downloads (<c>GET .../key/KEY</c>) to a backend over the edge's own HTTP/1.1 connections, which
@@ -14,45 +13,19 @@ namespace AnnexEdge.Forwarding;
 /// the headers the edge decided on.
 /// </summary>
 internal sealed class KeyDownloadHandler(
-    HttpMessageHandler inner, BackendConnectionPool pool, TimeSpan connectTimeout, bool acceptAnyCertificate)
+    HttpMessageHandler inner, BackendConnectionPool pool, TimeSpan connectTimeout, bool acceptAnyCertificate, TimeProvider time)
     : DelegatingHandler(inner)
 {
-    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length",
-    };
-
-    /// <summary>Whether the request is a content download: a bodiless GET of <c>/git-annex/UUID[/vN]/key/KEY</c>.</summary>
-    public static bool IsKeyDownload(HttpRequestMessage request)
-    {
-        if (request.Method != HttpMethod.Get || request.Content is not null || request.RequestUri is not { IsAbsoluteUri: true } uri
-            || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-        {
-            return false;
-        }
-
-        var path = uri.AbsolutePath;
-        var at = path.LastIndexOf("/git-annex/", StringComparison.Ordinal);
-        if (at < 0)
-        {
-            return false;
-        }
-
-        // UUID, then an optional version, then "key", then the key: the parser has validated the rest.
-        var segments = path[(at + "/git-annex/".Length)..].Split('/');
-        return segments is [_, "key", _] or [_, [ 'v', _ ], "key", _];
-    }
-
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (!IsKeyDownload(request))
+        if (!KeyDownloadRequest.Matches(request))
         {
             return await base.SendAsync(request, cancellationToken);
         }
 
         var uri = request.RequestUri!;
         var endpoint = $"{uri.Scheme}://{uri.IdnHost}:{uri.Port}";
-        var head = EncodeRequest(request, uri);
+        var head = RequestHead.Encode(request, uri);
         try
         {
             // A pooled connection may have been closed by the server just now; a GET that got no answer on one is
@@ -65,7 +38,7 @@ internal sealed class KeyDownloadHandler(
                 }
             }
 
-            var fresh = await BackendConnection.ConnectAsync(uri, endpoint, connectTimeout, acceptAnyCertificate, cancellationToken);
+            var fresh = await BackendConnection.ConnectAsync(uri, endpoint, connectTimeout, acceptAnyCertificate, time, cancellationToken);
             return await TrySendAsync(fresh, request, head, cancellationToken)
                 ?? throw new HttpRequestException(HttpRequestError.ResponseEnded, $"{endpoint} closed the connection without answering");
         }
@@ -174,34 +147,6 @@ internal sealed class KeyDownloadHandler(
         }
     }
 
-    private static ArraySegment<byte> EncodeRequest(HttpRequestMessage request, Uri uri)
-    {
-        var text = new StringBuilder(512);
-        text.Append("GET ").Append(uri.PathAndQuery).Append(" HTTP/1.1\r\nHost: ").Append(uri.IsDefaultPort ? uri.IdnHost : $"{uri.IdnHost}:{uri.Port}").Append("\r\n");
-        foreach (var header in request.Headers.NonValidated)
-        {
-            if (HopByHop.Contains(header.Key))
-            {
-                continue;
-            }
-
-            foreach (var value in header.Value)
-            {
-                if (value.AsSpan().ContainsAny('\r', '\n'))
-                {
-                    throw new HttpRequestException(HttpRequestError.Unknown, $"header {header.Key} holds a line break");
-                }
-
-                text.Append(header.Key).Append(": ").Append(value).Append("\r\n");
-            }
-        }
-
-        text.Append("\r\n");
-        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.Latin1.GetMaxByteCount(text.Length));
-        var length = Encoding.Latin1.GetBytes(text.ToString(), buffer);
-        return new ArraySegment<byte>(buffer, 0, length);
-    }
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -210,34 +155,5 @@ internal sealed class KeyDownloadHandler(
         }
 
         base.Dispose(disposing);
-    }
-
-    /// <summary>Hands the body stream itself to the reader, without another wrapper.</summary>
-    private sealed class BackendBodyContent(BackendBodyStream body) : HttpContent
-    {
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => body.CopyToAsync(stream);
-
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-            body.CopyToAsync(stream, cancellationToken);
-
-        protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(body);
-
-        protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(body);
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = 0;
-            return false;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                body.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }

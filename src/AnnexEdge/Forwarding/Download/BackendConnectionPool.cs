@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AnnexEdge.Forwarding;
+namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>
 /// Idle keep-alive connections of one repository's backends, by endpoint. Connections idle longer than a backend

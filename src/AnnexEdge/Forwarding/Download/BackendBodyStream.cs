@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AnnexEdge.Forwarding;
+namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>
 /// The body of a backend's response read off a <see cref="BackendConnection"/>: de-chunked, or bounded by its
