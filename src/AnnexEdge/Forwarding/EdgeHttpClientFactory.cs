@@ -20,13 +20,14 @@ internal sealed class EdgeHttpClientFactory(
     {
         base.ConfigureHandler(context, handler);
         handler.ConnectTimeout = options.Value.Forwarding.ConnectTimeout;
+        DownloadTransport.Configure(handler, options.Value.Forwarding, time);
     }
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
         var name = catalog.Repositories.FirstOrDefault(r => r.ClusterId == context.ClusterId)?.Name;
         var repository = options.Value.Repositories.FirstOrDefault(r => r.Name == name);
-        var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time);
+        var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding);
 
         return new BackendCredentialsHandler(
             wrapped,
