@@ -21,6 +21,6 @@ internal static class KeyDownloadRequest
 
         // UUID, then an optional version, then "key", then the key: the parser has validated the rest.
         var segments = path[(at + "/git-annex/".Length)..].Split('/');
-        return segments is [_, "key", _] or [_, [ 'v', _ ], "key", _];
+        return segments is [_, "key", _] or [_, ['v', _], "key", _];
     }
 }
