@@ -47,7 +47,10 @@ def main():
         ("cp1", "checkpresent, 1 connection", "req/s", False),
         ("cp32", "checkpresent, 32 connections", "req/s", False),
     ]
-    paths = [p for p in PATHS if any((op, p[0]) in values for op, *_ in ops)]
+    second = meta.get("SECOND_EDGE")
+    second_label = f"edge, DownloadTransport {second}" if second else "edge, Information log"
+    labels = [(p, second_label if p == "edge-info" else label) for p, label in PATHS]
+    paths = [p for p in labels if any((op, p[0]) in values for op, *_ in ops)]
     med = {k: statistics.median(v) for k, v in values.items()}
 
     def cell(op, path, unit):
@@ -85,7 +88,7 @@ def main():
     out.append("Ratios of medians, as speed (>1 = faster): for GET/PUT direct_time/path_time, for req/s path/direct; "
                "edge/Caddy likewise.")
     out.append("")
-    out.append("| operation | edge/direct | edge (Information log)/direct | Caddy/direct | edge/Caddy | target | met |")
+    out.append(f"| operation | edge/direct | {second_label}/direct | Caddy/direct | edge/Caddy | target | met |")
     out.append("|---|---|---|---|---|---|---|")
     for op, label, _, timed in ops:
         ed = speed(op, "edge", "direct", timed)
@@ -118,9 +121,9 @@ def main():
         out.append(f"| {label} | " + " | ".join(c(proxy_cpu, p) for p, _ in proxies) + f" | {c(node_cpu, 'direct')} |")
     out.append("")
     out.append(f"Peak resident memory (VmHWM) over the whole run: edge {meta['HWM_EDGE']} MiB, "
-               f"edge with Information log {meta['HWM_EDGE_INFO']} MiB, Caddy {meta['HWM_CADDY']} MiB, "
+               f"{second_label} {meta['HWM_EDGE_INFO']} MiB, Caddy {meta['HWM_CADDY']} MiB, "
                f"node {meta['HWM_NODE']} MiB; edge after start-up {meta['RSS_EDGE_START']} MiB. "
-               f"Information log written by the second edge: {meta['INFO_LOG_LINES']} lines.")
+               f"Log lines written by the second edge: {meta['INFO_LOG_LINES']}.")
     print("\n".join(out))
 
 

@@ -4,19 +4,22 @@
 # (direct, edge, edge with Information log, Caddy, direct, ...; each round starting one path further) so that
 # machine noise hits them alike.
 #
-# usage: bench/run.sh [--rounds N] [--quick] [--edge-env NAME=VALUE]...
+# usage: bench/run.sh [--rounds N] [--quick] [--edge-env NAME=VALUE]... [--second-edge-transport NAME]
 #   --quick     smoke run: GET 64 MiB, PUT 32 MiB, 2 s per req/s measurement, 2 rounds
 #   --edge-env  an environment variable for the edge processes only (e.g. a .NET runtime knob), repeatable
+#   --second-edge-transport  the second edge logs at Warning too and downloads over this
+#               Forwarding:DownloadTransport, measured interleaved with the first (instead of the Information log)
 # Prints a markdown table and writes it to bench/results/latest.md.
 set -euo pipefail
 
-ROUNDS=5 GET_MIB=512 PUT_MIB=256 RPS_SECS=5 EDGE_ENV=()
+ROUNDS=5 GET_MIB=512 PUT_MIB=256 RPS_SECS=5 EDGE_ENV=() SECOND_EDGE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
     --quick) GET_MIB=64 PUT_MIB=32 RPS_SECS=2 ROUNDS=2; shift ;;
     --edge-env) [[ ${2:-} == *=* ]] || { echo "--edge-env needs NAME=VALUE" >&2; exit 2; }; EDGE_ENV+=("$2"); shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--quick] [--edge-env NAME=VALUE]..." >&2; exit 2 ;;
+    --second-edge-transport) SECOND_EDGE=${2:?--second-edge-transport needs a transport name}; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--quick] [--edge-env NAME=VALUE]... [--second-edge-transport NAME]" >&2; exit 2 ;;
   esac
 done
 # --rounds after --quick wins.
@@ -86,12 +89,19 @@ EOF
 }
 # Request logging at Information writes a line per request; the main edge measures the core without it.
 write_edge_config "$WORK/edge.json" ', "Serilog": { "MinimumLevel": { "Default": "Warning" } }'
-write_edge_config "$WORK/edge-info.json" ''
+SECOND_ENV=()
+if [ -n "$SECOND_EDGE" ]; then
+  # Two transports side by side, under the same load: the second edge differs from the first in that only.
+  write_edge_config "$WORK/edge-info.json" ', "Serilog": { "MinimumLevel": { "Default": "Warning" } }'
+  SECOND_ENV=("AnnexEdge__Forwarding__DownloadTransport=$SECOND_EDGE")
+else
+  write_edge_config "$WORK/edge-info.json" ''
+fi
 EDGE_PORT=$(free_port)
 start "$WORK/edge.log" "$WORK" env "${EDGE_ENV[@]}" dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "http://127.0.0.1:$EDGE_PORT"
 EDGE_PID=${PIDS[-1]}
 EDGE_INFO_PORT=$(free_port)
-start "$WORK/edge-info.log" "$WORK" env "${EDGE_ENV[@]}" dotnet "$EDGE_DLL" --config "$WORK/edge-info.json" --urls "http://127.0.0.1:$EDGE_INFO_PORT"
+start "$WORK/edge-info.log" "$WORK" env "${EDGE_ENV[@]}" "${SECOND_ENV[@]}" dotnet "$EDGE_DLL" --config "$WORK/edge-info.json" --urls "http://127.0.0.1:$EDGE_INFO_PORT"
 EDGE_INFO_PID=${PIDS[-1]}
 
 CADDY_PORT=$(free_port)
@@ -237,6 +247,7 @@ done
   echo "INFO_LOG_LINES=$(wc -l <"$WORK/edge-info.log")"
   echo "CLK_TCK=$(getconf CLK_TCK)"
   echo "EDGE_ENV=${EDGE_ENV[*]}"
+  echo "SECOND_EDGE=$SECOND_EDGE"
 } >"$WORK/meta.env"
 
 mkdir -p "$OUT"

@@ -3,7 +3,7 @@ using AnnexEdge.Acme;
 namespace AnnexEdge.Configuration;
 
 /// <summary>The <c>AnnexEdge</c> configuration section. Names that the issues fix are a contract: never rename them.</summary>
-public sealed class AnnexEdgeOptions
+internal sealed class AnnexEdgeOptions
 {
     public const string SectionName = "AnnexEdge";
 
@@ -49,7 +49,7 @@ public sealed class AnnexEdgeOptions
 }
 
 /// <summary>A user of the edge, authenticated with HTTP Basic auth.</summary>
-public sealed class UserOptions
+internal sealed class UserOptions
 {
     public string Name { get; set; } = "";
 
@@ -61,7 +61,7 @@ public sealed class UserOptions
 }
 
 /// <summary>Connection, request and login limits that keep hostile or broken clients from starving the rest.</summary>
-public sealed class LimitsOptions
+internal sealed class LimitsOptions
 {
     /// <summary>Open connections the edge accepts at once (Kestrel MaxConcurrentConnections); 0 means unlimited.</summary>
     public long MaxConcurrentConnections { get; set; } = 10_000;
@@ -97,7 +97,7 @@ public sealed class LimitsOptions
 }
 
 /// <summary>A git-annex repository served by one or more <c>git annex p2phttp</c> backends (replicas).</summary>
-public sealed class RepositoryOptions
+internal sealed class RepositoryOptions
 {
     public string Name { get; set; } = "";
 
@@ -135,7 +135,7 @@ public sealed class RepositoryOptions
 }
 
 /// <summary>A cluster: the edge is its gateway and serves its UUID by fanning requests out to its nodes.</summary>
-public sealed class ClusterOptions
+internal sealed class ClusterOptions
 {
     public string Name { get; set; } = "";
 
@@ -155,7 +155,7 @@ public sealed class ClusterOptions
     public TimeSpan TimestampSkewMargin { get; set; } = TimeSpan.FromSeconds(2);
 }
 
-public sealed class HealthCheckOptions
+internal sealed class HealthCheckOptions
 {
     public bool Enabled { get; set; } = true;
 
@@ -172,7 +172,7 @@ public sealed class HealthCheckOptions
     public TimeSpan ReactivationPeriod { get; set; } = TimeSpan.FromSeconds(30);
 }
 
-public sealed class LockingOptions
+internal sealed class LockingOptions
 {
     /// <summary>
     /// Base64 key (32 bytes or more) that signs the lock ids handed to clients. Edge processes behind one name
@@ -188,7 +188,7 @@ public sealed class LockingOptions
     public TimeSpan LockLifetime { get; set; } = TimeSpan.FromMinutes(10);
 }
 
-public sealed class ForwardingOptions
+internal sealed class ForwardingOptions
 {
     /// <summary>A backend that sends or receives nothing for this long is cut (not applied to keeplocked).</summary>
     public TimeSpan ActivityTimeout { get; set; } = TimeSpan.FromMinutes(2);
@@ -202,8 +202,14 @@ public sealed class ForwardingOptions
     /// </summary>
     public TimeSpan NodeAnswerTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Connections per backend; 0 means unlimited.</summary>
+    /// <summary>Connections per backend, content downloads included; 0 means unlimited.</summary>
     public int MaxConnectionsPerBackend { get; set; }
+
+    /// <summary>
+    /// How content downloads travel from a backend: <c>Edge</c> (received in batches under a socket low-water mark, the
+    /// default) or <c>SocketsHttpHandler</c> (as it comes); see <c>Forwarding/Download/DownloadTransport.cs</c>.
+    /// </summary>
+    public string DownloadTransport { get; set; } = Forwarding.Download.DownloadTransport.Edge;
 
     /// <summary>Accept any TLS certificate from https backends (only for private test setups).</summary>
     public bool DangerousAcceptAnyBackendCertificate { get; set; }

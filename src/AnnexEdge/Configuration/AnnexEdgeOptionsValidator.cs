@@ -6,7 +6,7 @@ namespace AnnexEdge.Configuration;
 /// <summary>
 /// Checks the configuration at start-up and names every offending entry in one line an operator can act on.
 /// </summary>
-public static partial class AnnexEdgeOptionsValidator
+internal static partial class AnnexEdgeOptionsValidator
 {
     private static readonly string[] KnownLoadBalancing =
     [
@@ -139,6 +139,8 @@ public static partial class AnnexEdgeOptionsValidator
             errors.Add($"{prefix}:Forwarding: ActivityTimeout, ConnectTimeout and NodeAnswerTimeout must be positive durations");
         }
 
+        ValidateDownloadTransport(options.Forwarding, errors);
+
         errors.AddRange(options.Acme.Errors($"{prefix}:Acme"));
         Security.SecurityOptionsValidator.Validate(options, errors);
 
@@ -148,6 +150,16 @@ public static partial class AnnexEdgeOptionsValidator
         }
 
         return errors;
+    }
+
+    private static void ValidateDownloadTransport(ForwardingOptions forwarding, List<string> errors)
+    {
+        const string at = $"{AnnexEdgeOptions.SectionName}:Forwarding";
+        var transports = Forwarding.Download.DownloadTransport.Names;
+        if (!transports.Contains(forwarding.DownloadTransport, StringComparer.Ordinal))
+        {
+            errors.Add($"{at}:DownloadTransport \"{forwarding.DownloadTransport}\" is unknown; use one of {string.Join(", ", transports)}");
+        }
     }
 
     public static bool IsUuid(string? value) => value is not null && UuidPattern().IsMatch(value);

@@ -5,7 +5,7 @@ namespace AnnexEdge.Forwarding;
 /// <c>X-git-annex-data-length</c>, refuses to send more than that; after the copy the caller compares the count
 /// with the announcement, so a backend that lies about the length never yields a body that looks complete.
 /// </summary>
-public sealed class DataLengthGuardStream(Stream inner) : Stream
+internal sealed class DataLengthGuardStream(Stream inner) : Stream
 {
     /// <summary>The length the backend announced, if any.</summary>
     public long? Expected { get; set; }

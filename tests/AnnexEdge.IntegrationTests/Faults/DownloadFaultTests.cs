@@ -10,20 +10,22 @@ namespace AnnexEdge.IntegrationTests.Faults;
 
 /// <summary>
 /// A download whose backend breaks its word (sends less or more than <c>X-git-annex-data-length</c>, or drops the
-/// connection) must never reach the client as a complete response: the edge ends the client's connection.
+/// connection) must never reach the client as a complete response: the edge ends the client's connection. Each
+/// fault is tried on both download transports (<c>Forwarding:DownloadTransport</c>).
 /// </summary>
 public sealed class DownloadFaultTests
 {
     private const string DataLength = "X-git-annex-data-length";
 
-    [Fact]
-    public async Task Honest_download_arrives_complete_with_its_content_length()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Honest_download_arrives_complete_with_its_content_length(string transport)
     {
         using var backend = WireMockServer.Start();
         backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "1000")
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[1000]));
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url!));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
         var download = await DownloadAsync(edge);
 
@@ -33,14 +35,15 @@ public sealed class DownloadFaultTests
         Assert.DoesNotContain("DataLengthMismatch", edge.Logs, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Short_body_of_a_well_framed_response_is_cut_so_the_client_never_sees_a_complete_response()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Short_body_of_a_well_framed_response_is_cut_so_the_client_never_sees_a_complete_response(string transport)
     {
         using var backend = WireMockServer.Start();
         backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "1000")
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[500]));
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url!));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
         var download = await DownloadAsync(edge);
 
@@ -48,8 +51,9 @@ public sealed class DownloadFaultTests
         await edge.LogLineAsync("DataLengthMismatch");
     }
 
-    [Fact]
-    public async Task Short_body_ended_by_the_last_chunk_is_cut_so_the_client_never_sees_a_complete_response()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Short_body_ended_by_the_last_chunk_is_cut_so_the_client_never_sees_a_complete_response(string transport)
     {
         await using var backend = new RawHttpBackend(async (_, connection, ct) =>
         {
@@ -58,7 +62,7 @@ public sealed class DownloadFaultTests
             await connection.WriteAsync(new byte[500], ct);
             await connection.WriteAsync(Encoding.ASCII.GetBytes("\r\n0\r\n\r\n"), ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
@@ -66,15 +70,16 @@ public sealed class DownloadFaultTests
         await edge.LogLineAsync("DataLengthMismatch");
     }
 
-    [Fact]
-    public async Task Short_body_ended_by_closing_the_connection_is_cut_so_the_client_never_sees_a_complete_response()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Short_body_ended_by_closing_the_connection_is_cut_so_the_client_never_sees_a_complete_response(string transport)
     {
         await using var backend = new RawHttpBackend(async (_, connection, ct) =>
         {
             await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Connection: close"], ct);
             await connection.WriteAsync(new byte[500], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
@@ -82,14 +87,15 @@ public sealed class DownloadFaultTests
         await edge.LogLineAsync("DataLengthMismatch");
     }
 
-    [Fact]
-    public async Task Long_body_is_cut_at_the_announced_length()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Long_body_is_cut_at_the_announced_length(string transport)
     {
         using var backend = WireMockServer.Start();
         backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "100")
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[200]));
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url!));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
         var download = await DownloadAsync(edge);
 
@@ -97,15 +103,16 @@ public sealed class DownloadFaultTests
         await edge.LogLineAsync("backend sent more than the 100 bytes it announced");
     }
 
-    [Fact]
-    public async Task Short_body_with_a_content_length_of_what_was_sent_is_cut_so_the_client_never_sees_a_complete_response()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Short_body_with_a_content_length_of_what_was_sent_is_cut_so_the_client_never_sees_a_complete_response(string transport)
     {
         await using var backend = new RawHttpBackend(async (_, connection, ct) =>
         {
             await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Content-Length: 500"], ct);
             await connection.WriteAsync(new byte[500], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
@@ -113,8 +120,9 @@ public sealed class DownloadFaultTests
         await edge.LogLineAsync("DataLengthMismatch");
     }
 
-    [Fact]
-    public async Task Long_body_sent_in_two_parts_is_cut_after_the_announced_length()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Long_body_sent_in_two_parts_is_cut_after_the_announced_length(string transport)
     {
         await using var backend = new RawHttpBackend(async (_, connection, ct) =>
         {
@@ -125,7 +133,7 @@ public sealed class DownloadFaultTests
             await Task.Delay(300, ct);
             await connection.WriteAsync(new byte[100], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
@@ -133,23 +141,25 @@ public sealed class DownloadFaultTests
         await edge.LogLineAsync("backend sent more than the 100 bytes it announced");
     }
 
-    [Fact]
-    public async Task Backend_dropping_the_connection_mid_body_fails_the_clients_read()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Backend_dropping_the_connection_mid_body_fails_the_clients_read(string transport)
     {
         await using var backend = new RawHttpBackend(async (_, connection, ct) =>
         {
             await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Content-Length: 1000"], ct);
             await connection.WriteAsync(new byte[500], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(backend.Url));
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 500, edge);
     }
 
-    [Fact]
-    public async Task Backend_stalling_mid_body_fails_the_clients_read_after_the_activity_timeout()
+    [Theory]
+    [MemberData(nameof(FaultEdge.DownloadTransports), MemberType = typeof(FaultEdge))]
+    public async Task Backend_stalling_mid_body_fails_the_clients_read_after_the_activity_timeout(string transport)
     {
         await using var backend = new RawHttpBackend(async (_, connection, ct) =>
         {
@@ -158,15 +168,17 @@ public sealed class DownloadFaultTests
             await connection.FlushAsync(ct);
             await Task.Delay(Timeout.Infinite, ct);
         });
-        var config = FaultEdge.ConfigFor(backend.Url);
-        config["Forwarding"] = new JsonObject { ["ActivityTimeout"] = "00:00:02" };
-        await using var edge = await EdgeProcess.StartAsync(config);
+        var forwarding = Transport(transport);
+        forwarding["ActivityTimeout"] = "00:00:02";
+        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(forwarding, backend.Url));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 500, edge);
         Assert.InRange(download.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(10));
     }
+
+    private static JsonObject Transport(string transport) => new() { ["DownloadTransport"] = transport };
 
     /// <summary>
     /// The client's read failed (the connection was ended) after at most <paramref name="maxBytes"/> bytes, so

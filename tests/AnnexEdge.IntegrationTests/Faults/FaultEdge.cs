@@ -14,9 +14,16 @@ public static class FaultEdge
     /// <summary>A well-formed key of 1000 bytes (the edge checks syntax, not content).</summary>
     public const string Key = "SHA256E-s1000--0f343b0931126a20f133d67c2b018a3b0f343b0931126a20f133d67c2b018a3b.bin";
 
+    /// <summary>The values of <c>AnnexEdge:Forwarding:DownloadTransport</c>: every download fault is tried on each.</summary>
+    public static TheoryData<string> DownloadTransports => [.. AnnexEdge.Forwarding.Download.DownloadTransport.Names];
+
     /// <summary>The <c>AnnexEdge</c> section for one repository on these backends, without active probes.</summary>
-    public static JsonObject ConfigFor(params string[] backends) => new()
+    public static JsonObject ConfigFor(params string[] backends) => ConfigFor(new JsonObject(), backends);
+
+    /// <summary>As <see cref="ConfigFor(string[])"/>, with this <c>Forwarding</c> section.</summary>
+    public static JsonObject ConfigFor(JsonObject forwarding, params string[] backends) => new()
     {
+        ["Forwarding"] = forwarding,
         ["Repositories"] = new JsonArray(new JsonObject
         {
             ["Name"] = "faulty",

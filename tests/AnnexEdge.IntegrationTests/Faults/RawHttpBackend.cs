@@ -1,56 +1,90 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
+// The one raw-socket fake backend of both test projects: AnnexEdge.Tests links this file in (see its csproj).
 namespace AnnexEdge.IntegrationTests.Faults;
 
+/// <summary>One request as a <see cref="RawHttpBackend"/> saw it.</summary>
+/// <param name="Head">The request line and header fields, without the blank line.</param>
+/// <param name="Connection">1 for the first accepted connection, 2 for the next, ...</param>
+/// <param name="Stream">The connection, for the script to write its answer.</param>
+internal sealed record RawHttpExchange(string Head, int Connection, Stream Stream);
+
 /// <summary>
-/// A fake backend on a raw socket, for faults no HTTP server library produces: it reads a request's head and hands
-/// the connection to a script that writes whatever bytes it likes (a truncated body, nothing at all) and then
-/// closes it. One request per connection.
+/// A loopback HTTP/1.1 backend on a raw socket, for framing and faults no server library produces (a truncated
+/// body, a chunk longer than its size, nothing at all): it reads each request head and lets a script write
+/// whatever bytes it likes. WireMock serves the well-formed answers. A keep-alive script returns whether the
+/// connection stays open for another request (reading a new head on it is how keep-alive is observed); a
+/// one-shot script answers one request and the connection is closed after it.
 /// </summary>
-public sealed class RawHttpBackend : IAsyncDisposable
+internal sealed class RawHttpBackend : IAsyncDisposable
 {
+    private const int MaxHead = 64 * 1024;
+
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
-    private readonly Func<string, Stream, CancellationToken, Task> _script;
+    private readonly Func<RawHttpExchange, CancellationToken, Task<bool>> _script;
+    private readonly ConcurrentQueue<RawHttpExchange> _exchanges = new();
+    private readonly SemaphoreSlim _closed = new(0);
     private readonly Task _acceptLoop;
-    private int _requests;
+    private int _connections;
 
-    /// <param name="script">Answers one request: gets the request head (request line and headers) and the connection.</param>
-    public RawHttpBackend(Func<string, Stream, CancellationToken, Task> script)
+    /// <param name="script">Answers one request; returns whether the connection stays open for another.</param>
+    public RawHttpBackend(Func<RawHttpExchange, CancellationToken, Task<bool>> script)
     {
         _script = script;
         _listener.Start();
         _acceptLoop = AcceptAsync();
     }
 
+    /// <param name="script">Answers one request, given its head and the connection, which is closed after it.</param>
+    public RawHttpBackend(Func<string, Stream, CancellationToken, Task> script)
+        : this(async (exchange, ct) =>
+        {
+            await script(exchange.Head, exchange.Stream, ct);
+            await exchange.Stream.FlushAsync(ct);
+            return false;
+        })
+    {
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
     /// <summary>http://127.0.0.1:PORT</summary>
-    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    public string KeyUrl(string key = "SHA256E-s10--0123") => $"{Url}/git-annex/02e4e223-0b39-48fc-a031-e5a73d74ae92/v4/key/{key}";
+
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
 
     /// <summary>Requests whose head was read.</summary>
-    public int Requests => Volatile.Read(ref _requests);
+    public int Requests => _exchanges.Count;
 
-    /// <summary>Writes an HTTP/1.1 status line and headers.</summary>
-    public static Task WriteHeadAsync(Stream connection, string status, IEnumerable<string> headers, CancellationToken cancellationToken)
-    {
-        var head = $"HTTP/1.1 {status}\r\n" + string.Concat(headers.Select(h => h + "\r\n")) + "\r\n";
-        return connection.WriteAsync(Encoding.ASCII.GetBytes(head), cancellationToken).AsTask();
-    }
+    /// <summary>Every request head read so far, in order.</summary>
+    public IReadOnlyList<RawHttpExchange> Exchanges => [.. _exchanges];
+
+    /// <summary>Completes once the backend has closed one more connection.</summary>
+    public Task WaitForCloseAsync(CancellationToken cancellationToken) => _closed.WaitAsync(cancellationToken);
+
+    /// <summary>An HTTP/1.1 status line and header fields, with the blank line that ends them.</summary>
+    public static byte[] Head(string status, params string[] fields) =>
+        Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\n" + string.Concat(fields.Select(f => f + "\r\n")) + "\r\n");
+
+    public static Task WriteHeadAsync(Stream connection, string status, IEnumerable<string> fields, CancellationToken cancellationToken) =>
+        connection.WriteAsync(Head(status, [.. fields]), cancellationToken).AsTask();
 
     public async ValueTask DisposeAsync()
     {
+        // The accept loop ends on the token before the listener stops: a loop that reached its next accept only
+        // after a stop would throw "Not listening" out of the test.
         await _stop.CancelAsync();
+        await _acceptLoop;
         _listener.Stop();
-        try
-        {
-            await _acceptLoop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
         _stop.Dispose();
+        _closed.Dispose();
     }
 
     private async Task AcceptAsync()
@@ -58,20 +92,15 @@ public sealed class RawHttpBackend : IAsyncDisposable
         var connections = new List<Task>();
         try
         {
-            while (!_stop.IsCancellationRequested)
+            while (true)
             {
-                TcpClient client;
-                try
-                {
-                    client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                }
-                catch (SocketException)
-                {
-                    break;
-                }
-
-                connections.Add(ServeAsync(client));
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                connections.Add(ServeAsync(client, Interlocked.Increment(ref _connections)));
             }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // Stopped.
         }
         finally
         {
@@ -79,51 +108,48 @@ public sealed class RawHttpBackend : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync(TcpClient client)
+    private async Task ServeAsync(TcpClient client, int number)
     {
-        using (client)
+        try
         {
-            try
+            using (client)
             {
                 var stream = client.GetStream();
-                var head = await ReadHeadAsync(stream, _stop.Token);
-                if (head is null)
+                while (await ReadHeadAsync(stream, _stop.Token) is { } head)
                 {
-                    return;
+                    var exchange = new RawHttpExchange(head, number, stream);
+                    _exchanges.Enqueue(exchange);
+                    if (!await _script(exchange, _stop.Token))
+                    {
+                        break;
+                    }
                 }
-
-                Interlocked.Increment(ref _requests);
-                await _script(head, stream, _stop.Token);
-                await stream.FlushAsync(_stop.Token);
             }
-            catch (OperationCanceledException)
-            {
-            }
-            catch (IOException)
-            {
-                // The edge gave up on this connection; nothing to answer.
-            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // The edge went away, or the test is over.
+        }
+        finally
+        {
+            _closed.Release();
         }
     }
 
     private static async Task<string?> ReadHeadAsync(Stream stream, CancellationToken cancellationToken)
     {
-        var bytes = new List<byte>();
+        var head = new List<byte>();
         var one = new byte[1];
-        while (bytes.Count < 64 * 1024)
+        while (head.Count < 4 || head[^4] != '\r' || head[^3] != '\n' || head[^2] != '\r' || head[^1] != '\n')
         {
-            if (await stream.ReadAsync(one, cancellationToken) == 0)
+            if (head.Count > MaxHead || await stream.ReadAsync(one, cancellationToken) == 0)
             {
                 return null;
             }
 
-            bytes.Add(one[0]);
-            if (bytes.Count >= 4 && bytes[^4] == '\r' && bytes[^3] == '\n' && bytes[^2] == '\r' && bytes[^1] == '\n')
-            {
-                return Encoding.ASCII.GetString(bytes.ToArray());
-            }
+            head.Add(one[0]);
         }
 
-        return null;
+        return Encoding.Latin1.GetString([.. head], 0, head.Count - 4);
     }
 }

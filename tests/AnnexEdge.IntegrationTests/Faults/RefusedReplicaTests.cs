@@ -33,10 +33,11 @@ public sealed class NodeWithObject : IAsyncLifetime
 public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<NodeWithObject>
 {
     [Theory]
-    [InlineData("checkpresent")]
-    [InlineData("gettimestamp")]
-    [InlineData("key")]
-    public async Task Bodiless_request_first_sent_to_a_refusing_replica_is_answered_by_the_live_one(string endpoint)
+    [InlineData("checkpresent", "Edge")]
+    [InlineData("gettimestamp", "Edge")]
+    [InlineData("key", "Edge")]
+    [InlineData("key", "SocketsHttpHandler")]
+    public async Task Bodiless_request_first_sent_to_a_refusing_replica_is_answered_by_the_live_one(string endpoint, string downloadTransport)
     {
         var live = fixture.Node.Url;
         var dead = $"http://127.0.0.1:{FreePort.Next()}";
@@ -45,6 +46,7 @@ public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<
             .First(n => string.CompareOrdinal(Backend.For(n, dead).Id, Backend.For(n, live).Id) < 0);
         var config = ConfigFor(name, [live, dead], healthChecks: false);
         config["Repositories"]![0]!["LoadBalancing"] = "FirstAlphabetical";
+        config["Forwarding"] = new JsonObject { ["DownloadTransport"] = downloadTransport };
         await using var edge = await EdgeProcess.StartAsync(config);
         using var http = FaultEdge.NewClient();
 

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
-using System.Net;
-using System.Net.Sockets;
+using AnnexEdge.IntegrationTests.Faults;
 using AnnexEdge.IntegrationTests.Fixtures;
 using AnnexEdge.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,7 +19,8 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
         ["11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002", "11111111-0000-4000-8000-000000000003"];
 
     // Backends that answer nothing: the status must never need them.
-    private readonly SilentBackend[] _backends = Enumerable.Range(0, 4).Select(_ => new SilentBackend()).ToArray();
+    // Backends that accept connections and never answer: the status is read from the edge's own state.
+    private readonly RawHttpBackend[] _backends = Enumerable.Range(0, 4).Select(_ => new RawHttpBackend((_, _) => Task.FromResult(false))).ToArray();
     private EdgeHost _edge = null!;
 
     public async ValueTask InitializeAsync()
@@ -49,7 +49,7 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
         await _edge.DisposeAsync();
         foreach (var backend in _backends)
         {
-            backend.Dispose();
+            await backend.DisposeAsync();
         }
     }
 
@@ -123,59 +123,5 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
             ClusterStatus(status, "mycluster")["nodes"]!.ToJsonString());
         Assert.Equal(new JsonArray(NodeStatus(1), NodeStatus(2, inFlight: 2)).ToJsonString(),
             ClusterStatus(status, "pair")["nodes"]!.ToJsonString());
-    }
-
-    /// <summary>A loopback port that accepts connections, counts them and never answers.</summary>
-    private sealed class SilentBackend : IDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly List<TcpClient> _accepted = [];
-
-        public SilentBackend()
-        {
-            _listener.Start();
-            _ = AcceptAsync();
-        }
-
-        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-        public int Connections
-        {
-            get
-            {
-                lock (_accepted)
-                {
-                    return _accepted.Count;
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            lock (_accepted)
-            {
-                _accepted.ForEach(c => c.Dispose());
-            }
-        }
-
-        private async Task AcceptAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    var client = await _listener.AcceptTcpClientAsync();
-                    lock (_accepted)
-                    {
-                        _accepted.Add(client);
-                    }
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Stopped.
-            }
-        }
     }
 }

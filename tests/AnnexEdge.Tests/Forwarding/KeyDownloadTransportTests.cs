@@ -1,18 +1,32 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using AnnexEdge.Forwarding;
-using Microsoft.Extensions.Time.Testing;
+using AnnexEdge.Configuration;
+using AnnexEdge.Forwarding.Download;
+using AnnexEdge.IntegrationTests.Faults;
 
 namespace AnnexEdge.Tests.Forwarding;
 
-/// <summary>Content downloads over <see cref="KeyDownloadHandler"/>'s own connections to a scripted loopback backend.</summary>
+/// <summary>
+/// Content downloads to a scripted loopback backend over each <see cref="DownloadTransport"/>, as YARP's handler
+/// carries them: framing, failures, connection reuse and the low-water mark's fallback. Cutting a body that differs
+/// from its data length is the request pipeline's (tests/AnnexEdge.IntegrationTests/Faults/DownloadFaultTests.cs).
+/// </summary>
 public sealed class KeyDownloadTransportTests
 {
     private const string DataLength = "X-git-annex-data-length";
 
-    private static HttpMessageInvoker Invoker(BackendConnectionPool? pool = null) =>
-        new(new KeyDownloadHandler(new SocketsHttpHandler(), pool ?? new BackendConnectionPool(TimeProvider.System), TimeSpan.FromSeconds(5), false));
+    public static TheoryData<string> Transports => [.. DownloadTransport.Names];
+
+    public static MatrixTheoryData<string, bool> TransportsAndFraming => new(DownloadTransport.Names, [false, true]);
+
+    private static HttpMessageInvoker Invoker(string transport = DownloadTransport.Edge)
+    {
+        var forwarding = new ForwardingOptions { DownloadTransport = transport, ConnectTimeout = TimeSpan.FromSeconds(5) };
+        var handler = new SocketsHttpHandler();
+        DownloadTransport.Configure(handler, forwarding, TimeProvider.System);
+        return new(DownloadTransport.Wrap(handler, forwarding));
+    }
 
     /// <summary>The test's token, cut after a few seconds so a read that waits for bytes never sent fails instead of hanging.</summary>
     private static CancellationTokenSource Deadline()
@@ -67,28 +81,22 @@ public sealed class KeyDownloadTransportTests
         return wire.ToArray();
     }
 
-    /// <summary>A backend that answers every request with a two-byte body, "ok", and keeps the connection.</summary>
-    private static ScriptedBackend OkBackend() => new(async (exchange, ct) =>
-    {
-        await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
-        return true;
-    });
-
     private static async Task WriteAsync(Stream stream, byte[] bytes, CancellationToken cancellationToken)
     {
         await stream.WriteAsync(bytes, cancellationToken);
         await stream.FlushAsync(cancellationToken);
     }
 
-    [Fact]
-    public async Task Chunked_body_with_extensions_and_trailers_is_decoded_byte_exact_across_many_chunks()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Chunked_body_with_extensions_and_trailers_is_decoded_byte_exact_across_many_chunks(string transport)
     {
         var payload = RandomBytes((4 * 1024 * 1024) + 12345, seed: 1);
         var random = new Random(2);
         var wire = Chunked(payload, Enumerable.Range(0, int.MaxValue).Select(_ => random.Next(1, 70_000)), "X-Digest: abc\r\nX-More: 1\r\n");
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            await WriteAsync(exchange.Stream, ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), ct);
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), ct);
 
             // Pieces that cut through chunk-size lines, CRLFs and the trailer.
             for (var at = 0; at < wire.Length;)
@@ -100,7 +108,7 @@ public sealed class KeyDownloadTransportTests
 
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
@@ -108,24 +116,30 @@ public sealed class KeyDownloadTransportTests
         var body = await ReadAllAsync(response, deadline.Token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(payload.Length, response.Content.Headers.ContentLength);
         Assert.Equal(payload.Length.ToString(), Assert.Single(response.Headers.GetValues(DataLength)));
+        if (transport == DownloadTransport.Edge)
+        {
+            // Edge announces the data length as the Content-Length; otherwise the response goes on chunked.
+            Assert.Equal(payload.Length, response.Content.Headers.ContentLength);
+        }
+
         Assert.True(payload.AsSpan().SequenceEqual(body), "the decoded body differs from the payload");
     }
 
-    [Fact]
-    public async Task Content_length_body_is_delivered_whole_with_its_length()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Content_length_body_is_delivered_whole_with_its_length(string transport)
     {
         var payload = RandomBytes(300_000, seed: 3);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            await WriteAsync(exchange.Stream, ScriptedBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), ct);
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), ct);
             await WriteAsync(exchange.Stream, payload[..1000], ct);
             await Task.Delay(20, ct);
             await WriteAsync(exchange.Stream, payload[1000..], ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
@@ -136,19 +150,20 @@ public sealed class KeyDownloadTransportTests
         Assert.True(payload.AsSpan().SequenceEqual(body), "the body differs from the payload");
     }
 
-    [Fact]
-    public async Task Body_framed_by_connection_close_ends_at_the_close()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Body_framed_by_connection_close_ends_at_the_close(string transport)
     {
         var payload = RandomBytes(200_000, seed: 4);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            await WriteAsync(exchange.Stream, ScriptedBackend.Head("200 OK", "Connection: close"), ct);
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", "Connection: close"), ct);
             await WriteAsync(exchange.Stream, payload[..5000], ct);
             await Task.Delay(20, ct);
             await WriteAsync(exchange.Stream, payload[5000..], ct);
             return false;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
@@ -159,122 +174,104 @@ public sealed class KeyDownloadTransportTests
         Assert.True(payload.AsSpan().SequenceEqual(body), "the body differs from the payload");
     }
 
-    [Fact]
-    public async Task Chunked_body_shorter_than_its_data_length_never_ends_cleanly()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_body_ended_short_of_its_data_length_ends_with_the_backends_end_not_at_a_timeout(string transport)
     {
         var payload = RandomBytes(1000, seed: 5);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            // The node stops early (the file changed) and ends the chunked body properly, keeping the connection.
-            await WriteAsync(exchange.Stream, ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 5000"), ct);
+            // The node stops early (the file changed) and ends the chunked body properly, keeping the connection:
+            // a receive waiting for the rest of the announced 200 000 bytes must fall back.
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 200000"), ct);
             await WriteAsync(exchange.Stream, [.. Ascii("3e8\r\n"), .. payload[..500]], ct);
             await Task.Delay(50, ct);
             await WriteAsync(exchange.Stream, [.. payload[500..], .. Ascii("\r\n0\r\n\r\n")], ct);
             return true;
         });
+        using var invoker = Invoker(transport);
+        using var deadline = Deadline();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        await AssertBodyFailsAsync(backend.KeyUrl());
-    }
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
 
-    [Fact]
-    public async Task Chunked_body_shorter_than_its_data_length_never_ends_cleanly_when_sent_at_once()
-    {
-        var payload = RandomBytes(1000, seed: 6);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
-        {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 1001"), .. Chunked(payload, [400])], ct);
-            return true;
-        });
-
-        await AssertBodyFailsAsync(backend.KeyUrl());
-    }
-
-    [Fact]
-    public async Task Chunked_body_longer_than_its_data_length_fails()
-    {
-        var payload = RandomBytes(1500, seed: 7);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
-        {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 1000"), .. Chunked(payload, [600, 600])], ct);
-            return true;
-        });
-
-        await AssertBodyFailsAsync(backend.KeyUrl());
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(2));
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Server_closing_mid_body_fails(bool chunked)
+    [MemberData(nameof(TransportsAndFraming))]
+    public async Task Server_closing_mid_body_fails(string transport, bool chunked)
     {
         var payload = RandomBytes(10_000, seed: 8);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             var framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {payload.Length}";
             var wire = chunked ? Chunked(payload, [4000]) : payload;
-            await WriteAsync(exchange.Stream, ScriptedBackend.Head("200 OK", framing, $"{DataLength}: {payload.Length}"), ct);
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", framing, $"{DataLength}: {payload.Length}"), ct);
             await WriteAsync(exchange.Stream, wire[..6000], ct);
             await Task.Delay(20, ct);
             return false;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl());
+        await AssertBodyFailsAsync(backend.KeyUrl(), transport);
+    }
+
+    public static MatrixTheoryData<string, string> TransportsAndMalformedChunkSizes =>
+        new(DownloadTransport.Names, ["zz\r\n", "\r\n", "-5\r\n", "10000000000000000\r\n"]);
+
+    [Theory]
+    [MemberData(nameof(TransportsAndMalformedChunkSizes))]
+    public async Task Malformed_chunk_size_fails(string transport, string sizeLine)
+    {
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 10"), .. Ascii("5\r\nabcde\r\n" + sizeLine + "fghij\r\n0\r\n\r\n")], ct);
+            return true;
+        });
+
+        await AssertBodyFailsAsync(backend.KeyUrl(), transport);
     }
 
     [Theory]
-    [InlineData("zz\r\n")]
-    [InlineData("\r\n")]
-    [InlineData("-5\r\n")]
-    [InlineData("10000000000000000\r\n")]
-    public async Task Malformed_chunk_size_fails(string sizeLine)
+    [MemberData(nameof(Transports))]
+    public async Task Chunk_longer_than_its_size_fails(string transport)
     {
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 10"), .. Ascii("5\r\nabcde\r\n" + sizeLine + "fghij\r\n0\r\n\r\n")], ct);
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 10"), .. Ascii("5\r\nabcdefghij\r\n0\r\n\r\n")], ct);
             return true;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl());
+        await AssertBodyFailsAsync(backend.KeyUrl(), transport);
     }
 
-    [Fact]
-    public async Task Chunk_longer_than_its_size_fails()
+    private static async Task AssertBodyFailsAsync(string url, string transport = DownloadTransport.Edge)
     {
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
-        {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 10"), .. Ascii("5\r\nabcdefghij\r\n0\r\n\r\n")], ct);
-            return true;
-        });
-
-        await AssertBodyFailsAsync(backend.KeyUrl());
-    }
-
-    private static async Task AssertBodyFailsAsync(string url)
-    {
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         using var response = await invoker.SendAsync(request, deadline.Token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        await Assert.ThrowsAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
+        await Assert.ThrowsAnyAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
     }
 
-    [Fact]
-    public async Task After_a_complete_body_the_next_request_reuses_the_connection()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task After_a_complete_body_the_next_request_reuses_the_connection(string transport)
     {
         var payload = RandomBytes(70_000, seed: 9);
         var answers = 0;
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             // One chunked answer, then one with a Content-Length: both leave the connection reusable.
             var wire = Interlocked.Increment(ref answers) % 2 == 1
-                ? [.. ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), .. Chunked(payload, [30_000])]
-                : ScriptedBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}").Concat(payload).ToArray();
+                ? [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), .. Chunked(payload, [30_000])]
+                : RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}").Concat(payload).ToArray();
             await WriteAsync(exchange.Stream, wire, ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
@@ -285,40 +282,17 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal([1, 1, 1], backend.Exchanges.Select(e => e.Connection));
     }
 
-    [Fact]
-    public async Task A_body_not_read_to_the_end_does_not_leave_its_connection_for_reuse()
-    {
-        var payload = RandomBytes(500_000, seed: 10);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
-        {
-            await WriteAsync(exchange.Stream, ScriptedBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), ct);
-            await WriteAsync(exchange.Stream, payload, ct);
-            return true;
-        });
-        using var invoker = Invoker();
-        using var deadline = Deadline();
-
-        using (var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl()))
-        using (var response = await invoker.SendAsync(request, deadline.Token))
-        await using (var body = await response.Content.ReadAsStreamAsync(deadline.Token))
-        {
-            Assert.True(await body.ReadAsync(new byte[1000], deadline.Token) > 0);
-        }
-
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
-        Assert.Equal(2, backend.Connections);
-    }
-
-    [Fact]
-    public async Task A_pooled_connection_with_stray_bytes_from_the_server_is_not_used()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_pooled_connection_with_stray_bytes_from_the_server_is_not_used(string transport)
     {
         var payload = RandomBytes(70_000, seed: 13);
         var strayWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var answers = 0;
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             // The rest of the body comes later, so the edge waits for it under a mark of its size.
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), .. payload[..30_000]], ct);
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), .. payload[..30_000]], ct);
             await Task.Delay(50, ct);
             await WriteAsync(exchange.Stream, payload[30_000..], ct);
             if (Interlocked.Increment(ref answers) == 1)
@@ -331,7 +305,7 @@ public sealed class KeyDownloadTransportTests
 
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
@@ -342,17 +316,18 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal(2, backend.Connections);
     }
 
-    [Fact]
-    public async Task A_pooled_connection_the_server_closed_is_not_used()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_pooled_connection_the_server_closed_is_not_used(string transport)
     {
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 5", $"{DataLength}: 5"), .. "hello"u8], ct);
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Content-Length: 5", $"{DataLength}: 5"), .. "hello"u8], ct);
 
             // Announces keep-alive, then closes while the connection is idle in the edge's pool.
             return false;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
@@ -363,10 +338,11 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal([1, 2], backend.Exchanges.Select(e => e.Connection));
     }
 
-    [Fact]
-    public async Task A_request_a_reused_connection_dropped_unanswered_is_retried_on_a_new_connection()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_request_a_reused_connection_dropped_unanswered_is_retried_on_a_new_connection(string transport)
     {
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             // The second request on a connection is read and dropped, as by a server closing an idle connection.
             if (exchange.Connection == 1 && exchange.Head.Contains("/key/second", StringComparison.Ordinal))
@@ -374,10 +350,10 @@ public sealed class KeyDownloadTransportTests
                 return false;
             }
 
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 5", $"{DataLength}: 5"), .. "hello"u8], ct);
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Content-Length: 5", $"{DataLength}: 5"), .. "hello"u8], ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl("first"), deadline.Token));
@@ -386,104 +362,32 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal([1, 1, 2], backend.Exchanges.Select(e => e.Connection));
     }
 
-    [Fact]
-    public async Task A_fresh_connection_closed_unanswered_is_an_error()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_fresh_connection_closed_unanswered_is_an_error(string transport)
     {
-        await using var backend = new ScriptedBackend((_, _) => Task.FromResult(false));
-        using var invoker = Invoker();
+        await using var backend = new RawHttpBackend((_, _) => Task.FromResult(false));
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
 
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
 
         Assert.Equal(HttpRequestError.ResponseEnded, e.HttpRequestError);
-        Assert.Equal(1, backend.Connections);
-    }
 
-    [Fact]
-    public async Task A_connection_idle_longer_than_a_backend_keeps_it_is_not_reused()
-    {
-        var time = new FakeTimeProvider();
-        await using var backend = OkBackend();
-        using var invoker = Invoker(new BackendConnectionPool(time));
-        using var deadline = Deadline();
-
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
-        time.Advance(TimeSpan.FromSeconds(10));
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
-        time.Advance(TimeSpan.FromSeconds(20));
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
-
-        Assert.Equal([1, 1, 2], backend.Exchanges.Select(e => e.Connection));
-    }
-
-    [Fact]
-    public async Task An_idle_connection_is_closed_when_it_outlives_its_idle_time_even_if_no_request_comes()
-    {
-        var time = new FakeTimeProvider();
-        await using var backend = OkBackend();
-        using var invoker = Invoker(new BackendConnectionPool(time));
-        using var deadline = Deadline();
-
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
-        time.Advance(TimeSpan.FromSeconds(31));
-
-        // The backend sees the edge close the connection; no second request is made.
-        await backend.WaitForCloseAsync(deadline.Token);
-        Assert.Equal(1, backend.Connections);
-    }
-
-    [Fact]
-    public async Task The_request_head_carries_the_requests_fields_and_host_but_no_hop_by_hop_fields()
-    {
-        await using var backend = OkBackend();
-        using var invoker = Invoker();
-        using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl() + "?clientuuid=c&associatedfile=a%20b");
-        request.Headers.Authorization = new("Basic", "ZWRnZTpub2RlcHc=");
-        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "192.0.2.1");
-        request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
-        request.Headers.TransferEncodingChunked = true;
-        request.Headers.Host = "evil.example";
-
-        using var response = await invoker.SendAsync(request, deadline.Token);
-        await ReadAllAsync(response, deadline.Token);
-
-        var lines = Assert.Single(backend.Exchanges).Head.Split("\r\n");
-        Assert.Equal($"GET {new Uri(backend.KeyUrl()).AbsolutePath}?clientuuid=c&associatedfile=a%20b HTTP/1.1", lines[0]);
-        Assert.Contains($"Host: 127.0.0.1:{backend.Port}", lines);
-        Assert.Contains("Authorization: Basic ZWRnZTpub2RlcHc=", lines);
-        Assert.Contains("X-Forwarded-For: 192.0.2.1", lines);
-        Assert.Single(lines, l => l.StartsWith("Host:", StringComparison.OrdinalIgnoreCase));
-        Assert.DoesNotContain(lines, l => l.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase));
-        Assert.DoesNotContain(lines, l => l.StartsWith("Keep-Alive:", StringComparison.OrdinalIgnoreCase));
+        // SocketsHttpHandler tries a few fresh connections before it gives up.
+        Assert.InRange(backend.Connections, 1, 4);
     }
 
     [Theory]
-    [InlineData("a\r\nInjected: 1")]
-    [InlineData("a\nInjected: 1")]
-    [InlineData("a\rb")]
-    public async Task A_header_value_with_a_line_break_is_never_sent(string value)
-    {
-        await using var backend = new ScriptedBackend((_, _) => Task.FromResult(false));
-        using var invoker = Invoker();
-        using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
-        Assert.True(request.Headers.TryAddWithoutValidation("X-Evil", value));
-
-        await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
-
-        Assert.Equal(0, backend.Connections);
-    }
-
-    [Fact]
-    public async Task Connecting_to_a_closed_port_is_a_connection_error()
+    [MemberData(nameof(Transports))]
+    public async Task Connecting_to_a_closed_port_is_a_connection_error(string transport)
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
         using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/git-annex/u/v4/key/K");
 
@@ -493,9 +397,8 @@ public sealed class KeyDownloadTransportTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_slow_server_sending_small_pieces_still_delivers_the_whole_body(bool chunked)
+    [MemberData(nameof(TransportsAndFraming))]
+    public async Task A_slow_server_sending_small_pieces_still_delivers_the_whole_body(string transport, bool chunked)
     {
         var payload = RandomBytes(100 * 1024, seed: 11);
         const int tiny = 3;
@@ -503,10 +406,10 @@ public sealed class KeyDownloadTransportTests
         // Chunked, the last piece is the last few data bytes and the terminator; otherwise the last few bytes.
         var wire = chunked ? Chunked(payload, Enumerable.Repeat(16 * 1024, 100)) : payload;
         var lastPiece = tiny + (chunked ? "\r\n0\r\n\r\n".Length : 0);
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             var framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {payload.Length}";
-            await WriteAsync(exchange.Stream, ScriptedBackend.Head("200 OK", framing, $"{DataLength}: {payload.Length}"), ct);
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", framing, $"{DataLength}: {payload.Length}"), ct);
             var end = wire.Length - lastPiece;
             for (var at = 0; at < end; at += 7 * 1024)
             {
@@ -517,7 +420,7 @@ public sealed class KeyDownloadTransportTests
             await WriteAsync(exchange.Stream, wire[end..], ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         var body = await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
@@ -525,32 +428,33 @@ public sealed class KeyDownloadTransportTests
         Assert.True(payload.AsSpan().SequenceEqual(body), "the body differs from the payload");
     }
 
-    [Fact]
-    public async Task After_a_wait_that_fell_back_the_connection_carries_a_small_answer()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task After_a_wait_that_fell_back_the_connection_carries_a_small_answer(string transport)
     {
         var payload = RandomBytes(2000, seed: 12);
         var answers = 0;
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             if (Interlocked.Increment(ref answers) > 1)
             {
-                await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
+                await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
                 return true;
             }
 
             // After the first 500 bytes the edge waits for the announced 1500 but only 500 come: it takes them at
             // the fallback, under a lowered mark. The body then ends under a mark of 800, more than the whole next
             // answer, which a mark left standing would hold until the deadline.
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), .. Ascii("3e8\r\n"), .. payload[..500]], ct);
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), .. Ascii("3e8\r\n"), .. payload[..500]], ct);
             await Task.Delay(20, ct);
             await WriteAsync(exchange.Stream, [.. payload[500..1000], .. Ascii("\r\n")], ct);
-            await Task.Delay(BackendConnection.FallbackDelay * 2, ct);
+            await Task.Delay(LowWaterStream.FallbackDelay * 2, ct);
             await WriteAsync(exchange.Stream, [.. Ascii("3e8\r\n"), .. payload[1000..1200]], ct);
             await Task.Delay(20, ct);
             await WriteAsync(exchange.Stream, [.. payload[1200..], .. Ascii("\r\n0\r\n\r\n")], ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
         Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
@@ -560,20 +464,19 @@ public sealed class KeyDownloadTransportTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_non_200_answer_keeps_its_status_and_body_without_data_length_enforcement(bool chunked)
+    [MemberData(nameof(TransportsAndFraming))]
+    public async Task A_non_200_answer_keeps_its_status_and_body_without_data_length_enforcement(string transport, bool chunked)
     {
         var text = "key not present\n"u8.ToArray();
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             byte[] wire = chunked
-                ? [.. ScriptedBackend.Head("404 Not Found", "Transfer-Encoding: chunked", "Content-Type: text/plain", $"{DataLength}: 999"), .. Chunked(text, [4])]
-                : [.. ScriptedBackend.Head("404 Not Found", $"Content-Length: {text.Length}", "Content-Type: text/plain", $"{DataLength}: 999"), .. text];
+                ? [.. RawHttpBackend.Head("404 Not Found", "Transfer-Encoding: chunked", "Content-Type: text/plain", $"{DataLength}: 999"), .. Chunked(text, [4])]
+                : [.. RawHttpBackend.Head("404 Not Found", $"Content-Length: {text.Length}", "Content-Type: text/plain", $"{DataLength}: 999"), .. text];
             await WriteAsync(exchange.Stream, wire, ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
 
@@ -587,15 +490,16 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal(text, body);
     }
 
-    [Fact]
-    public async Task An_interim_answer_before_the_real_one_is_skipped()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task An_interim_answer_before_the_real_one_is_skipped(string transport)
     {
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            await WriteAsync(exchange.Stream, [.. ScriptedBackend.Head("100 Continue"), .. ScriptedBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("100 Continue"), .. RawHttpBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
 
@@ -605,15 +509,16 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal("ok"u8.ToArray(), await ReadAllAsync(response, deadline.Token));
     }
 
-    [Fact]
-    public async Task A_malformed_response_head_is_an_invalid_response()
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_malformed_response_head_is_an_invalid_response(string transport)
     {
-        await using var backend = new ScriptedBackend(async (exchange, ct) =>
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             await WriteAsync(exchange.Stream, Ascii("HTTP/1.1 200 OK\r\nBroken field\r\n\r\n"), ct);
             return true;
         });
-        using var invoker = Invoker();
+        using var invoker = Invoker(transport);
         using var deadline = Deadline();
         using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
 

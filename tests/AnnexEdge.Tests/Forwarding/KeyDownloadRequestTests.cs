@@ -1,9 +1,10 @@
 using System.Net;
-using AnnexEdge.Forwarding;
+using AnnexEdge.Forwarding.Download;
 
 namespace AnnexEdge.Tests.Forwarding;
 
-public sealed class KeyDownloadHandlerTests
+/// <summary>Which requests are content downloads, and what <see cref="DataLengthAnnouncer"/> does with their answers.</summary>
+public sealed class KeyDownloadRequestTests
 {
     private const string Uuid = "02e4e223-0b39-48fc-a031-e5a73d74ae92";
     private const string Key = "SHA256E-s6--5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
@@ -18,7 +19,7 @@ public sealed class KeyDownloadHandlerTests
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
 
-        Assert.True(KeyDownloadHandler.IsKeyDownload(request));
+        Assert.True(KeyDownloadRequest.Matches(request));
     }
 
     [Theory]
@@ -36,7 +37,7 @@ public sealed class KeyDownloadHandlerTests
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), url);
 
-        Assert.False(KeyDownloadHandler.IsKeyDownload(request));
+        Assert.False(KeyDownloadRequest.Matches(request));
     }
 
     [Fact]
@@ -47,7 +48,7 @@ public sealed class KeyDownloadHandlerTests
             Content = new ByteArrayContent([1, 2, 3]),
         };
 
-        Assert.False(KeyDownloadHandler.IsKeyDownload(request));
+        Assert.False(KeyDownloadRequest.Matches(request));
     }
 
     [Fact]
@@ -56,32 +57,55 @@ public sealed class KeyDownloadHandlerTests
         using var relative = new HttpRequestMessage(HttpMethod.Get, new Uri($"/git-annex/{Uuid}/v4/key/{Key}", UriKind.Relative));
         using var ftp = new HttpRequestMessage(HttpMethod.Get, $"ftp://node/git-annex/{Uuid}/v4/key/{Key}");
 
-        Assert.False(KeyDownloadHandler.IsKeyDownload(relative));
-        Assert.False(KeyDownloadHandler.IsKeyDownload(ftp));
+        Assert.False(KeyDownloadRequest.Matches(relative));
+        Assert.False(KeyDownloadRequest.Matches(ftp));
     }
 
     [Fact]
-    public async Task Requests_other_than_downloads_go_to_the_inner_handler()
+    public async Task A_chunked_download_is_announced_with_its_data_length_as_its_content_length()
     {
-        var inner = new Recorder();
-        using var invoker = new HttpMessageInvoker(
-            new KeyDownloadHandler(inner, new BackendConnectionPool(TimeProvider.System), TimeSpan.FromSeconds(5), false));
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://node.invalid/git-annex/{Uuid}/v4/checkpresent?key={Key}");
+        using var invoker = Announcer(new Answer(HttpStatusCode.OK, dataLength: "6"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://node/git-annex/{Uuid}/v4/key/{Key}");
 
         using var response = await invoker.SendAsync(request, TestContext.Current.CancellationToken);
 
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        Assert.Same(request, inner.Seen);
+        Assert.Equal(6, response.Content.Headers.ContentLength);
     }
 
-    private sealed class Recorder : HttpMessageHandler
+    [Theory]
+    [InlineData(HttpStatusCode.OK, null, "GET", "key")]
+    [InlineData(HttpStatusCode.OK, "six", "GET", "key")]
+    [InlineData(HttpStatusCode.NotFound, "6", "GET", "key")]
+    [InlineData(HttpStatusCode.OK, "6", "POST", "checkpresent")]
+    public async Task Other_answers_keep_their_framing(HttpStatusCode status, string? dataLength, string method, string endpoint)
     {
-        public HttpRequestMessage? Seen { get; private set; }
+        using var invoker = Announcer(new Answer(status, dataLength));
+        using var request = new HttpRequestMessage(new HttpMethod(method), $"http://node/git-annex/{Uuid}/v4/{endpoint}/{Key}");
 
+        using var response = await invoker.SendAsync(request, TestContext.Current.CancellationToken);
+
+        Assert.Null(response.Content.Headers.ContentLength);
+    }
+
+    private static HttpMessageInvoker Announcer(HttpMessageHandler inner) => new(new DataLengthAnnouncer(inner));
+
+    /// <summary>Answers with a body of unknown length (as a chunked one), and the data length if given.</summary>
+    private sealed class Answer(HttpStatusCode status, string? dataLength) : HttpMessageHandler
+    {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            Seen = request;
-            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.Accepted));
+            var response = new HttpResponseMessage(status) { Content = new StreamContent(new UnknownLength()) };
+            if (dataLength is not null)
+            {
+                response.Headers.TryAddWithoutValidation("X-git-annex-data-length", dataLength);
+            }
+
+            return Task.FromResult(response);
         }
+    }
+
+    private sealed class UnknownLength : MemoryStream
+    {
+        public override bool CanSeek => false;
     }
 }
