@@ -202,12 +202,12 @@ internal sealed class ForwardingOptions
     /// </summary>
     public TimeSpan NodeAnswerTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Connections per backend, content downloads included; 0 means unlimited.</summary>
+    /// <summary>Connections per backend; 0 means unlimited. Needs <see cref="DownloadTransport"/> SocketsHttpHandler.</summary>
     public int MaxConnectionsPerBackend { get; set; }
 
     /// <summary>
-    /// How content downloads travel from a backend: <c>Edge</c> (received in batches under a socket low-water mark, the
-    /// default) or <c>SocketsHttpHandler</c> (as it comes); see <c>Forwarding/Download/DownloadTransport.cs</c>.
+    /// What carries content downloads to a backend: <c>Edge</c> (the edge's own batched connections, the default) or
+    /// <c>SocketsHttpHandler</c> (YARP's client, as for every other request); see <c>Forwarding/Download/DownloadTransport.cs</c>.
     /// </summary>
     public string DownloadTransport { get; set; } = Forwarding.Download.DownloadTransport.Edge;
 

@@ -160,6 +160,13 @@ internal static partial class AnnexEdgeOptionsValidator
         {
             errors.Add($"{at}:DownloadTransport \"{forwarding.DownloadTransport}\" is unknown; use one of {string.Join(", ", transports)}");
         }
+        else if (forwarding.MaxConnectionsPerBackend > 0 && forwarding.DownloadTransport == Forwarding.Download.DownloadTransport.Edge)
+        {
+            // The edge's own download connections are not SocketsHttpHandler's, so its cap would not cover them.
+            errors.Add($"{at}:MaxConnectionsPerBackend {forwarding.MaxConnectionsPerBackend} cannot limit the content downloads of "
+                + $"{at}:DownloadTransport Edge (the default); set DownloadTransport to SocketsHttpHandler to limit every request, "
+                + "or MaxConnectionsPerBackend to 0");
+        }
     }
 
     public static bool IsUuid(string? value) => value is not null && UuidPattern().IsMatch(value);

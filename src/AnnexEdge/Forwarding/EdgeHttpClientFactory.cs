@@ -20,14 +20,13 @@ internal sealed class EdgeHttpClientFactory(
     {
         base.ConfigureHandler(context, handler);
         handler.ConnectTimeout = options.Value.Forwarding.ConnectTimeout;
-        DownloadTransport.Configure(handler, options.Value.Forwarding, time);
     }
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
         var name = catalog.Repositories.FirstOrDefault(r => r.YarpClusterId == context.ClusterId)?.Name;
         var repository = options.Value.Repositories.FirstOrDefault(r => r.Name == name);
-        var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding);
+        var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time);
 
         return new BackendCredentialsHandler(
             wrapped,

@@ -17,7 +17,7 @@ public sealed class DownloadTransportTests
     }
 
     [Fact]
-    public void Edge_is_the_default()
+    public void The_edges_own_connections_are_the_default()
     {
         Assert.Equal(DownloadTransport.Edge, new ForwardingOptions().DownloadTransport);
         Assert.Empty(AnnexEdgeOptionsValidator.Errors(Options(_ => { })));
@@ -42,43 +42,46 @@ public sealed class DownloadTransportTests
         Assert.Equal($"AnnexEdge:Forwarding:DownloadTransport \"{transport}\" is unknown; use one of Edge, SocketsHttpHandler", error);
     }
 
-    [Theory]
-    [InlineData("Edge")]
-    [InlineData("SocketsHttpHandler")]
-    public void A_connection_limit_is_accepted_with_either_transport(string transport)
+    [Fact]
+    public void A_connection_limit_with_the_edges_own_connections_is_refused_naming_both_settings()
+    {
+        var error = Assert.Single(AnnexEdgeOptionsValidator.Errors(Options(f => f.MaxConnectionsPerBackend = 8)));
+
+        Assert.Contains("AnnexEdge:Forwarding:MaxConnectionsPerBackend 8", error, StringComparison.Ordinal);
+        Assert.Contains("AnnexEdge:Forwarding:DownloadTransport Edge", error, StringComparison.Ordinal);
+        Assert.Contains("SocketsHttpHandler", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_connection_limit_with_socketshttphandler_is_accepted()
     {
         var options = Options(f =>
         {
             f.MaxConnectionsPerBackend = 8;
-            f.DownloadTransport = transport;
+            f.DownloadTransport = DownloadTransport.SocketsHttpHandler;
         });
 
         Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
     }
 
     [Fact]
-    public void Edge_connects_through_low_water_streams_and_announces_the_data_length()
+    public void Edge_puts_its_own_download_handler_over_yarps()
     {
         using var inner = new SocketsHttpHandler();
-        var forwarding = new ForwardingOptions();
 
-        DownloadTransport.Configure(inner, forwarding, TimeProvider.System);
-        var handler = DownloadTransport.Wrap(inner, forwarding);
+        var handler = DownloadTransport.Wrap(inner, new ForwardingOptions(), TimeProvider.System);
 
-        Assert.NotNull(inner.ConnectCallback);
-        var announcer = Assert.IsType<DataLengthAnnouncer>(handler);
-        Assert.Same(inner, announcer.InnerHandler);
+        var downloads = Assert.IsType<KeyDownloadHandler>(handler);
+        Assert.Same(inner, downloads.InnerHandler);
     }
 
     [Fact]
     public void Socketshttphandler_leaves_yarps_handler_alone()
     {
         using var inner = new SocketsHttpHandler();
-        var forwarding = new ForwardingOptions { DownloadTransport = DownloadTransport.SocketsHttpHandler };
 
-        DownloadTransport.Configure(inner, forwarding, TimeProvider.System);
+        var handler = DownloadTransport.Wrap(inner, new ForwardingOptions { DownloadTransport = DownloadTransport.SocketsHttpHandler }, TimeProvider.System);
 
-        Assert.Null(inner.ConnectCallback);
-        Assert.Same(inner, DownloadTransport.Wrap(inner, forwarding));
+        Assert.Same(inner, handler);
     }
 }

@@ -4,13 +4,14 @@ using System.Text;
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding.Download;
 using AnnexEdge.IntegrationTests.Faults;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AnnexEdge.Tests.Forwarding;
 
 /// <summary>
-/// Content downloads to a scripted loopback backend over each <see cref="DownloadTransport"/>, as YARP's handler
-/// carries them: framing, failures, connection reuse and the low-water mark's fallback. Cutting a body that differs
-/// from its data length is the request pipeline's (tests/AnnexEdge.IntegrationTests/Faults/DownloadFaultTests.cs).
+/// Content downloads to a scripted loopback backend over each <see cref="DownloadTransport"/>: the theories hold for
+/// both, the facts concern the edge's own connections (<see cref="KeyDownloadHandler"/>: its data length
+/// enforcement, pool and low-water mark), which SocketsHttpHandler leaves to the request pipeline or does not have.
 /// </summary>
 public sealed class KeyDownloadTransportTests
 {
@@ -20,13 +21,14 @@ public sealed class KeyDownloadTransportTests
 
     public static MatrixTheoryData<string, bool> TransportsAndFraming => new(DownloadTransport.Names, [false, true]);
 
-    private static HttpMessageInvoker Invoker(string transport = DownloadTransport.Edge)
-    {
-        var forwarding = new ForwardingOptions { DownloadTransport = transport, ConnectTimeout = TimeSpan.FromSeconds(5) };
-        var handler = new SocketsHttpHandler();
-        DownloadTransport.Configure(handler, forwarding, TimeProvider.System);
-        return new(DownloadTransport.Wrap(handler, forwarding));
-    }
+    private static HttpMessageInvoker Invoker(string transport = DownloadTransport.Edge) =>
+        new(DownloadTransport.Wrap(
+            new SocketsHttpHandler(),
+            new ForwardingOptions { DownloadTransport = transport, ConnectTimeout = TimeSpan.FromSeconds(5) },
+            TimeProvider.System));
+
+    private static HttpMessageInvoker Invoker(BackendConnectionPool pool) =>
+        new(new KeyDownloadHandler(new SocketsHttpHandler(), pool, TimeSpan.FromSeconds(5), false, TimeProvider.System));
 
     /// <summary>The test's token, cut after a few seconds so a read that waits for bytes never sent fails instead of hanging.</summary>
     private static CancellationTokenSource Deadline()
@@ -81,6 +83,13 @@ public sealed class KeyDownloadTransportTests
         return wire.ToArray();
     }
 
+    /// <summary>A backend that answers every request with a two-byte body, "ok", and keeps the connection.</summary>
+    private static RawHttpBackend OkBackend() => new(async (exchange, ct) =>
+    {
+        await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Content-Length: 2", $"{DataLength}: 2"), .. "ok"u8], ct);
+        return true;
+    });
+
     private static async Task WriteAsync(Stream stream, byte[] bytes, CancellationToken cancellationToken)
     {
         await stream.WriteAsync(bytes, cancellationToken);
@@ -119,7 +128,7 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal(payload.Length.ToString(), Assert.Single(response.Headers.GetValues(DataLength)));
         if (transport == DownloadTransport.Edge)
         {
-            // Edge announces the data length as the Content-Length; otherwise the response goes on chunked.
+            // Only the edge's own connections announce the data length; otherwise the response transform does.
             Assert.Equal(payload.Length, response.Content.Headers.ContentLength);
         }
 
@@ -174,28 +183,47 @@ public sealed class KeyDownloadTransportTests
         Assert.True(payload.AsSpan().SequenceEqual(body), "the body differs from the payload");
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task A_body_ended_short_of_its_data_length_ends_with_the_backends_end_not_at_a_timeout(string transport)
+    [Fact]
+    public async Task Chunked_body_shorter_than_its_data_length_never_ends_cleanly()
     {
         var payload = RandomBytes(1000, seed: 5);
         await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
-            // The node stops early (the file changed) and ends the chunked body properly, keeping the connection:
-            // a receive waiting for the rest of the announced 200 000 bytes must fall back.
-            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 200000"), ct);
+            // The node stops early (the file changed) and ends the chunked body properly, keeping the connection.
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 5000"), ct);
             await WriteAsync(exchange.Stream, [.. Ascii("3e8\r\n"), .. payload[..500]], ct);
             await Task.Delay(50, ct);
             await WriteAsync(exchange.Stream, [.. payload[500..], .. Ascii("\r\n0\r\n\r\n")], ct);
             return true;
         });
-        using var invoker = Invoker(transport);
-        using var deadline = Deadline();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        await AssertBodyFailsAsync(backend.KeyUrl());
+    }
 
-        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+    [Fact]
+    public async Task Chunked_body_shorter_than_its_data_length_never_ends_cleanly_when_sent_at_once()
+    {
+        var payload = RandomBytes(1000, seed: 6);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 1001"), .. Chunked(payload, [400])], ct);
+            return true;
+        });
+
+        await AssertBodyFailsAsync(backend.KeyUrl());
+    }
+
+    [Fact]
+    public async Task Chunked_body_longer_than_its_data_length_fails()
+    {
+        var payload = RandomBytes(1500, seed: 7);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 1000"), .. Chunked(payload, [600, 600])], ct);
+            return true;
+        });
+
+        await AssertBodyFailsAsync(backend.KeyUrl());
     }
 
     [Theory]
@@ -282,9 +310,32 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal([1, 1, 1], backend.Exchanges.Select(e => e.Connection));
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task A_pooled_connection_with_stray_bytes_from_the_server_is_not_used(string transport)
+    [Fact]
+    public async Task A_body_not_read_to_the_end_does_not_leave_its_connection_for_reuse()
+    {
+        var payload = RandomBytes(500_000, seed: 10);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), ct);
+            await WriteAsync(exchange.Stream, payload, ct);
+            return true;
+        });
+        using var invoker = Invoker();
+        using var deadline = Deadline();
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl()))
+        using (var response = await invoker.SendAsync(request, deadline.Token))
+        await using (var body = await response.Content.ReadAsStreamAsync(deadline.Token))
+        {
+            Assert.True(await body.ReadAsync(new byte[1000], deadline.Token) > 0);
+        }
+
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal(2, backend.Connections);
+    }
+
+    [Fact]
+    public async Task A_pooled_connection_with_stray_bytes_from_the_server_is_not_used()
     {
         var payload = RandomBytes(70_000, seed: 13);
         var strayWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -305,7 +356,7 @@ public sealed class KeyDownloadTransportTests
 
             return true;
         });
-        using var invoker = Invoker(transport);
+        using var invoker = Invoker();
         using var deadline = Deadline();
 
         Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
@@ -316,9 +367,8 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal(2, backend.Connections);
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task A_pooled_connection_the_server_closed_is_not_used(string transport)
+    [Fact]
+    public async Task A_pooled_connection_the_server_closed_is_not_used()
     {
         await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
@@ -327,7 +377,7 @@ public sealed class KeyDownloadTransportTests
             // Announces keep-alive, then closes while the connection is idle in the edge's pool.
             return false;
         });
-        using var invoker = Invoker(transport);
+        using var invoker = Invoker();
         using var deadline = Deadline();
 
         Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
@@ -375,8 +425,84 @@ public sealed class KeyDownloadTransportTests
 
         Assert.Equal(HttpRequestError.ResponseEnded, e.HttpRequestError);
 
-        // SocketsHttpHandler tries a few fresh connections before it gives up.
-        Assert.InRange(backend.Connections, 1, 4);
+        // The edge's own connections try a fresh connection once; SocketsHttpHandler tries up to four.
+        Assert.InRange(backend.Connections, 1, transport == DownloadTransport.Edge ? 1 : 4);
+    }
+
+    [Fact]
+    public async Task A_connection_idle_longer_than_a_backend_keeps_it_is_not_reused()
+    {
+        var time = new FakeTimeProvider();
+        await using var backend = OkBackend();
+        using var invoker = Invoker(new BackendConnectionPool(time));
+        using var deadline = Deadline();
+
+        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        time.Advance(TimeSpan.FromSeconds(10));
+        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        time.Advance(TimeSpan.FromSeconds(20));
+        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+
+        Assert.Equal([1, 1, 2], backend.Exchanges.Select(e => e.Connection));
+    }
+
+    [Fact]
+    public async Task An_idle_connection_is_closed_when_it_outlives_its_idle_time_even_if_no_request_comes()
+    {
+        var time = new FakeTimeProvider();
+        await using var backend = OkBackend();
+        using var invoker = Invoker(new BackendConnectionPool(time));
+        using var deadline = Deadline();
+
+        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        time.Advance(TimeSpan.FromSeconds(31));
+
+        // The backend sees the edge close the connection; no second request is made.
+        await backend.WaitForCloseAsync(deadline.Token);
+        Assert.Equal(1, backend.Connections);
+    }
+
+    [Fact]
+    public async Task The_request_head_carries_the_requests_fields_and_host_but_no_hop_by_hop_fields()
+    {
+        await using var backend = OkBackend();
+        using var invoker = Invoker();
+        using var deadline = Deadline();
+        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl() + "?clientuuid=c&associatedfile=a%20b");
+        request.Headers.Authorization = new("Basic", "ZWRnZTpub2RlcHc=");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "192.0.2.1");
+        request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
+        request.Headers.TransferEncodingChunked = true;
+        request.Headers.Host = "evil.example";
+
+        using var response = await invoker.SendAsync(request, deadline.Token);
+        await ReadAllAsync(response, deadline.Token);
+
+        var lines = Assert.Single(backend.Exchanges).Head.Split("\r\n");
+        Assert.Equal($"GET {new Uri(backend.KeyUrl()).AbsolutePath}?clientuuid=c&associatedfile=a%20b HTTP/1.1", lines[0]);
+        Assert.Contains($"Host: 127.0.0.1:{backend.Port}", lines);
+        Assert.Contains("Authorization: Basic ZWRnZTpub2RlcHc=", lines);
+        Assert.Contains("X-Forwarded-For: 192.0.2.1", lines);
+        Assert.Single(lines, l => l.StartsWith("Host:", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(lines, l => l.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(lines, l => l.StartsWith("Keep-Alive:", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData("a\r\nInjected: 1")]
+    [InlineData("a\nInjected: 1")]
+    [InlineData("a\rb")]
+    public async Task A_header_value_with_a_line_break_is_never_sent(string value)
+    {
+        await using var backend = new RawHttpBackend((_, _) => Task.FromResult(false));
+        using var invoker = Invoker();
+        using var deadline = Deadline();
+        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        Assert.True(request.Headers.TryAddWithoutValidation("X-Evil", value));
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
+
+        Assert.Equal(0, backend.Connections);
     }
 
     [Theory]
@@ -428,9 +554,8 @@ public sealed class KeyDownloadTransportTests
         Assert.True(payload.AsSpan().SequenceEqual(body), "the body differs from the payload");
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task After_a_wait_that_fell_back_the_connection_carries_a_small_answer(string transport)
+    [Fact]
+    public async Task After_a_wait_that_fell_back_the_connection_carries_a_small_answer()
     {
         var payload = RandomBytes(2000, seed: 12);
         var answers = 0;
@@ -448,13 +573,13 @@ public sealed class KeyDownloadTransportTests
             await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length}"), .. Ascii("3e8\r\n"), .. payload[..500]], ct);
             await Task.Delay(20, ct);
             await WriteAsync(exchange.Stream, [.. payload[500..1000], .. Ascii("\r\n")], ct);
-            await Task.Delay(LowWaterStream.FallbackDelay * 2, ct);
+            await Task.Delay(BackendConnection.FallbackDelay * 2, ct);
             await WriteAsync(exchange.Stream, [.. Ascii("3e8\r\n"), .. payload[1000..1200]], ct);
             await Task.Delay(20, ct);
             await WriteAsync(exchange.Stream, [.. payload[1200..], .. Ascii("\r\n0\r\n\r\n")], ct);
             return true;
         });
-        using var invoker = Invoker(transport);
+        using var invoker = Invoker();
         using var deadline = Deadline();
 
         Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));

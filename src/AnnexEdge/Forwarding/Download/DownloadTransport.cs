@@ -3,33 +3,29 @@ using AnnexEdge.Configuration;
 namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>
-/// How content downloads (<c>GET .../key/KEY</c>) travel from a backend: <c>AnnexEdge:Forwarding:DownloadTransport</c>.
-/// Both go through YARP's SocketsHttpHandler, which carries every other request the same way either way.
+/// What carries content downloads (<c>GET .../key/KEY</c>) to a backend: <c>AnnexEdge:Forwarding:DownloadTransport</c>.
+/// Every other request goes through YARP's SocketsHttpHandler either way.
 /// </summary>
 internal static class DownloadTransport
 {
     /// <summary>
-    /// Backend connections that receive a download's body in batches of up to 128 KiB under a socket receive
-    /// low-water mark (<see cref="LowWaterStream"/>), and the data length announced as the Content-Length
-    /// (<see cref="DataLengthAnnouncer"/>): about half SocketsHttpHandler's own CPU per downloaded byte.
+    /// The edge's own HTTP/1.1 connections (<see cref="KeyDownloadHandler"/>), which read the node's body in batches
+    /// of up to 128 KiB under a socket receive low-water mark: about half SocketsHttpHandler's CPU per downloaded byte.
     /// </summary>
     public const string Edge = "Edge";
 
-    /// <summary>SocketsHttpHandler's own connections: the node's body is received as it comes, in pieces of a few KiB.</summary>
+    /// <summary>YARP's SocketsHttpHandler, like every other request; <c>MaxConnectionsPerBackend</c> covers downloads too.</summary>
     public const string SocketsHttpHandler = "SocketsHttpHandler";
 
     public static IReadOnlyList<string> Names { get; } = [Edge, SocketsHttpHandler];
 
-    /// <summary>Sets up YARP's handler for one repository's backends.</summary>
-    public static void Configure(System.Net.Http.SocketsHttpHandler handler, ForwardingOptions forwarding, TimeProvider time)
-    {
-        if (forwarding.DownloadTransport == Edge)
+    /// <summary>Puts the configured transport under YARP's handler for one repository's backends.</summary>
+    public static HttpMessageHandler Wrap(HttpMessageHandler handler, ForwardingOptions forwarding, TimeProvider time) =>
+        forwarding.DownloadTransport switch
         {
-            handler.ConnectCallback = LowWaterConnector.For(time);
-        }
-    }
-
-    /// <summary>Wraps YARP's handler for one repository's backends.</summary>
-    public static HttpMessageHandler Wrap(HttpMessageHandler handler, ForwardingOptions forwarding) =>
-        forwarding.DownloadTransport == Edge ? new DataLengthAnnouncer(handler) : handler;
+            Edge => new KeyDownloadHandler(
+                handler, new BackendConnectionPool(time), forwarding.ConnectTimeout, forwarding.DangerousAcceptAnyBackendCertificate, time),
+            SocketsHttpHandler => handler,
+            var other => throw new InvalidOperationException($"unknown download transport {other}"),
+        };
 }
