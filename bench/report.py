@@ -124,6 +124,10 @@ def main():
                f"{second_label} {meta['HWM_EDGE_INFO']} MiB, Caddy {meta['HWM_CADDY']} MiB, "
                f"node {meta['HWM_NODE']} MiB; edge after start-up {meta['RSS_EDGE_START']} MiB. "
                f"Log lines written by the second edge: {meta['INFO_LOG_LINES']}.")
+    if meta.get("GET_STALLS"):
+        out.append("")
+        out.append(f"GET answers that stalled for {meta.get('GET_MAX_TIME', '?')} s and were measured again (path: count): "
+                   f"{meta['GET_STALLS']}.")
     print("\n".join(out))
 
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
@@ -25,14 +26,16 @@ public sealed class DownloadFaultTests
         backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "1000")
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[1000]));
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
         var download = await DownloadAsync(edge);
 
         Assert.Null(download.Error);
         Assert.Equal(HttpStatusCode.OK, download.Status);
         Assert.Equal(1000, download.BytesRead);
-        Assert.DoesNotContain("DataLengthMismatch", edge.Logs, StringComparison.Ordinal);
+        // The mismatch would be logged before the request's own event, which therefore proves its absence.
+        await edge.RequestEventAsync("GET", $"/v4/key/{FaultEdge.Key}", 200);
+        Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.DataLengthMismatch);
     }
 
     [Theory]
@@ -43,12 +46,12 @@ public sealed class DownloadFaultTests
         backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "1000")
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[500]));
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 500, edge);
-        await edge.LogLineAsync("DataLengthMismatch");
+        await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
     }
 
     [Theory]
@@ -62,12 +65,12 @@ public sealed class DownloadFaultTests
             await connection.WriteAsync(new byte[500], ct);
             await connection.WriteAsync(Encoding.ASCII.GetBytes("\r\n0\r\n\r\n"), ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 500, edge);
-        await edge.LogLineAsync("DataLengthMismatch");
+        await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
     }
 
     [Theory]
@@ -79,12 +82,12 @@ public sealed class DownloadFaultTests
             await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Connection: close"], ct);
             await connection.WriteAsync(new byte[500], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 500, edge);
-        await edge.LogLineAsync("DataLengthMismatch");
+        await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
     }
 
     [Theory]
@@ -95,12 +98,13 @@ public sealed class DownloadFaultTests
         backend.Given(Request.Create().WithPath($"/git-annex/{FaultEdge.Uuid}/v4/key/{FaultEdge.Key}").UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader(DataLength, "100")
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[200]));
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 100, edge);
-        await edge.LogLineAsync("backend sent more than the 100 bytes it announced");
+        // The guard refused the extra bytes: YARP logs the failed copy with the guard's exception.
+        await edge.EventAsync(e => e.Exception?.ToString().Contains("backend sent more than the 100 bytes it announced", StringComparison.Ordinal) == true);
     }
 
     [Theory]
@@ -112,12 +116,12 @@ public sealed class DownloadFaultTests
             await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Content-Length: 500"], ct);
             await connection.WriteAsync(new byte[500], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 500, edge);
-        await edge.LogLineAsync("DataLengthMismatch");
+        await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
     }
 
     [Theory]
@@ -133,12 +137,13 @@ public sealed class DownloadFaultTests
             await Task.Delay(300, ct);
             await connection.WriteAsync(new byte[100], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
         AssertCutOff(download, maxBytes: 100, edge);
-        await edge.LogLineAsync("backend sent more than the 100 bytes it announced");
+        // The guard refused the extra bytes: YARP logs the failed copy with the guard's exception.
+        await edge.EventAsync(e => e.Exception?.ToString().Contains("backend sent more than the 100 bytes it announced", StringComparison.Ordinal) == true);
     }
 
     [Theory]
@@ -150,7 +155,7 @@ public sealed class DownloadFaultTests
             await RawHttpBackend.WriteHeadAsync(connection, "200 OK", [$"{DataLength}: 1000", "Content-Type: application/octet-stream", "Content-Length: 1000"], ct);
             await connection.WriteAsync(new byte[500], ct);
         });
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
         var download = await DownloadAsync(edge);
 
@@ -170,7 +175,7 @@ public sealed class DownloadFaultTests
         });
         var forwarding = Transport(transport);
         forwarding["ActivityTimeout"] = "00:00:02";
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(forwarding, backend.Url));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(forwarding, backend.Url));
 
         var download = await DownloadAsync(edge);
 
@@ -184,7 +189,7 @@ public sealed class DownloadFaultTests
     /// The client's read failed (the connection was ended) after at most <paramref name="maxBytes"/> bytes, so
     /// neither HttpClient nor git-annex can take the body for a complete object.
     /// </summary>
-    private static void AssertCutOff(Download download, long maxBytes, EdgeProcess edge)
+    private static void AssertCutOff(Download download, long maxBytes, EdgeHost edge)
     {
         var what = $"status {download.Status}, {download.BytesRead} bytes read, error {download.Error?.Message ?? "none"}\n{edge.Logs}";
         Assert.True(download.Error is not null, "the client's read completed: " + what);
@@ -196,7 +201,7 @@ public sealed class DownloadFaultTests
     private sealed record Download(HttpStatusCode? Status, long BytesRead, Exception? Error, TimeSpan Elapsed);
 
     /// <summary>Downloads the key as a client would, keeping what it got and how the read ended.</summary>
-    private static async Task<Download> DownloadAsync(EdgeProcess edge)
+    private static async Task<Download> DownloadAsync(EdgeHost edge)
     {
         using var http = FaultEdge.NewClient();
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -46,7 +46,7 @@ public static class FaultEdge
     public static HttpClient NewClient() => new() { Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>The edge's view of the backend with this address.</summary>
-    public static async Task<JsonNode> BackendStatusAsync(EdgeProcess edge, string address)
+    public static async Task<JsonNode> BackendStatusAsync(EdgeHost edge, string address)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var status = JsonNode.Parse(await http.GetStringAsync($"{edge.Url}/_annexedge/status"))!;
@@ -56,7 +56,7 @@ public static class FaultEdge
     }
 
     /// <summary>Polls the status until the backend's availability is as wanted; returns how long it took.</summary>
-    public static async Task<TimeSpan> WaitForAvailabilityAsync(EdgeProcess edge, string address, bool available, TimeSpan limit)
+    public static async Task<TimeSpan> WaitForAvailabilityAsync(EdgeHost edge, string address, bool available, TimeSpan limit)
     {
         var started = DateTime.UtcNow;
         JsonNode? last = null;

@@ -18,7 +18,7 @@ public sealed class HungBackendTests
                 .WithHeader("Content-Type", "application/json;charset=utf-8").WithBody("{\"present\":true}"));
         var config = FaultEdge.ConfigFor(backend.Url!);
         config["Forwarding"] = new System.Text.Json.Nodes.JsonObject { ["ActivityTimeout"] = "00:00:02" };
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         using var http = FaultEdge.NewClient();
 
         var clock = Stopwatch.StartNew();

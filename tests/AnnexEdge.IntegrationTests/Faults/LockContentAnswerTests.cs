@@ -12,9 +12,9 @@ public sealed class LockContentBackend : IAsyncLifetime
 {
     public WireMockServer Backend { get; } = WireMockServer.Start();
 
-    public EdgeProcess Edge { get; private set; } = null!;
+    public EdgeHost Edge { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync() => Edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Backend.Url!));
+    public async ValueTask InitializeAsync() => Edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Backend.Url!));
 
     /// <summary>From now on the backend answers lockcontent with this status and body.</summary>
     public void AnswerLockContent(int status, string body)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 using AnnexEdge.Routing;
 
 namespace AnnexEdge.IntegrationTests.Faults;
@@ -47,7 +48,7 @@ public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<
         var config = ConfigFor(name, [live, dead], healthChecks: false);
         config["Repositories"]![0]!["LoadBalancing"] = "FirstAlphabetical";
         config["Forwarding"] = new JsonObject { ["DownloadTransport"] = downloadTransport };
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         using var http = FaultEdge.NewClient();
 
         for (var i = 0; i < 2; i++)
@@ -55,7 +56,7 @@ public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<
             await AssertAnsweredAsync(http, edge, endpoint);
         }
 
-        await edge.LogLineAsync($"Backend {Backend.For(name, dead).Id} refused the connection; trying another replica");
+        await edge.EventAsync(EdgeEventIds.ConnectRetry, e => e.Text("Backend") == Backend.For(name, dead).Id);
         var deadStatus = await FaultEdge.BackendStatusAsync(edge, dead);
         Assert.False((bool)deadStatus["available"]!, deadStatus.ToJsonString());
         Assert.Equal("Unhealthy", (string?)deadStatus["passive"]);
@@ -68,7 +69,7 @@ public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<
         var live = fixture.Node.Url;
         var dead = $"http://127.0.0.1:{FreePort.Next()}";
         var config = ConfigFor("refusing", [live, dead], healthChecks: true);
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
 
         // Probes every second, out after one failure: a few seconds at most.
         await FaultEdge.WaitForAvailabilityAsync(edge, dead, available: false, TimeSpan.FromSeconds(8));
@@ -80,7 +81,10 @@ public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<
         Assert.Equal("Healthy", (string?)liveStatus["active"]);
         using var http = FaultEdge.NewClient();
         await AssertAnsweredAsync(http, edge, "key");
-        Assert.DoesNotContain("refused the connection", edge.Logs, StringComparison.Ordinal);
+
+        // A retry would be logged before the request's own event, which therefore proves there was none.
+        await edge.RequestEventAsync("GET", $"/v4/key/{fixture.Key}", 200);
+        Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.ConnectRetry);
     }
 
     private JsonObject ConfigFor(string name, string[] backends, bool healthChecks) => new()
@@ -102,7 +106,7 @@ public sealed class RefusedReplicaTests(NodeWithObject fixture) : IClassFixture<
         },
     };
 
-    private async Task AssertAnsweredAsync(HttpClient http, EdgeProcess edge, string endpoint)
+    private async Task AssertAnsweredAsync(HttpClient http, EdgeHost edge, string endpoint)
     {
         var path = endpoint switch
         {

@@ -37,7 +37,7 @@ public sealed class WedgedReplicaTests
         };
 
         var started = Stopwatch.StartNew();
-        await using var edge = await EdgeProcess.StartAsync(config);
+        await using var edge = await EdgeHost.StartAsync(config);
         await FaultEdge.WaitForAvailabilityAsync(edge, wedged.Url!, available: false, TimeSpan.FromSeconds(15));
         var outAfter = started.Elapsed;
         TestContext.Current.TestOutputHelper?.WriteLine($"wedged replica out of rotation {outAfter} after the edge was started");

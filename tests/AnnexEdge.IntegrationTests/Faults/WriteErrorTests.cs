@@ -11,9 +11,9 @@ public sealed class FailingWriteBackend : IAsyncLifetime
 {
     public WireMockServer Backend { get; } = WireMockServer.Start();
 
-    public EdgeProcess Edge { get; private set; } = null!;
+    public EdgeHost Edge { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync() => Edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(Backend.Url!));
+    public async ValueTask InitializeAsync() => Edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Backend.Url!));
 
     public void Answer(string endpoint, int status, string body)
     {
@@ -67,7 +67,7 @@ public sealed class WriteErrorTests(FailingWriteBackend fixture) : IClassFixture
     {
         // Reads the request head, then closes without a word.
         await using var dropping = new RawHttpBackend((_, _, _) => Task.CompletedTask);
-        await using var edge = await EdgeProcess.StartAsync(FaultEdge.ConfigFor(dropping.Url));
+        await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(dropping.Url));
         using var http = FaultEdge.NewClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, edge.Url + FaultEdge.PathOf("put"))
         {
