@@ -86,8 +86,23 @@ internal sealed class LimitsOptions
     /// <summary>Requests in flight at once per client address (keeplocked included); 0 turns the limit off.</summary>
     public int ConcurrentRequestsPerIp { get; set; } = 256;
 
-    /// <summary>Failed logins per client address per minute before its logins are refused with 429 for the rest of the minute.</summary>
+    /// <summary>
+    /// Failed logins per minute for one user name from one client address; beyond it that user name's logins from that
+    /// address are refused with 429 for the rest of the minute. An attempt counts from when its check starts.
+    /// </summary>
     public int FailedLoginsPerMinutePerIp { get; set; } = 20;
+
+    /// <summary>
+    /// Password checks per minute from one client address that did not succeed (failed or still running), whatever the
+    /// user names; beyond it the address's logins that need a check get 429, while remembered credentials still pass.
+    /// </summary>
+    public int FailedPasswordChecksPerMinutePerIp { get; set; } = 100;
+
+    /// <summary>Password checks one client address may have running or waiting at once; more get 429 unchecked.</summary>
+    public int PasswordChecksPerIp { get; set; } = 2;
+
+    /// <summary>Password checks running at once across all addresses; 0 means one per processor core.</summary>
+    public int ConcurrentPasswordChecks { get; set; }
 
     /// <summary>How long a verified password is remembered, so a copy of many files does not pay PBKDF2 per request.</summary>
     public TimeSpan CredentialCacheDuration { get; set; } = TimeSpan.FromMinutes(5);

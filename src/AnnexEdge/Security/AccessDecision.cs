@@ -16,4 +16,7 @@ internal enum AccessDecision
 
     /// <summary>429: too many failed logins from this address; the password was not even checked.</summary>
     TooManyFailedLogins,
+
+    /// <summary>429: the address already has <c>PasswordChecksPerIp</c> password checks running; this one was not started.</summary>
+    TooManyPasswordChecks,
 }

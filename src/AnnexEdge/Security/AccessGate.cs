@@ -51,6 +51,12 @@ internal sealed partial class AccessGate(
                 context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 context.Response.Headers.RetryAfter = "60";
                 break;
+            case AccessDecision.TooManyPasswordChecks:
+                Log.PasswordChecksBusy(logger, remote?.ToString());
+                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                // A check takes about half a second: the client may try again almost at once.
+                context.Response.Headers.RetryAfter = "1";
+                break;
             case AccessDecision.CredentialsNeedHttps:
                 Log.CredentialsOverHttp(logger, remote?.ToString());
                 await WriteAsync(context, StatusCodes.Status403Forbidden, "credentials are only accepted over HTTPS\n");
@@ -81,8 +87,11 @@ internal sealed partial class AccessGate(
         [LoggerMessage(EdgeEventIds.LoginFailed, LogLevel.Warning, "Failed login from {RemoteIp} for {Target}")]
         public static partial void LoginFailed(ILogger logger, string? remoteIp, string target);
 
-        [LoggerMessage(EdgeEventIds.LoginThrottled, LogLevel.Warning, "Refused a login from {RemoteIp}: too many failed logins from it in the last minute")]
+        [LoggerMessage(EdgeEventIds.LoginThrottled, LogLevel.Warning, "Refused a login from {RemoteIp}: too many failed logins from it (for this user name or in all) in the last minute")]
         public static partial void LoginThrottled(ILogger logger, string? remoteIp);
+
+        [LoggerMessage(EdgeEventIds.PasswordChecksBusy, LogLevel.Warning, "Refused a login from {RemoteIp} unchecked: it already has its share of password checks running (Limits:PasswordChecksPerIp)")]
+        public static partial void PasswordChecksBusy(ILogger logger, string? remoteIp);
 
         [LoggerMessage(EdgeEventIds.CredentialsOverHttp, LogLevel.Warning, "Refused credentials sent over plain HTTP by {RemoteIp} (AllowBasicAuthOverHttp is off)")]
         public static partial void CredentialsOverHttp(ILogger logger, string? remoteIp);

@@ -51,6 +51,7 @@ internal sealed class AccessPolicy
             CredentialState.Absent => canAuthenticate ? AccessDecision.NeedCredentials : AccessDecision.Forbidden,
             CredentialState.RefusedOverHttp => AccessDecision.CredentialsNeedHttps,
             CredentialState.Throttled => AccessDecision.TooManyFailedLogins,
+            CredentialState.Busy => AccessDecision.TooManyPasswordChecks,
             _ => AccessDecision.NeedCredentials,
         };
 
@@ -119,6 +120,9 @@ internal enum CredentialState
     /// <summary>Sent over plain HTTP while <c>AllowBasicAuthOverHttp</c> is off; not checked.</summary>
     RefusedOverHttp,
 
-    /// <summary>Too many failed logins from the client's address; not checked.</summary>
+    /// <summary>Too many failed logins from the client's address (for this user name, or in all); not checked.</summary>
     Throttled,
+
+    /// <summary>The client's address already has its share of password checks running; not checked.</summary>
+    Busy,
 }

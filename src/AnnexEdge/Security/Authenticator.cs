@@ -10,10 +10,11 @@ namespace AnnexEdge.Security;
 /// <summary>
 /// Checks Basic credentials against the configured users. A verified (user, password) is remembered for a while
 /// under an HMAC with a key of this process, so a client copying thousands of files pays PBKDF2 once, and the
-/// cache never holds anything from which a password can be brute-forced offline. Verifications run at most one
-/// per core at a time, so a flood of logins cannot take every thread from the transfers.
+/// cache never holds anything from which a password can be brute-forced offline. Checks are bounded by the
+/// <see cref="LoginThrottle"/> before they start and share the cores fairly through the <see cref="PasswordCheckScheduler"/>;
+/// concurrent requests with the same credentials (a client's first parallel jobs) share one check.
 /// </summary>
-internal sealed class Authenticator : IDisposable
+internal sealed class Authenticator
 {
     private const int MaxCachedCredentials = 10_000;
 
@@ -23,9 +24,11 @@ internal sealed class Authenticator : IDisposable
     private readonly TimeSpan _cacheDuration;
     private readonly TimeProvider _time;
     private readonly LoginThrottle _throttle;
+    private readonly PasswordCheckScheduler _scheduler;
     private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
     private readonly ConcurrentDictionary<string, (string User, DateTimeOffset Expires)> _verified = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _verifications = new(Math.Max(1, Environment.ProcessorCount));
+    private readonly ConcurrentDictionary<string, Task<bool?>> _checking = new(StringComparer.Ordinal);
+    private long _verificationCount;
 
     public Authenticator(AnnexEdgeOptions options, TimeProvider time)
     {
@@ -39,13 +42,16 @@ internal sealed class Authenticator : IDisposable
         _allowOverHttp = options.AllowBasicAuthOverHttp;
         _cacheDuration = options.Limits.CredentialCacheDuration;
         _time = time;
-        _throttle = new LoginThrottle(options.Limits.FailedLoginsPerMinutePerIp, time);
+        _throttle = new LoginThrottle(options.Limits, time);
+        var concurrency = options.Limits.ConcurrentPasswordChecks;
+        _scheduler = new PasswordCheckScheduler(concurrency > 0 ? concurrency : Math.Max(1, Environment.ProcessorCount));
     }
 
-    /// <summary>Number of PBKDF2 verifications done (for tests and the cache measurement).</summary>
+    /// <summary>Number of PBKDF2 verifications started (for tests and the cache measurement).</summary>
     public long Verifications => Interlocked.Read(ref _verificationCount);
 
-    private long _verificationCount;
+    /// <summary>PBKDF2 verifications running now.</summary>
+    public int VerificationsRunning => _scheduler.Running;
 
     public async ValueTask<(CredentialState State, string? User)> AuthenticateAsync(
         string? authorization, bool secureChannel, IPAddress? remote, CancellationToken cancellationToken)
@@ -60,60 +66,111 @@ internal sealed class Authenticator : IDisposable
             return (CredentialState.RefusedOverHttp, null);
         }
 
-        if (_throttle.IsBlocked(remote))
+        if (!BasicCredentials.TryParse(authorization, out var credentials))
+        {
+            // Costs nothing and guesses nothing: not counted.
+            return (CredentialState.Invalid, null);
+        }
+
+        var address = remote ?? IPAddress.None;
+        // Before the cache, so that a blocked (address, user name) cannot go on guessing against remembered passwords.
+        if (_throttle.IsBlocked(address, credentials.User))
         {
             return (CredentialState.Throttled, null);
         }
 
-        if (!BasicCredentials.TryParse(authorization, out var credentials))
-        {
-            _throttle.RecordFailure(remote);
-            return (CredentialState.Invalid, null);
-        }
-
         var cacheKey = CacheKey(credentials);
-        var now = _time.GetUtcNow();
-        if (_verified.TryGetValue(cacheKey, out var cached) && cached.Expires > now)
+        while (true)
         {
-            return (CredentialState.Valid, cached.User);
-        }
-
-        if (!await VerifyAsync(credentials, cancellationToken))
-        {
-            _throttle.RecordFailure(remote);
-            return (CredentialState.Invalid, null);
-        }
-
-        if (_cacheDuration > TimeSpan.Zero)
-        {
-            if (_verified.Count >= MaxCachedCredentials)
+            if (_verified.TryGetValue(cacheKey, out var cached) && cached.Expires > _time.GetUtcNow())
             {
-                _verified.Clear();
+                return (CredentialState.Valid, cached.User);
             }
 
-            _verified[cacheKey] = (credentials.User, now + _cacheDuration);
-        }
+            if (_checking.TryGetValue(cacheKey, out var running))
+            {
+                // Null: that check never ran (its client went away); take a turn of our own.
+                if (await running.WaitAsync(cancellationToken) is { } shared)
+                {
+                    if (shared)
+                    {
+                        return (CredentialState.Valid, credentials.User);
+                    }
 
-        return (CredentialState.Valid, credentials.User);
+                    _throttle.RecordFailure(address, credentials.User);
+                    return (CredentialState.Invalid, null);
+                }
+
+                continue;
+            }
+
+            switch (_throttle.TryStart(address, credentials.User, out var attempt))
+            {
+                case LoginStart.TooManyFailures:
+                    return (CredentialState.Throttled, null);
+                case LoginStart.TooManyRunning:
+                    return (CredentialState.Busy, null);
+            }
+
+            var outcome = new TaskCompletionSource<bool?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_checking.TryAdd(cacheKey, outcome.Task))
+            {
+                // Another request with the same credentials got there first: share its check.
+                attempt!.Release();
+                continue;
+            }
+
+            bool? valid = null;
+            try
+            {
+                valid = await _scheduler.RunAsync(address, () => Verify(credentials), cancellationToken);
+            }
+            finally
+            {
+                if (valid == false)
+                {
+                    attempt!.Failed();
+                }
+                else
+                {
+                    attempt!.Release();
+                }
+
+                if (valid == true)
+                {
+                    Remember(cacheKey, credentials.User);
+                }
+
+                _checking.TryRemove(new KeyValuePair<string, Task<bool?>>(cacheKey, outcome.Task));
+                outcome.SetResult(valid);
+            }
+
+            return valid == true ? (CredentialState.Valid, credentials.User) : (CredentialState.Invalid, null);
+        }
     }
 
-    private async Task<bool> VerifyAsync(BasicCredentials credentials, CancellationToken cancellationToken)
+    private bool Verify(BasicCredentials credentials)
     {
         var known = _users.TryGetValue(credentials.User, out var hash);
-        await _verifications.WaitAsync(cancellationToken);
-        try
-        {
-            Interlocked.Increment(ref _verificationCount);
-            var matches = (hash ?? _decoy).Verify(credentials.Password);
-            return known && matches;
-        }
-        finally
-        {
-            _verifications.Release();
-        }
+        Interlocked.Increment(ref _verificationCount);
+        var matches = (hash ?? _decoy).Verify(credentials.Password);
+        return known && matches;
     }
 
-    public void Dispose() => _verifications.Dispose();
+    private void Remember(string cacheKey, string user)
+    {
+        if (_cacheDuration <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        if (_verified.Count >= MaxCachedCredentials)
+        {
+            _verified.Clear();
+        }
+
+        _verified[cacheKey] = (user, _time.GetUtcNow() + _cacheDuration);
+    }
 
     private string CacheKey(BasicCredentials credentials) =>
         Convert.ToBase64String(HMACSHA256.HashData(_cacheKey, Encoding.UTF8.GetBytes(credentials.User + "\0" + credentials.Password)));

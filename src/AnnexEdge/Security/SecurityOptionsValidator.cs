@@ -73,9 +73,14 @@ internal static class SecurityOptionsValidator
 
         var limits = options.Limits;
         if (limits.MaxConcurrentConnections < 0 || limits.RequestsPerSecondPerIp < 0 || limits.RequestBurstPerIp < 0
-            || limits.ConcurrentRequestsPerIp < 0 || limits.FailedLoginsPerMinutePerIp < 0)
+            || limits.ConcurrentRequestsPerIp < 0 || limits.FailedLoginsPerMinutePerIp < 0 || limits.FailedPasswordChecksPerMinutePerIp < 0)
         {
             errors.Add($"{prefix}:Limits: connection, request and login limits must be 0 (off) or more");
+        }
+
+        if (limits.PasswordChecksPerIp < 1 || limits.ConcurrentPasswordChecks < 0)
+        {
+            errors.Add($"{prefix}:Limits: PasswordChecksPerIp must be 1 or more (2 lets a client check a second password while one runs); ConcurrentPasswordChecks 0 (one per core) or more");
         }
 
         if (limits.MaxRequestHeadersTotalSize < 1024 || limits.MaxRequestHeaderCount < 8 || limits.MaxRequestLineSize < 1024)

@@ -101,7 +101,7 @@ public sealed class HostileTrafficTests
         config["Anonymous"] = new JsonObject { ["*"] = "none" };
         config["AllowBasicAuthOverHttp"] = true;
         // Thousands of requests from one address: the per-address limits are tested elsewhere.
-        config["Limits"] = new JsonObject { ["RequestsPerSecondPerIp"] = 0, ["FailedLoginsPerMinutePerIp"] = 0 };
+        config["Limits"] = new JsonObject { ["RequestsPerSecondPerIp"] = 0, ["FailedLoginsPerMinutePerIp"] = 0, ["FailedPasswordChecksPerMinutePerIp"] = 0 };
         return config;
     }
 

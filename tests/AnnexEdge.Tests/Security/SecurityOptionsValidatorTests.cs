@@ -82,4 +82,17 @@ public sealed class SecurityOptionsValidatorTests
         options.Limits.RequestsPerSecondPerIp = -1;
         Assert.Contains("Limits", SingleError(options));
     }
+
+    [Theory]
+    [InlineData(0, 0, 0, "PasswordChecksPerIp")]
+    [InlineData(2, -1, 0, "ConcurrentPasswordChecks")]
+    [InlineData(2, 0, -1, "login limits")]
+    public void Password_check_limits_out_of_range_are_named(int perIp, int concurrent, int failedChecks, string named)
+    {
+        var options = Valid();
+        options.Limits.PasswordChecksPerIp = perIp;
+        options.Limits.ConcurrentPasswordChecks = concurrent;
+        options.Limits.FailedPasswordChecksPerMinutePerIp = failedChecks;
+        Assert.Contains(named, SingleError(options));
+    }
 }
