@@ -46,6 +46,11 @@ public sealed partial class AcmeCertificateManager : IDisposable
     /// </summary>
     public async Task<DateTimeOffset> RenewIfDueAsync(bool force, CancellationToken cancellationToken)
     {
+        if (CertificateStore.EnsurePrivateDirectory(Store.Path) is { } wider)
+        {
+            Log.StoreMadePrivate(_logger, Store.Path, Convert.ToString((int)wider, 8));
+        }
+
         var stored = LoadStored();
         var now = _time.GetUtcNow();
         if (stored is not null && !force)
@@ -287,5 +292,8 @@ public sealed partial class AcmeCertificateManager : IDisposable
 
         [LoggerMessage(AcmeEventIds.FallbackCertificate, LogLevel.Information, "No ACME certificate in {Path} yet: HTTPS serves a self-signed certificate until one is issued")]
         public static partial void FallbackCertificate(ILogger logger, string path);
+
+        [LoggerMessage(AcmeEventIds.StoreMadePrivate, LogLevel.Warning, "Set the ACME store {Path} to mode 700 (it was {Mode}): it holds the account and certificate keys")]
+        public static partial void StoreMadePrivate(ILogger logger, string path, string mode);
     }
 }

@@ -18,4 +18,5 @@ public static class AcmeEventIds
     public const int CertificatePickedUp = 5009;
     public const int AccountReady = 5010;
     public const int FallbackCertificate = 5011;
+    public const int StoreMadePrivate = 5012;
 }

@@ -7,11 +7,14 @@ namespace AnnexEdge.Acme;
 /// <summary>
 /// The files under <c>StorePath</c>: <c>account.key</c> (the ACME account key), <c>certificate.pem</c> (the chain
 /// followed by its private key, so that one atomic rename replaces both together), and <c>challenges/TOKEN</c> (pending
-/// http-01 answers, so any process sharing the store answers the CA). Files are mode 0600.
+/// http-01 answers, so any process sharing the store answers the CA). The directories are mode 0700 and the files 0600;
+/// a file is written under a fresh unpredictable name that must not exist yet (O_EXCL, so no planted file or link is
+/// followed), then renamed over its place, and a symbolic link found at a file's place is not read but replaced.
 /// </summary>
 public sealed class CertificateStore
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     public CertificateStore(string storePath)
     {
@@ -26,12 +29,55 @@ public sealed class CertificateStore
 
     public string ChallengesPath => System.IO.Path.Combine(Path, "challenges");
 
+    /// <summary>
+    /// Creates the directory with mode 0700, or sets an existing one to 0700 (an older edge left it at the default
+    /// mode). Returns the mode it had when that was wider, else null.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The directory belongs to another user (its mode cannot be set).</exception>
+    public static UnixFileMode? EnsurePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return null;
+        }
+
+        if (!Directory.Exists(path))
+        {
+            Directory.CreateDirectory(path, OwnerOnlyDirectory);
+        }
+
+        // Its owner could read or replace the keys whatever the mode: another user's directory is refused, not fixed.
+        if (UnixOwner.Of(path) is { } owner && owner != UnixOwner.Effective)
+        {
+            throw NotOwned(path, $"it belongs to user id {owner}, the edge runs as user id {UnixOwner.Effective}", null);
+        }
+
+        var mode = File.GetUnixFileMode(path);
+        try
+        {
+            // Also when it is 0700 already: where the owner cannot be told, chmod is still refused to anyone but the owner.
+            File.SetUnixFileMode(path, OwnerOnlyDirectory);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw NotOwned(path, e.Message, e);
+        }
+
+        return mode == OwnerOnlyDirectory ? null : mode;
+    }
+
+    private static InvalidOperationException NotOwned(string path, string why, Exception? inner) => new(
+        $"The ACME store directory {path} is not the edge's own ({why}); its owner could read or replace the keys in it: "
+        + "give it to the user the edge runs as (chown), or set AnnexEdge:Acme:StorePath to a directory of that user's own",
+        inner);
+
     /// <summary>The account key, created on first use (call under the store lock).</summary>
     public AccountKey LoadOrCreateAccountKey()
     {
-        if (File.Exists(AccountKeyPath))
+        if (ReadRegularFile(AccountKeyPath) is { } pem)
         {
-            return AccountKey.FromPem(File.ReadAllText(AccountKeyPath));
+            return AccountKey.FromPem(pem);
         }
 
         var key = AccountKey.Create();
@@ -42,16 +88,7 @@ public sealed class CertificateStore
     /// <summary>The stored certificate, or null when there is none (or it cannot be read).</summary>
     public StoredCertificate? LoadCertificate()
     {
-        string pem;
-        try
-        {
-            pem = File.ReadAllText(CertificatePath);
-        }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
-        catch (DirectoryNotFoundException)
+        if (ReadRegularFile(CertificatePath) is not { } pem)
         {
             return null;
         }
@@ -99,26 +136,51 @@ public sealed class CertificateStore
     /// <summary>The token is a file name: callers check <see cref="ChallengeResponder.IsToken"/> first.</summary>
     private string Http01Path(string token) => System.IO.Path.Combine(ChallengesPath, token);
 
-    /// <summary>Writes a temporary file with mode 0600 from its creation, then renames it over the target.</summary>
+    /// <summary>The file's text; null when it is missing or a symbolic link (which is then replaced, never followed).</summary>
+    private static string? ReadRegularFile(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget is null ? File.ReadAllText(path) : null;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Writes a new file with mode 0600 from its creation under an unpredictable name in the 0700 directory, then
+    /// renames it over the target (rename replaces a link at the target; it never writes through it).
+    /// </summary>
     private static void WriteSecret(string path, string content)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-        var temporary = path + "." + Environment.ProcessId + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        EnsurePrivateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        var temporary = path + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) + ".tmp";
+        // CreateNew is O_CREAT|O_EXCL: it fails on any existing file or link instead of opening it.
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = OwnerOnly;
         }
 
-        using (var file = new FileStream(temporary, options))
-        using (var writer = new StreamWriter(file))
+        try
         {
-            writer.Write(content);
-            writer.Flush();
-            file.Flush(flushToDisk: true);
-        }
+            using (var file = new FileStream(temporary, options))
+            using (var writer = new StreamWriter(file))
+            {
+                writer.Write(content);
+                writer.Flush();
+                file.Flush(flushToDisk: true);
+            }
 
-        File.Move(temporary, path, overwrite: true);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
     }
 }
 

@@ -14,12 +14,26 @@ public sealed class StoreLock : IDisposable
         _file = file;
     }
 
+    /// <exception cref="InvalidOperationException">The store directory belongs to another user.</exception>
     public static StoreLock? TryAcquire(string storePath)
     {
-        Directory.CreateDirectory(storePath);
+        CertificateStore.EnsurePrivateDirectory(storePath);
+        var path = Path.Combine(storePath, ".lock");
         try
         {
-            return new StoreLock(new FileStream(Path.Combine(storePath, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            // A link there (left from before the directory was made private) would make the open create or lock its target.
+            if (new FileInfo(path).LinkTarget is not null)
+            {
+                File.Delete(path);
+            }
+
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            return new StoreLock(new FileStream(path, options));
         }
         catch (IOException)
         {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using AnnexEdge.Acme.Jose;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AnnexEdge.Acme.Tests;
@@ -7,6 +8,9 @@ namespace AnnexEdge.Acme.Tests;
 public sealed class StoreTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("acme-store-").FullName;
+
+    /// <summary>Files of someone else, which the store must never write.</summary>
+    private readonly string _outside = Directory.CreateTempSubdirectory("acme-outside-").FullName;
 
     [Fact]
     public void Store_lock_is_exclusive_until_released()
@@ -77,7 +81,114 @@ public sealed class StoreTests : IDisposable
         Assert.Null(store.LoadCertificate());
     }
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    [Fact]
+    public void Store_directories_are_created_with_mode_0700()
+    {
+        var store = new CertificateStore(Path.Combine(_dir, "store"));
+        var (chainPem, key) = TestCertificates.Chain(["edge.example.org"], DateTimeOffset.UtcNow, TimeSpan.FromDays(90));
+        store.SaveCertificate(chainPem, key);
+        store.SaveHttp01("token", "token.thumbprint");
+
+        Assert.Equal(OwnerOnlyDirectory, File.GetUnixFileMode(store.Path));
+        Assert.Equal(OwnerOnlyDirectory, File.GetUnixFileMode(store.ChallengesPath));
+    }
+
+    [Fact]
+    public void An_existing_store_directory_open_to_others_is_made_0700_before_a_key_is_written_or_the_lock_taken()
+    {
+        var wide = Path.Combine(_dir, "wide");
+        var widerMode = OwnerOnlyDirectory | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        Directory.CreateDirectory(wide, widerMode);
+        using (StoreLock.TryAcquire(wide))
+        {
+            Assert.Equal(OwnerOnlyDirectory, File.GetUnixFileMode(wide));
+        }
+
+        File.SetUnixFileMode(wide, widerMode);
+        using var accountKey = new CertificateStore(wide).LoadOrCreateAccountKey();
+        Assert.Equal(OwnerOnlyDirectory, File.GetUnixFileMode(wide));
+
+        File.SetUnixFileMode(wide, widerMode);
+        Assert.Equal(widerMode, CertificateStore.EnsurePrivateDirectory(wide));
+        Assert.Null(CertificateStore.EnsurePrivateDirectory(wide));
+    }
+
+    [Fact]
+    public void A_store_directory_of_another_user_is_refused_with_a_message_naming_it()
+    {
+        var foreign = Path.Combine(_dir, "foreign");
+        Directory.CreateDirectory(foreign, OwnerOnlyDirectory);
+        using (var chown = System.Diagnostics.Process.Start("chown", ["65534", foreign]))
+        {
+            chown.WaitForExit();
+            Assert.Equal(0, chown.ExitCode);
+        }
+
+        var refused = Assert.Throws<InvalidOperationException>(() => StoreLock.TryAcquire(foreign));
+        Assert.Contains(foreign, refused.Message);
+        Assert.Contains("AnnexEdge:Acme:StorePath", refused.Message);
+        Assert.Throws<InvalidOperationException>(() => new CertificateStore(foreign).LoadOrCreateAccountKey());
+        Assert.False(File.Exists(Path.Combine(foreign, ".lock")));
+    }
+
+    [Fact]
+    public void A_link_planted_at_the_temporary_name_of_a_secret_is_neither_followed_nor_truncated()
+    {
+        var store = new CertificateStore(_dir);
+        var target = Path.Combine(_outside, "attacker.txt");
+        File.WriteAllText(target, "attacker's file\n");
+        // The name the store used to write through: the target name, the process id, .tmp.
+        File.CreateSymbolicLink(store.AccountKeyPath + "." + Environment.ProcessId + ".tmp", target);
+
+        using var key = store.LoadOrCreateAccountKey();
+
+        Assert.Equal("attacker's file\n", File.ReadAllText(target));
+        Assert.Null(new FileInfo(store.AccountKeyPath).LinkTarget);
+        Assert.Contains("PRIVATE KEY", File.ReadAllText(store.AccountKeyPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(store.AccountKeyPath));
+    }
+
+    [Fact]
+    public void A_file_planted_at_the_temporary_name_of_a_secret_never_receives_the_secret()
+    {
+        var store = new CertificateStore(_dir);
+        var planted = store.CertificatePath + "." + Environment.ProcessId + ".tmp";
+        File.WriteAllText(planted, "");
+        File.SetUnixFileMode(planted, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        // The planter keeps the file open, to read whatever is written into it later.
+        using var watcher = new FileStream(planted, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var (chainPem, key) = TestCertificates.Chain(["edge.example.org"], DateTimeOffset.UtcNow, TimeSpan.FromDays(90));
+
+        store.SaveCertificate(chainPem, key);
+
+        Assert.Equal(0, new StreamReader(watcher).ReadToEnd().Length);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(store.CertificatePath));
+        Assert.NotNull(store.LoadCertificate());
+    }
+
+    [Fact]
+    public void A_link_planted_at_a_secret_is_not_read_and_is_replaced_without_touching_its_target()
+    {
+        var store = new CertificateStore(_dir);
+        using var planted = AccountKey.Create();
+        var target = Path.Combine(_outside, "planted.key");
+        File.WriteAllText(target, planted.ExportPem());
+        File.CreateSymbolicLink(store.AccountKeyPath, target);
+
+        using var key = store.LoadOrCreateAccountKey();
+
+        Assert.NotEqual(planted.Thumbprint, key.Thumbprint);
+        Assert.Equal(planted.ExportPem(), File.ReadAllText(target));
+        Assert.Null(new FileInfo(store.AccountKeyPath).LinkTarget);
+    }
+
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    public void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        Directory.Delete(_outside, recursive: true);
+    }
 }
 
 /// <summary>A small CA: a root signing a P-256 leaf, as PEM chain (leaf, root) plus the leaf key.</summary>

@@ -71,7 +71,8 @@ public static class AcmeHosting
 
     /// <summary>
     /// Answers http-01 challenges (never redirected, never authenticated) and, when configured, redirects other
-    /// plain-HTTP requests to HTTPS. Goes first in the pipeline, before the P2P layer.
+    /// plain-HTTP requests to HTTPS on a configured domain (<see cref="HttpsRedirect"/>). Goes first in the pipeline,
+    /// before the P2P layer.
     /// </summary>
     public static IApplicationBuilder UseAcmeChallenges(this IApplicationBuilder app, AcmeOptions options)
     {
@@ -95,9 +96,9 @@ public static class AcmeHosting
 
             if (!context.Request.IsHttps && options.RedirectHttpToHttps && !Exempt(path, options) && HttpsPort(server) is { } port)
             {
-                var host = context.Request.Host.Host;
-                var authority = port == 443 ? host : $"{host}:{port}";
-                context.Response.Redirect($"https://{authority}{context.Request.PathBase}{path}{context.Request.QueryString}", permanent: true, preserveMethod: true);
+                var pathAndQuery = context.Request.PathBase.Add(context.Request.Path).ToUriComponent() + context.Request.QueryString.ToUriComponent();
+                context.Response.Redirect(
+                    HttpsRedirect.Location(context.Request.Host.Host, options.Domains, port, pathAndQuery), permanent: true, preserveMethod: true);
                 return;
             }
 

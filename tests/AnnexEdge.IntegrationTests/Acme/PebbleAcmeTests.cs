@@ -115,12 +115,22 @@ public sealed class PebbleAcmeTests
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
         var cancellation = TestContext.Current.CancellationToken;
 
-        using var annex = await http.GetAsync($"http://127.0.0.1:{httpPort}/git-annex/11111111-2222-4333-8444-555555555555/v4/key/SHA256E-s1--00?clientuuid=x&associatedfile=a", cancellation);
+        var annexPath = "/git-annex/11111111-2222-4333-8444-555555555555/v4/key/SHA256E-s1--00?clientuuid=x&associatedfile=a";
+        using var annex = await http.GetAsync($"http://127.0.0.1:{httpPort}{annexPath}", cancellation);
+        using var forged = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{httpPort}{annexPath}") { Headers = { Host = "evil.example" } };
+        using var foreignHost = await http.SendAsync(forged, cancellation);
+        using var named = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{httpPort}{annexPath}") { Headers = { Host = $"EDGE.annexedge.test:{httpPort}" } };
+        using var configuredHost = await http.SendAsync(named, cancellation);
         using var challenge = await http.GetAsync($"http://127.0.0.1:{httpPort}/.well-known/acme-challenge/unknown-token", cancellation);
         using var health = await http.GetAsync($"http://127.0.0.1:{httpPort}/_annexedge/health", cancellation);
 
+        // Only ever to a configured domain: a request for an address or a forged Host goes to the first one.
+        var expected = $"https://{AcmeEdge.DefaultDomain}:{httpsPort}{annexPath}";
         Assert.Equal(HttpStatusCode.PermanentRedirect, annex.StatusCode);
-        Assert.StartsWith($"https://127.0.0.1:{httpsPort}/git-annex/11111111-2222-4333-8444-555555555555/v4/key/", annex.Headers.Location!.ToString());
+        Assert.Equal(expected, annex.Headers.Location!.ToString());
+        Assert.Equal(HttpStatusCode.PermanentRedirect, foreignHost.StatusCode);
+        Assert.Equal(expected, foreignHost.Headers.Location!.ToString());
+        Assert.Equal(expected, configuredHost.Headers.Location!.ToString());
         Assert.Equal(HttpStatusCode.NotFound, challenge.StatusCode);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
