@@ -30,13 +30,15 @@ internal sealed class PasswordCheckScheduler(int concurrency)
         }
     }
 
-    /// <summary>Runs <paramref name="check"/> on the thread pool once it has a place.</summary>
+    /// <summary>Runs <paramref name="check"/> on a thread of its own once it has a place.</summary>
     public async Task<T> RunAsync<T>(IPAddress address, Func<T> check, CancellationToken cancellationToken)
     {
         await EnterAsync(address, cancellationToken);
         try
         {
-            return await Task.Run(check, CancellationToken.None);
+            // Not on the thread pool: half a second of CPU per check on a pool thread starves the pool (it has one
+            // thread per core to start with), and then even the 429s and the transfers wait for new threads.
+            return await Task.Factory.StartNew(check, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
         finally
         {

@@ -19,16 +19,15 @@ public sealed class LoginBurstTests
 {
     private static readonly IPAddress Attacker = IPAddress.Parse("127.0.0.1");
     private static readonly IPAddress Neighbour = IPAddress.Parse("127.0.0.2");
-    private static readonly IPAddress Timer = IPAddress.Parse("127.0.0.3");
 
     [Fact]
-    public async Task A_burst_of_100_bad_passwords_gets_two_checks_and_429s_at_once_while_another_address_logs_in_within_a_check()
+    public async Task A_burst_of_100_bad_passwords_gets_two_checks_and_429s_at_once_while_another_address_logs_in_within_about_a_check()
     {
         using var backend = WireMockServer.Start();
         backend.Given(Request.Create().UsingAnyMethod())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody("{\"present\":true}"));
         var config = FaultEdge.ConfigFor(backend.Url!);
-        config["Users"] = new JsonArray(User("fu"), User("alice"), User("timer"));
+        config["Users"] = new JsonArray(User("fu"), User("alice"));
         config["Anonymous"] = new JsonObject { ["*"] = "none" };
         config["AllowBasicAuthOverHttp"] = true;
         await using var edge = await EdgeHost.StartAsync(config);
@@ -36,13 +35,9 @@ public sealed class LoginBurstTests
         var ct = TestContext.Current.CancellationToken;
         using var attacker = ClientFrom(Attacker);
         using var neighbour = ClientFrom(Neighbour);
-        using var timer = ClientFrom(Timer);
 
-        // One check's time as this machine takes it now, through the same edge (the answer's overhead included).
-        var single = Stopwatch.StartNew();
-        Assert.Equal(HttpStatusCode.OK, await StatusAsync(timer, edge, "timer", Password("timer"), ct));
-        single.Stop();
-        // fu's password, remembered, and a hundred connections from the attacker's address open before the burst.
+        // fu's password, remembered (and the edge warmed up), and a hundred connections from the attacker's address
+        // open before the burst.
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(attacker, edge, "fu", Password("fu"), ct));
         await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => attacker.GetAsync(edge.Url + "/_annexedge/health", ct)));
         var before = authenticator.Verifications;
@@ -60,20 +55,24 @@ public sealed class LoginBurstTests
         var answers = await Task.WhenAll(burst);
         var afterwards = await StatusAsync(attacker, edge, "fu", Password("fu"), ct);
 
-        TestContext.Current.SendDiagnosticMessage(
-            $"one check {single.ElapsedMilliseconds} ms; the neighbour's login during the burst {login.ElapsedMilliseconds} ms; "
-            + $"burst: {string.Join(", ", answers.GroupBy(a => a.StatusCode).Select(g => $"{(int)g.Key}x{g.Count()}"))}, "
-            + $"slowest 429 {answers.Where(a => a.StatusCode == HttpStatusCode.TooManyRequests).Select(a => a.Elapsed.TotalMilliseconds).DefaultIfEmpty().Max():0} ms");
-        Assert.Equal(HttpStatusCode.OK, neighbourStatus);
-        // Round-robin: the neighbour waits for at most one of the attacker's checks, then runs its own.
-        Assert.True(login.Elapsed < single.Elapsed * 3, $"the neighbour's login took {login.Elapsed}, one check {single.Elapsed}");
+        // One check's time, as this machine takes it under the burst's load: the first of the burst's checks to be answered.
+        var oneCheck = answers.Where(a => a.StatusCode == HttpStatusCode.Unauthorized).Select(a => a.Elapsed).DefaultIfEmpty(TimeSpan.MaxValue).Min();
         var refused = answers.Where(a => a.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        TestContext.Current.SendDiagnosticMessage(
+            $"one check {oneCheck.TotalMilliseconds:0} ms; the neighbour's login during the burst {login.ElapsedMilliseconds} ms; "
+            + $"burst: {string.Join(", ", answers.GroupBy(a => a.StatusCode).Select(g => $"{(int)g.Key}x{g.Count()}"))}, "
+            + $"slowest 429 {refused.Select(a => a.Elapsed.TotalMilliseconds).DefaultIfEmpty().Max():0} ms");
+        Assert.Equal(HttpStatusCode.OK, neighbourStatus);
+        // Round-robin: the neighbour waits for at most one of the attacker's checks, then runs its own (behind a plain
+        // queue it would wait for the whole burst).
+        Assert.True(login.Elapsed < oneCheck * 3, $"the neighbour's login took {login.Elapsed}, one check {oneCheck}");
         var checkedCount = answers.Count(a => a.StatusCode == HttpStatusCode.Unauthorized);
         Assert.Equal(100, refused.Count + checkedCount);
         Assert.InRange(checkedCount, 1, 2);
         Assert.Equal(checkedCount + 1, authenticator.Verifications - before);
         Assert.All(refused, a => Assert.Equal(TimeSpan.FromSeconds(1), a.RetryAfter));
-        Assert.All(refused, a => Assert.True(a.Elapsed < single.Elapsed, $"a 429 took {a.Elapsed}, one check {single.Elapsed}"));
+        // At once: every refusal came sooner than any check of the burst could end.
+        Assert.All(refused, a => Assert.True(a.Elapsed < oneCheck, $"a 429 took {a.Elapsed}, one check {oneCheck}"));
         await edge.EventAsync(EdgeEventIds.PasswordChecksBusy);
         // The right, remembered password from the burst's own address still gets in.
         Assert.Equal(HttpStatusCode.OK, afterwards);
