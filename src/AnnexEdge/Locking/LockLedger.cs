@@ -161,7 +161,8 @@ internal sealed class LockLedger
     {
         lock (_gate)
         {
-            var now = _time.GetUtcNow();
+            // To the millisecond, as the token carries it.
+            var now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
             slot.BackendLockId = backendLockId;
             slot.IssuedAt = now;
             slot.ExpiresAt = now + _lifetime;

@@ -139,6 +139,18 @@ public sealed class LockLedgerTests
     }
 
     [Fact]
+    public void Token_read_back_from_the_codec_names_the_lock_it_was_issued_for()
+    {
+        // Any time, not only whole milliseconds: the token carries milliseconds.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 9, 0, 0, TimeSpan.Zero).AddTicks(1234567));
+        var ledger = Ledger(time: time);
+        var codec = new LockTokenCodec(new byte[32]);
+        var issued = codec.Issue(TokenOf(Grant(ledger, "b1", C1, "lock-1")));
+        Assert.Equal(LockTokenRead.Valid, codec.TryRead(issued, Repo, out var token));
+        Assert.Equal(KeepClaim.Kept, ledger.TryKeep(token!, 5, out _));
+    }
+
+    [Fact]
     public void Second_keeplocked_for_a_lock_is_refused_while_the_first_is_relayed_and_after_it_ended()
     {
         var ledger = Ledger();
