@@ -8,7 +8,9 @@ using Yarp.ReverseProxy;
 namespace AnnexEdge.Locking;
 
 /// <summary>
-/// Relays <c>keeplocked</c> to the very backend that granted the lock, named by the signed lock token. The edge
+/// Relays <c>keeplocked</c> to the very backend that granted the lock, named by the signed lock token: only for the
+/// client the lock was granted to, within the lock's lifetime, while the ledger holds the lock, and once (the relay
+/// holds the lock's slot, see <see cref="LockLedger.TryKeep"/>). The edge
 /// owns the backend side of the long poll: the client's messages are validated before they reach the backend,
 /// and when the client unlocks, disconnects or misbehaves, the backend is told to unlock at once (see
 /// <see cref="KeepLockedContent"/>). The poll is bounded by the client, not by a proxy activity timeout. If the

@@ -28,6 +28,7 @@ internal static class EdgeEventIds
     public const int LockTokenOutdated = 3013;
     public const int LockTokenNoRoom = 3014;
     public const int LockTokenOtherLock = 3015;
+    public const int LockSlotsAllReserved = 3016;
 
     public const int ClusterPartialRemoval = 4000;
     public const int ClusterNodeDidNotStore = 4001;

@@ -28,6 +28,9 @@ public sealed class FairLockingTests
 
         await edge.EventAsync(EdgeEventIds.LockRefusedReserved, e => e.Text("Client") == "addr:127.0.0.1");
         Assert.NotNull(await LockClients.LockAsync(user, api, keys[5]));
+
+        // The operator was told at start-up.
+        await edge.EventAsync(EdgeEventIds.LockSlotsAllReserved, e => e.Text("Repository") == node.Name);
         Assert.True(await P2pHttp.AnswersAsync(P2pHttp.Api(node.Url, node.Uuid), TimeSpan.FromSeconds(5)), "the node still answers");
     }
 
@@ -61,6 +64,7 @@ public sealed class FairLockingTests
         // All three slots are held now: the node still serves (two workers left), and the budget holds.
         Assert.Null(await LockClients.LockAsync(user, api, keys[13]));
         await edge.EventAsync(EdgeEventIds.LockRefusedBudget);
+        Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.LockSlotsAllReserved);
         Assert.True(await P2pHttp.AnswersAsync(P2pHttp.Api(node.Url, node.Uuid), TimeSpan.FromSeconds(5)), "the node still answers");
     }
 }
