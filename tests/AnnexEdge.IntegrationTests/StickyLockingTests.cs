@@ -33,9 +33,10 @@ public sealed class StickyLockingTests
             // Stored straight on the node, so the round robin of the edge alternates between locks only.
             var key = await PutAsync(P2pHttp.Api(node.Url, node.Uuid));
             var token = await P2pHttp.LockAsync(edgeApi, key);
-            Assert.True(Codec.TryRead(token, node.Uuid, out var backendId, out var backendLockId), $"lockid {token} is not an edge token");
-            Assert.DoesNotContain(backendLockId, token);
-            grantedBy.Add(backendId);
+            var read = Read(token, node.Uuid);
+            Assert.DoesNotContain(read.BackendLockId, token);
+            Assert.Equal(key, read.Key);
+            grantedBy.Add(read.BackendId);
 
             await using var session = KeepLockedSession.Open(edgeApi, token);
             await ContentLock.AssertHeldAsync(node, key);
@@ -59,16 +60,22 @@ public sealed class StickyLockingTests
         var edgeApi = P2pHttp.Api(edge.Url, node.Uuid);
         var key = await PutAsync(edgeApi);
         var token = await P2pHttp.LockAsync(edgeApi, key);
-        Assert.True(Codec.TryRead(token, node.Uuid, out var backendId, out var backendLockId));
+        var read = Read(token, node.Uuid);
+        var (_, otherKey) = P2pHttp.RandomObject(4096);
 
-        var otherRepository = Guid.NewGuid().ToString();
+        // Tokens signed with the edge's key but for another key, client or time are what an attacker who saw a
+        // token cannot make; they show that the edge checks each part, not only the signature.
         var forged = new Dictionary<string, string>
         {
             ["one payload character flipped"] = Flip(token, 10),
             ["one signature character flipped"] = Flip(token, token.Length - 3),
-            ["token of another repository"] = Codec.Issue(otherRepository, backendId, backendLockId),
-            ["token signed with another key"] = new LockTokenCodec(new byte[32]).Issue(node.Uuid, backendId, backendLockId),
-            ["the backend's raw lockid"] = backendLockId,
+            ["token of another repository"] = Codec.Issue(read with { RepositoryUuid = Guid.NewGuid().ToString() }),
+            ["token signed with another key"] = new LockTokenCodec(new byte[32]).Issue(read),
+            ["token of the earlier format"] = OutdatedToken(node.Uuid, read.BackendId, read.BackendLockId),
+            ["token for another key"] = Codec.Issue(read with { Key = otherKey }),
+            ["token for another client"] = Codec.Issue(read with { Principal = LockPrincipal.User("mallory") }),
+            ["token past the lock's lifetime"] = Codec.Issue(read with { IssuedAt = read.IssuedAt.AddMinutes(-11) }),
+            ["the backend's raw lockid"] = read.BackendLockId,
         };
 
         foreach (var (what, lockId) in forged)
@@ -131,14 +138,13 @@ public sealed class StickyLockingTests
         var key = await PutAsync(edgeApi);
 
         var open = await P2pHttp.LockAsync(edgeApi, key);
-        Assert.True(Codec.TryRead(open, node.Uuid, out var victim, out _));
+        var victim = Read(open, node.Uuid).BackendId;
         var session = KeepLockedSession.Open(edgeApi, open);
         string? later = null;
         for (var i = 0; i < 4 && later is null; i++)
         {
             var token = await P2pHttp.LockAsync(edgeApi, key);
-            Assert.True(Codec.TryRead(token, node.Uuid, out var backendId, out _));
-            if (backendId == victim)
+            if (Read(token, node.Uuid).BackendId == victim)
             {
                 later = token;
             }
@@ -179,11 +185,15 @@ public sealed class StickyLockingTests
         return node;
     }
 
-    /// <summary>Round robin, so that consecutive locks come from both replicas.</summary>
+    /// <summary>
+    /// Round robin, so that consecutive locks come from both replicas; the test client, one address, may hold every
+    /// slot of a replica (it plays the part of several clients).
+    /// </summary>
     private static JsonObject RoundRobin(P2pNode node)
     {
         var config = EdgeHost.ConfigFor(node);
         config["Repositories"]![0]!["LoadBalancing"] = "RoundRobin";
+        config["Locking"]!["MaxShareOfSlots"] = 1.0;
         return config;
     }
 
@@ -207,6 +217,20 @@ public sealed class StickyLockingTests
         {
             return true;
         }
+    }
+
+    private static LockToken Read(string token, string repositoryUuid)
+    {
+        Assert.Equal(LockTokenRead.Valid, Codec.TryRead(token, repositoryUuid, out var read));
+        return read!;
+    }
+
+    /// <summary>A token as edges before lock tokens v2 signed them: repository, backend and lockid only.</summary>
+    private static string OutdatedToken(string repositoryUuid, string backendId, string backendLockId)
+    {
+        var payload = System.Text.Encoding.UTF8.GetBytes($"{repositoryUuid}\n{backendId}\n{backendLockId}");
+        var mac = System.Security.Cryptography.HMACSHA256.HashData(Convert.FromBase64String(EdgeHost.TestTokenKey), payload).AsSpan(0, 16).ToArray();
+        return "ae1." + System.Buffers.Text.Base64Url.EncodeToString(payload) + "." + System.Buffers.Text.Base64Url.EncodeToString(mac);
     }
 
     private static string Flip(string token, int index)

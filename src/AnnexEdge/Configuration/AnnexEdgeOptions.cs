@@ -196,8 +196,24 @@ internal sealed class LockingOptions
     /// </summary>
     public string? TokenKey { get; set; }
 
-    /// <summary>Most locks one client (its clientuuid with its user or address) may hold through this edge at once.</summary>
+    /// <summary>
+    /// Most locks one client may hold through this edge at once, over all backends. A client is its authenticated
+    /// user, or else its address (an IPv6 address by its /64); never the <c>clientuuid</c> it chooses itself.
+    /// </summary>
     public int MaxLocksPerClient { get; set; } = 4;
+
+    /// <summary>
+    /// Largest share of one backend's lock slots (<c>MaxLocks</c>) one client may hold, between 0 and 1; default 0.5,
+    /// so at least half of them stay for others. Rounded down, but never below one slot.
+    /// </summary>
+    public double MaxShareOfSlots { get; set; } = 0.5;
+
+    /// <summary>
+    /// Lock slots of each backend that only authenticated users may take (default 1), so anonymous clients can never
+    /// hold them all. Ignored when no <c>Users</c> are configured; a backend with no more slots than this grants no
+    /// anonymous locks.
+    /// </summary>
+    public int ReservedForUsers { get; set; } = 1;
 
     /// <summary>How long a granted lock lasts without <c>keeplocked</c>: p2phttp's 10 minutes. Only tests change it.</summary>
     public TimeSpan LockLifetime { get; set; } = TimeSpan.FromMinutes(10);

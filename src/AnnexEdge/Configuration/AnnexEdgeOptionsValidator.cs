@@ -133,6 +133,16 @@ internal static partial class AnnexEdgeOptionsValidator
             errors.Add($"{prefix}:Locking: MaxLocksPerClient must be 0 or more and LockLifetime positive");
         }
 
+        if (!(options.Locking.MaxShareOfSlots is > 0 and <= 1))
+        {
+            errors.Add($"{prefix}:Locking:MaxShareOfSlots {options.Locking.MaxShareOfSlots} must be more than 0 and at most 1 (0.5: one client holds at most half of a backend's lock slots)");
+        }
+
+        if (options.Locking.ReservedForUsers < 0)
+        {
+            errors.Add($"{prefix}:Locking:ReservedForUsers {options.Locking.ReservedForUsers} must be 0 or more (lock slots per backend that only authenticated users may take)");
+        }
+
         if (options.Forwarding.ActivityTimeout <= TimeSpan.Zero || options.Forwarding.ConnectTimeout <= TimeSpan.Zero
             || options.Forwarding.NodeAnswerTimeout <= TimeSpan.Zero)
         {

@@ -96,8 +96,10 @@ internal sealed partial class P2pTransforms(LockTokenCodec tokens, ILogger<P2pTr
         string? token = null;
         if (locked)
         {
-            feature.LockSlot?.Granted(lockId!);
-            token = tokens.Issue(repository.Uuid, backendId, lockId!);
+            // LockReservationMiddleware forwards no lockcontent without its slot.
+            var slot = feature.LockSlot!;
+            var issuedAt = slot.Granted(lockId!);
+            token = tokens.Issue(new LockToken(repository.Uuid, backendId, lockId!, slot.Key, slot.Client, issuedAt));
             Log.LockGranted(logger, backendId, repository.Name, feature.Request.Key);
         }
 

@@ -158,6 +158,20 @@ internal static partial class EdgeApplication
         {
             Log.EphemeralTokenKey(logger);
         }
+
+        // With users configured, a backend with no more lock slots than are reserved for them grants anonymous
+        // clients no lock at all: say so where anonymous clients may lock, rather than let their drops fail unexplained.
+        var quota = app.Services.GetRequiredService<LockLedger>().Quota;
+        var policy = app.Services.GetRequiredService<AccessPolicy>();
+        foreach (var repository in catalog.Repositories)
+        {
+            var anonymousMayLock = AccessPolicy.Permits(
+                policy.AnonymousLevel(AccessPolicy.TargetOf(catalog, repository)), P2pAction.Lock, isUser: false, policy.AnonymousLocking);
+            if (anonymousMayLock && repository.MaxLocks > 0 && quota.AnonymousSlots(repository.MaxLocks) == 0)
+            {
+                Log.LockSlotsAllReserved(logger, repository.Name, repository.MaxLocks, quota.ReservedForUsers);
+            }
+        }
     }
 
     private static partial class Log
@@ -167,5 +181,8 @@ internal static partial class EdgeApplication
 
         [LoggerMessage(EdgeEventIds.EphemeralTokenKey, LogLevel.Warning, "AnnexEdge:Locking:TokenKey is not set: lock tokens are signed with a random key of this process, so several edge processes behind one name cannot relay each other's keeplocked")]
         public static partial void EphemeralTokenKey(ILogger logger);
+
+        [LoggerMessage(EdgeEventIds.LockSlotsAllReserved, LogLevel.Warning, "Repository {Repository}: each backend's {MaxLocks} lock slot(s) are reserved for users (AnnexEdge:Locking:ReservedForUsers {Reserved}), so anonymous clients, who may lock there, get locked:false; run the backends with more --jobs (and set Jobs to match) or lower ReservedForUsers")]
+        public static partial void LockSlotsAllReserved(ILogger logger, string repository, int maxLocks, int reserved);
     }
 }

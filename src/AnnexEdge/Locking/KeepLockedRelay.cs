@@ -8,7 +8,9 @@ using Yarp.ReverseProxy;
 namespace AnnexEdge.Locking;
 
 /// <summary>
-/// Relays <c>keeplocked</c> to the very backend that granted the lock, named by the signed lock token. The edge
+/// Relays <c>keeplocked</c> to the very backend that granted the lock, named by the signed lock token: only for the
+/// client the lock was granted to, within the lock's lifetime, while the ledger holds the lock, and once (the relay
+/// holds the lock's slot, see <see cref="LockLedger.TryKeep"/>). The edge
 /// owns the backend side of the long poll: the client's messages are validated before they reach the backend,
 /// and when the client unlocks, disconnects or misbehaves, the backend is told to unlock at once (see
 /// <see cref="KeepLockedContent"/>). The poll is bounded by the client, not by a proxy activity timeout. If the
@@ -26,13 +28,30 @@ internal sealed partial class KeepLockedRelay(
     {
         var request = feature.Request;
         var repository = feature.Repository!;
-        if (!tokens.TryRead(request.LockId!, repository.Uuid, out var backendId, out var backendLockId))
+        var read = tokens.TryRead(request.LockId!, repository.Uuid, out var token);
+        if (read == LockTokenRead.Outdated)
         {
-            Log.LockTokenRefused(logger, repository.Name);
-            await context.RejectAsync(P2pRejection.BadParameter("lockid", "not a lock granted by this edge for this repository"));
+            Log.LockTokenOutdated(logger, repository.Name);
+            await RefuseAsync(context, "a lock token of an earlier edge version; lock the content again");
             return;
         }
 
+        if (token is null)
+        {
+            Log.LockTokenRefused(logger, repository.Name);
+            await RefuseAsync(context, "not a lock granted by this edge for this repository");
+            return;
+        }
+
+        var client = LockPrincipal.Of(context);
+        if (token.Principal != client)
+        {
+            Log.LockTokenOtherPrincipal(logger, repository.Name, client.Id);
+            await RefuseAsync(context, "a lock granted to another client");
+            return;
+        }
+
+        var backendId = token.BackendId;
         feature.UsedBackend(backendId);
         if (!proxyState.TryGetCluster(repository.YarpClusterId, out var yarpCluster)
             || !yarpCluster.Destinations.TryGetValue(backendId, out var destination))
@@ -48,17 +67,24 @@ internal sealed partial class KeepLockedRelay(
             rate.MinDataRate = null;
         }
 
-        var slot = ledger.Find(backendId, backendLockId);
-        slot?.SetKept(true);
         var body = new KeepLockedContent(context.Request.BodyReader, context.RequestAborted);
         body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         using var backendRequest = BackendRequests.Create(
-            HttpMethod.Post, destination.Model.Config.Address, request with { LockId = backendLockId }, body);
+            HttpMethod.Post, destination.Model.Config.Address, request with { LockId = token.BackendLockId }, body);
 
-        // A keeplocked holds one of the backend's workers for as long as it lasts.
-        using var counted = load.Enter(destination);
+        // The relay holds the lock's slot (one relay per lock, within the backend's budget) until it ends.
+        var claim = ledger.TryKeep(token, repository.MaxLocks, out var slot);
+        if (claim != KeepClaim.Kept)
+        {
+            await RefuseClaimAsync(context, claim, token, client);
+            return;
+        }
+
         try
         {
+            // A keeplocked holds one of the backend's workers for as long as it lasts.
+            using var counted = load.Enter(destination);
+
             // Not tied to the client: when it goes away, the edge still finishes telling the backend to unlock.
             using var response = await yarpCluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopping);
             var answer = await Forwarding.BoundedContent.ReadAsync(response.Content, P2pAnswer.MaxBytes, lifetime.ApplicationStopping)
@@ -91,9 +117,33 @@ internal sealed partial class KeepLockedRelay(
         finally
         {
             // The keeplocked is over, however it ended: the backend no longer holds the lock.
-            slot?.Dispose();
+            slot!.Dispose();
         }
     }
+
+    private Task RefuseClaimAsync(HttpContext context, KeepClaim claim, LockToken token, LockPrincipal client)
+    {
+        var repository = context.GetP2pRequest()!.Repository!.Name;
+        switch (claim)
+        {
+            case KeepClaim.Expired:
+                Log.LockTokenExpired(logger, repository, client.Id, token.IssuedAt);
+                return RefuseAsync(context, "the lock's lifetime is over");
+            case KeepClaim.AlreadyRelayed:
+                Log.LockTokenAlreadyRelayed(logger, repository, client.Id);
+                return RefuseAsync(context, "this lock is kept by another keeplocked, or was already");
+            case KeepClaim.OtherLock:
+                Log.LockTokenOtherLock(logger, repository, client.Id);
+                return RefuseAsync(context, "not a lock granted by this edge");
+            default:
+                Log.LockTokenNoRoom(logger, repository, token.BackendId, client.Id);
+                return RefuseAsync(context, "this edge has no lock slot for it");
+        }
+    }
+
+    /// <summary>A keeplocked the edge will not relay: 400, as p2phttp answers a lockid it does not know.</summary>
+    private static Task RefuseAsync(HttpContext context, string why) =>
+        context.RejectAsync(P2pRejection.BadParameter("lockid", why));
 
     private static partial class Log
     {
@@ -108,5 +158,23 @@ internal sealed partial class KeepLockedRelay(
 
         [LoggerMessage(EdgeEventIds.KeepLockedInvalidBody, LogLevel.Warning, "keeplocked for {Repository} sent something other than {{\"unlock\": bool}} lines: the backend was told to unlock and the client gets 400")]
         public static partial void InvalidKeepLockedBody(ILogger logger, string repository);
+
+        [LoggerMessage(EdgeEventIds.LockTokenOutdated, LogLevel.Warning, "Refused keeplocked for {Repository}: the lockid is a token of an earlier edge version, which bound no key, client or time")]
+        public static partial void LockTokenOutdated(ILogger logger, string repository);
+
+        [LoggerMessage(EdgeEventIds.LockTokenOtherPrincipal, LogLevel.Warning, "Refused keeplocked for {Repository} from {Client}: the lock was granted to another client")]
+        public static partial void LockTokenOtherPrincipal(ILogger logger, string repository, string client);
+
+        [LoggerMessage(EdgeEventIds.LockTokenExpired, LogLevel.Warning, "Refused keeplocked for {Repository} from {Client}: the lock granted at {IssuedAt} is past its lifetime")]
+        public static partial void LockTokenExpired(ILogger logger, string repository, string client, DateTimeOffset issuedAt);
+
+        [LoggerMessage(EdgeEventIds.LockTokenAlreadyRelayed, LogLevel.Warning, "Refused keeplocked for {Repository} from {Client}: a keeplocked for this lock is relayed already, or was")]
+        public static partial void LockTokenAlreadyRelayed(ILogger logger, string repository, string client);
+
+        [LoggerMessage(EdgeEventIds.LockTokenOtherLock, LogLevel.Warning, "Refused keeplocked for {Repository} from {Client}: the token does not name the lock this edge holds under its lockid")]
+        public static partial void LockTokenOtherLock(ILogger logger, string repository, string client);
+
+        [LoggerMessage(EdgeEventIds.LockTokenNoRoom, LogLevel.Warning, "Refused keeplocked for {Repository} from {Client}: the lock was granted through another edge process and this one has no slot for it on backend {Backend}")]
+        public static partial void LockTokenNoRoom(ILogger logger, string repository, string backend, string client);
     }
 }

@@ -1,15 +1,16 @@
 using AnnexEdge.Logging;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
 
 namespace AnnexEdge.Locking;
 
 /// <summary>
-/// In YARP's proxy pipeline, before load balancing: a <c>lockcontent</c> may only go to a replica with a free lock
-/// slot. When no replica has one, or the client is over its quota, the edge answers <c>{"locked":false}</c> itself:
-/// always safe, as a client never drops on a lock it did not get.
+/// In YARP's proxy pipeline, before load balancing: a <c>lockcontent</c> may only go to a replica where this client
+/// may take a lock slot (<see cref="LockQuota"/>). When there is none, the edge answers <c>{"locked":false}</c>
+/// itself: always safe, as a client never drops on a lock it did not get.
 /// </summary>
-internal sealed partial class LockBudgetMiddleware(RequestDelegate next, LockLedger ledger, ILogger<LockBudgetMiddleware> logger)
+internal sealed class LockBudgetMiddleware(RequestDelegate next, LockLedger ledger, ILogger<LockBudgetMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -21,11 +22,17 @@ internal sealed partial class LockBudgetMiddleware(RequestDelegate next, LockLed
         }
 
         var proxy = context.GetReverseProxyFeature();
-        var budget = feature.Repository!.MaxLocks;
-        var withRoom = proxy.AvailableDestinations.Where(d => ledger.HasRoom(d.DestinationId, budget)).ToArray();
+        var repository = feature.Repository!;
+        var client = LockPrincipal.Of(context);
+        var checks = proxy.AvailableDestinations
+            .Select(d => (Destination: d, Refusal: ledger.Check(d.DestinationId, repository.MaxLocks, client)))
+            .ToArray();
+        var withRoom = checks.Where(c => c.Refusal == LockRefusal.None).Select(c => c.Destination).ToArray();
         if (withRoom.Length == 0)
         {
-            Log.BudgetFull(logger, feature.Repository.Name, budget);
+            // The client's own limit, where it is one, says more than a full backend elsewhere.
+            var refusal = checks.Length == 0 ? LockRefusal.BackendBudget : checks.Max(c => c.Refusal);
+            LockRefusalLog.Refused(logger, refusal, client, repository, ledger.Quota);
             await context.AnswerAsync(P2pAnswers.Locked(false));
             return;
         }
@@ -33,19 +40,13 @@ internal sealed partial class LockBudgetMiddleware(RequestDelegate next, LockLed
         proxy.AvailableDestinations = withRoom;
         await next(context);
     }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EdgeEventIds.LockRefusedBudget, LogLevel.Warning, "Every backend of {Repository} holds its {MaxLocks} locks: answered locked:false without asking")]
-        public static partial void BudgetFull(ILogger logger, string repository, int maxLocks);
-    }
 }
 
 /// <summary>
 /// After load balancing: takes the lock slot on the chosen backend (and the client's quota) before the request is
-/// forwarded; the slot is kept if the backend grants the lock (see <c>P2pResponseTransforms</c>) and freed otherwise.
+/// forwarded; the slot is kept if the backend grants the lock (see <c>P2pTransforms</c>) and freed otherwise.
 /// </summary>
-internal sealed partial class LockReservationMiddleware(RequestDelegate next, LockLedger ledger, ILogger<LockReservationMiddleware> logger)
+internal sealed class LockReservationMiddleware(RequestDelegate next, LockLedger ledger, ILogger<LockReservationMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -57,19 +58,16 @@ internal sealed partial class LockReservationMiddleware(RequestDelegate next, Lo
         }
 
         var destinations = context.GetReverseProxyFeature().AvailableDestinations;
-        var client = ClientIdentity(context, feature.Request);
+        var repository = feature.Repository!;
+        var client = LockPrincipal.Of(context);
         LockSlot? slot = null;
         var refusal = destinations.Count == 0
-            ? LockLedger.Refusal.BackendBudget
-            : ledger.TryReserve(destinations[0].DestinationId, feature.Repository!.MaxLocks, client, out slot);
+            ? LockRefusal.BackendBudget
+            : ledger.TryReserve(destinations[0].DestinationId, repository.MaxLocks, client, feature.Request.Key!, out slot);
         feature.LockSlot = slot;
-        if (refusal != LockLedger.Refusal.None)
+        if (refusal != LockRefusal.None)
         {
-            if (refusal == LockLedger.Refusal.ClientQuota)
-            {
-                Log.QuotaFull(logger, client, feature.Repository!.Name);
-            }
-
+            LockRefusalLog.Refused(logger, refusal, client, repository, ledger.Quota);
             await context.AnswerAsync(P2pAnswers.Locked(false));
             return;
         }
@@ -86,14 +84,39 @@ internal sealed partial class LockReservationMiddleware(RequestDelegate next, Lo
             }
         }
     }
+}
 
-    /// <summary>Who holds a lock, for quotas: the client's repository UUID with its user, or its address.</summary>
-    internal static string ClientIdentity(HttpContext context, P2pRequest request) =>
-        $"{request.ClientUuid}|{context.User.Identity?.Name ?? context.Connection.RemoteIpAddress?.ToString()}";
-
-    private static partial class Log
+/// <summary>One warning per refused lockcontent, its event id saying which limit refused it.</summary>
+internal static partial class LockRefusalLog
+{
+    public static void Refused(ILogger logger, LockRefusal refusal, LockPrincipal client, Repository repository, LockQuota quota)
     {
-        [LoggerMessage(EdgeEventIds.LockRefusedQuota, LogLevel.Warning, "Client {Client} already holds its quota of locks: answered locked:false for {Repository}")]
-        public static partial void QuotaFull(ILogger logger, string client, string repository);
+        switch (refusal)
+        {
+            case LockRefusal.BackendBudget:
+                BudgetFull(logger, repository.Name, repository.MaxLocks);
+                break;
+            case LockRefusal.ReservedForUsers:
+                Reserved(logger, client.Id, repository.Name, quota.AnonymousSlots(repository.MaxLocks));
+                break;
+            case LockRefusal.ShareOfSlots:
+                ShareFull(logger, client.Id, repository.Name, quota.MaxPerClientOnBackend(repository.MaxLocks));
+                break;
+            case LockRefusal.ClientQuota:
+                QuotaFull(logger, client.Id, repository.Name);
+                break;
+        }
     }
+
+    [LoggerMessage(EdgeEventIds.LockRefusedBudget, LogLevel.Warning, "Every backend of {Repository} holds its {MaxLocks} locks: answered locked:false without asking")]
+    private static partial void BudgetFull(ILogger logger, string repository, int maxLocks);
+
+    [LoggerMessage(EdgeEventIds.LockRefusedQuota, LogLevel.Warning, "Client {Client} already holds its quota of locks: answered locked:false for {Repository}")]
+    private static partial void QuotaFull(ILogger logger, string client, string repository);
+
+    [LoggerMessage(EdgeEventIds.LockRefusedShare, LogLevel.Warning, "Client {Client} holds its share ({MaxPerBackend}) of the lock slots of every backend of {Repository} with room: answered locked:false")]
+    private static partial void ShareFull(ILogger logger, string client, string repository, int maxPerBackend);
+
+    [LoggerMessage(EdgeEventIds.LockRefusedReserved, LogLevel.Warning, "Anonymous client {Client} refused a lock on {Repository}: anonymous clients hold the {AnonymousSlots} slots per backend they may, the rest are reserved for users")]
+    private static partial void Reserved(ILogger logger, string client, string repository, int anonymousSlots);
 }

@@ -20,6 +20,15 @@ internal static class EdgeEventIds
     public const int KeepLockedInvalidBody = 3005;
     public const int LockRefusedBudget = 3006;
     public const int LockRefusedQuota = 3007;
+    public const int LockRefusedShare = 3008;
+    public const int LockRefusedReserved = 3009;
+    public const int LockTokenExpired = 3010;
+    public const int LockTokenAlreadyRelayed = 3011;
+    public const int LockTokenOtherPrincipal = 3012;
+    public const int LockTokenOutdated = 3013;
+    public const int LockTokenNoRoom = 3014;
+    public const int LockTokenOtherLock = 3015;
+    public const int LockSlotsAllReserved = 3016;
 
     public const int ClusterPartialRemoval = 4000;
     public const int ClusterNodeDidNotStore = 4001;

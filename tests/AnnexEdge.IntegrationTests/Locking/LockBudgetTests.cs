@@ -118,19 +118,21 @@ public sealed class LockBudgetTests
         await using var node = await P2pNode.StartAsync("quota", jobs: 8);
         var config = EdgeHost.ConfigFor(node);
         config["Locking"]!["MaxLocksPerClient"] = 1;
+        config["Locking"]!["MaxShareOfSlots"] = 1.0;
         await using var edge = await EdgeHost.StartAsync(config);
         await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
         var fileKey = await client.AddRandomFileAsync("f.bin", 5000);
         (await client.GitAsync("annex", "copy", "--to", "origin", "f.bin")).EnsureSuccess("copy --to origin");
 
-        // Another client takes its one lock and is then over its quota.
-        const string greedy = "0bad0bad-0000-4000-8000-000000000001";
+        // Another client (another address: the clientuuid it sends names no client) takes its one lock and is then
+        // over its quota.
+        using var greedy = LockClients.From("127.0.0.2");
         var api = P2pHttp.Api(edge.Url, node.Uuid);
         var (_, k1) = await P2pHttp.PutRandomObjectAsync(api, 100);
         var (_, k2) = await P2pHttp.PutRandomObjectAsync(api, 100);
-        Assert.True((await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", k1, greedy))).GetProperty("locked").GetBoolean());
-        Assert.False((await P2pHttp.PostJsonAsync(P2pHttp.Url(api, "lockcontent", k2, greedy))).GetProperty("locked").GetBoolean());
-        await edge.EventAsync(EdgeEventIds.LockRefusedQuota, e => e.Text("Client")!.StartsWith(greedy, StringComparison.Ordinal));
+        Assert.NotNull(await LockClients.LockAsync(greedy, api, k1));
+        Assert.Null(await LockClients.LockAsync(greedy, api, k2, Guid.NewGuid().ToString()));
+        await edge.EventAsync(EdgeEventIds.LockRefusedQuota, e => e.Text("Client") == "addr:127.0.0.2");
 
         (await client.GitAsync("annex", "drop", "f.bin")).EnsureSuccess("drop (locks origin through the edge)");
         Assert.True(await node.HasKeyAsync(fileKey));

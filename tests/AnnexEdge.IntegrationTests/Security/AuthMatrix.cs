@@ -72,11 +72,18 @@ public static class AuthMatrix
         var newContent = Encoding.UTF8.GetBytes("matrix " + Guid.NewGuid());
         var newKey = $"SHA256E-s{newContent.Length}--{Convert.ToHexStringLower(SHA256.HashData(newContent))}";
         string? lockId = null;
+        var lockOwner = principal;
         if (endpoint == "keeplocked")
         {
-            // A real lock, taken by the full user, so that an allowed keeplocked is a normal one.
-            using var lockResponse = await SendAsync(http, HttpMethod.Post, $"{prefix}lockcontent?key={presentKey}&clientuuid={ClientUuid}", "fu", null);
-            lockId = (string?)JsonNode.Parse(await lockResponse.Content.ReadAsStringAsync())?["lockid"] ?? "00000000-0000-4000-8000-000000000009";
+            // A real lock, so that an allowed keeplocked is a normal one: taken by the principal itself (the edge's
+            // lock tokens are good for the client they were granted to only), or by the full user where the
+            // principal may not lock (its keeplocked is then refused before the lockid is looked at).
+            lockId = await LockAsync(http, prefix, presentKey, principal);
+            if (lockId is null)
+            {
+                lockOwner = "fu";
+                lockId = await LockAsync(http, prefix, presentKey, lockOwner) ?? "00000000-0000-4000-8000-000000000009";
+            }
         }
 
         var (method, url, body) = endpoint switch
@@ -98,22 +105,29 @@ public static class AuthMatrix
                 && (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())?["lockid"] is { } granted)
             {
                 // Locks pin p2phttp workers: let go at once.
-                await ReleaseAsync(http, prefix, presentKey, granted);
+                await ReleaseAsync(http, prefix, presentKey, granted, principal);
             }
         }
 
         if (lockId is not null && status != 200)
         {
-            await ReleaseAsync(http, prefix, presentKey, lockId);
+            await ReleaseAsync(http, prefix, presentKey, lockId, lockOwner);
         }
 
         return status;
     }
 
-    private static async Task ReleaseAsync(HttpClient http, string prefix, string key, string lockId)
+    /// <summary>The lockid of a lock taken by the principal, or null when it was not granted one.</summary>
+    private static async Task<string?> LockAsync(HttpClient http, string prefix, string key, string principal)
+    {
+        using var response = await SendAsync(http, HttpMethod.Post, $"{prefix}lockcontent?key={key}&clientuuid={ClientUuid}", principal, null);
+        return response.IsSuccessStatusCode ? (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())?["lockid"] : null;
+    }
+
+    private static async Task ReleaseAsync(HttpClient http, string prefix, string key, string lockId, string owner)
     {
         using var _ = await SendAsync(
-            http, HttpMethod.Post, $"{prefix}keeplocked?key={key}&clientuuid={ClientUuid}&lockid={Uri.EscapeDataString(lockId)}", "fu", "{\"unlock\": true}\n"u8.ToArray());
+            http, HttpMethod.Post, $"{prefix}keeplocked?key={key}&clientuuid={ClientUuid}&lockid={Uri.EscapeDataString(lockId)}", owner, "{\"unlock\": true}\n"u8.ToArray());
     }
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpMethod method, string url, string principal, byte[]? body)

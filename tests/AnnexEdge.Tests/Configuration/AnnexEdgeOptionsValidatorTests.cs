@@ -253,6 +253,31 @@ public sealed class AnnexEdgeOptionsValidatorTests
         Assert.StartsWith("AnnexEdge:Locking:TokenKey must be base64 of 32 bytes or more", SingleError(options), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-0.5)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void Share_of_slots_outside_0_to_1_is_refused(double share)
+    {
+        var options = Valid();
+        options.Locking.MaxShareOfSlots = share;
+        Assert.StartsWith("AnnexEdge:Locking:MaxShareOfSlots", SingleError(options), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Negative_slots_reserved_for_users_are_refused_and_none_or_all_accepted()
+    {
+        var options = Valid();
+        options.Locking.ReservedForUsers = -1;
+        Assert.StartsWith("AnnexEdge:Locking:ReservedForUsers", SingleError(options), StringComparison.Ordinal);
+        options.Locking.ReservedForUsers = 0;
+        options.Locking.MaxShareOfSlots = 1;
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+        options.Locking.ReservedForUsers = 100;
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+    }
+
     [Fact]
     public void Token_key_of_31_bytes_is_refused_and_of_32_or_more_accepted()
     {
