@@ -13,11 +13,17 @@ namespace AnnexEdge.Clusters;
 /// <summary>
 /// putoffset and put on a cluster: the nodes that should hold the key (all live ones, or <c>Copies</c> of them) are
 /// asked where they stand, and one upload from the client is streamed once to every node that needs it, each from
-/// its own offset (<see cref="FanOutCopier"/>). Stored is claimed only for the nodes that said so.
+/// its own offset (<see cref="FanOutCopier"/>). Stored is claimed only for the nodes that said so. A put is sent to
+/// a node only without a putoffset of its own right before it (<see cref="UploadOffsets"/>) and never while this edge
+/// has a put of the same key to that node in flight (<see cref="NodePuts"/>): p2phttp leaves either unanswered.
 /// </summary>
-internal sealed partial class ClusterUpload(NodeClient nodes, IOptions<AnnexEdgeOptions> options, ILogger<ClusterUpload> logger)
+internal sealed partial class ClusterUpload(
+    NodeClient nodes, UploadOffsets offsets, NodePuts puts, IOptions<AnnexEdgeOptions> options, ILogger<ClusterUpload> logger)
 {
     private readonly TimeSpan _stallTimeout = options.Value.Forwarding.ActivityTimeout;
+
+    // Once a node has every byte it has hashed them already (p2phttp verifies as it receives); what is left is quick.
+    private readonly TimeSpan _answerTimeout = options.Value.Forwarding.NodeAnswerTimeout;
 
     public async Task PutOffsetAsync(HttpContext context, P2pRequestFeature feature, Cluster cluster, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
@@ -33,6 +39,7 @@ internal sealed partial class ClusterUpload(NodeClient nodes, IOptions<AnnexEdge
         }
         else
         {
+            offsets.Remember(cluster.Uuid, request.Key!, request.ClientUuid ?? "", states);
             // The client resumes from the smallest offset any node needs; nodes further on skip what they have.
             await context.AnswerAsync(P2pAnswers.Offset(states.Where(s => !s.Has).Min(s => s.Offset)));
         }
@@ -41,26 +48,88 @@ internal sealed partial class ClusterUpload(NodeClient nodes, IOptions<AnnexEdge
     public async Task PutAsync(HttpContext context, P2pRequestFeature feature, Cluster cluster, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
         var request = feature.Request;
-        var states = await PutOffsetsAsync(feature, UploadTargets(request, cluster, candidates), ct);
-        var holders = states.Where(s => s.Has).Select(s => s.Node.Uuid).ToList();
-        var clientOffset = request.Offset ?? 0;
-        var length = request.DataLength!.Value;
-        // A node that needs bytes before the client's offset cannot be served from this upload.
-        var senders = states.Where(s => !s.Has && s.Offset >= clientOffset && s.Offset <= clientOffset + length).ToArray();
-        if (senders.Length == 0 || request.DataPresent)
+        var targets = UploadTargets(request, cluster, candidates);
+        if (request.DataPresent)
         {
-            await context.AnswerAsync(P2pAnswers.Stored(holders.Count > 0, holders, request.EffectiveVersion));
+            // Nothing is sent, so no put follows these putoffsets: the answer is who holds the key now.
+            var present = (await PutOffsetsAsync(feature, targets, ct)).Where(s => s.Has).Select(s => s.Node.Uuid).ToArray();
+            await context.AnswerAsync(P2pAnswers.Stored(present.Length > 0, present, request.EffectiveVersion));
             return;
         }
 
-        var destinations = senders.Select(s => new FanOutDestination(s.Node.Name, s.Offset - clientOffset, _stallTimeout)).ToArray();
-        var stored = new List<string>(holders);
+        var clientOffset = request.Offset ?? 0;
+        var length = request.DataLength!.Value;
+        var states = KnownOffsets(cluster, request, targets, clientOffset);
+
+        // What a node said it had at putoffset is claimed only if it still has it now.
+        var holders = ConfirmHoldersAsync(feature, states.Where(s => s.Has).Select(s => s.Node).ToArray(), ct);
+
+        // A node that needs bytes before the client's offset cannot be served from this upload.
+        var senders = new List<(NodeOffset State, NodePuts.Claim Claim)>();
+        var others = new List<(Repository Node, Task<bool> Stored)>();
+        foreach (var state in states.Where(s => !s.Has && s.Offset >= clientOffset && s.Offset <= clientOffset + length))
+        {
+            if (puts.TryClaim(state.Node.Uuid, request.Key!, out var running) is { } claim)
+            {
+                senders.Add((state, claim));
+            }
+            else
+            {
+                Log.PutInFlight(logger, state.Node.Name, cluster.Name, request.Key);
+                others.Add((state.Node, running));
+            }
+        }
+
+        var stored = new List<string>();
+        if (senders.Count > 0)
+        {
+            var uploaded = await UploadAsync(context, feature, cluster, senders, clientOffset, length, ct);
+            if (uploaded is null)
+            {
+                return;
+            }
+
+            stored.AddRange(uploaded);
+        }
+
+        stored.AddRange(await holders);
+        foreach (var (node, running) in others)
+        {
+            // The other upload's outcome is this node's: it has the key exactly when that one stored it.
+            if (await running.WaitAsync(ct))
+            {
+                stored.Add(node.Uuid);
+            }
+        }
+
+        var distinct = stored.Distinct(StringComparer.Ordinal).ToArray();
+        await context.AnswerAsync(P2pAnswers.Stored(distinct.Length > 0, distinct, request.EffectiveVersion));
+    }
+
+    /// <summary>
+    /// Streams the client's body once to every sender; the UUIDs that confirmed they stored it, or null when the
+    /// client's upload broke off (nothing is stored, nothing answered).
+    /// </summary>
+    private async Task<List<string>?> UploadAsync(
+        HttpContext context,
+        P2pRequestFeature feature,
+        Cluster cluster,
+        List<(NodeOffset State, NodePuts.Claim Claim)> senders,
+        long clientOffset,
+        long length,
+        CancellationToken ct)
+    {
+        var request = feature.Request;
+        var destinations = senders.Select(s => new FanOutDestination(s.State.Node.Name, s.State.Offset - clientOffset, _answerTimeout)).ToArray();
+        var answers = new P2pAnswer?[senders.Count];
         try
         {
-            var uploads = new Task<P2pAnswer?>[senders.Length];
-            for (var i = 0; i < senders.Length; i++)
+            var uploads = new Task<P2pAnswer?>[senders.Count];
+            for (var i = 0; i < senders.Count; i++)
             {
-                uploads[i] = UploadToNodeAsync(feature, senders[i].Node, senders[i].Offset, clientOffset + length - senders[i].Offset, destinations[i], ct);
+                var node = senders[i].State.Node;
+                var offset = senders[i].State.Offset;
+                uploads[i] = UploadToNodeAsync(feature, node, offset, clientOffset + length - offset, destinations[i], ct);
             }
 
             try
@@ -72,54 +141,73 @@ internal sealed partial class ClusterUpload(NodeClient nodes, IOptions<AnnexEdge
                 // The client's upload broke off: every node's request was failed with it, nothing is stored.
                 Log.UploadAborted(logger, cluster.Name, request.Key);
                 await Task.WhenAll(uploads);
-                return;
+                return null;
             }
 
-            var answers = await Task.WhenAll(uploads);
-            for (var i = 0; i < senders.Length; i++)
-            {
-                if (answers[i]?.Bool("stored") == true)
-                {
-                    stored.Add(senders[i].Node.Uuid);
-                    stored.AddRange(answers[i]!.PlusUuids());
-                }
-                else
-                {
-                    Log.NodeDidNotStore(logger, senders[i].Node.Name, cluster.Name, request.Key, destinations[i].Failure?.Message);
-                }
-            }
+            answers = await Task.WhenAll(uploads);
         }
         finally
         {
-            foreach (var destination in destinations)
+            for (var i = 0; i < senders.Count; i++)
             {
-                destination.Dispose();
+                senders[i].Claim.End(answers[i]?.Bool("stored") == true);
+                destinations[i].Dispose();
             }
         }
 
-        var distinct = stored.Distinct(StringComparer.Ordinal).ToArray();
-        await context.AnswerAsync(P2pAnswers.Stored(distinct.Length > 0, distinct, request.EffectiveVersion));
+        var stored = new List<string>();
+        for (var i = 0; i < senders.Count; i++)
+        {
+            if (answers[i]?.Bool("stored") == true)
+            {
+                stored.Add(senders[i].State.Node.Uuid);
+                stored.AddRange(answers[i]!.PlusUuids());
+            }
+            else
+            {
+                Log.NodeDidNotStore(logger, senders[i].State.Node.Name, cluster.Name, request.Key, destinations[i].Failure?.Message);
+            }
+        }
+
+        return stored;
     }
 
     private IReadOnlyList<Repository> UploadTargets(P2pRequest request, Cluster cluster, IReadOnlyList<Repository> candidates) =>
         NodePlacement.UploadTargets(cluster, request.Key!, candidates.Where(nodes.IsLive).ToArray());
 
+    /// <summary>
+    /// Where the target nodes stand, as the client's putoffset found them; a node it did not ask (none was asked, or
+    /// the node came back since) is sent the upload from the client's offset, and p2phttp skips what it has already.
+    /// </summary>
+    private NodeOffset[] KnownOffsets(Cluster cluster, P2pRequest request, IReadOnlyList<Repository> targets, long clientOffset)
+    {
+        var known = offsets.Take(cluster.Uuid, request.Key!, request.ClientUuid ?? "") ?? [];
+        return targets.Select(n => known.FirstOrDefault(s => s.Node == n) is { Node: not null } state ? state : new NodeOffset(n, false, clientOffset)).ToArray();
+    }
+
+    /// <summary>The nodes of these that have the key now (checkpresent takes no transfer lock).</summary>
+    private async Task<IEnumerable<string>> ConfirmHoldersAsync(P2pRequestFeature feature, Repository[] candidates, CancellationToken ct)
+    {
+        var answers = await Task.WhenAll(candidates.Select(n =>
+            nodes.PostAsync(feature, n, nodes.NodeRequest(feature.Request, n, P2pEndpoint.CheckPresent), ct)));
+        return candidates.Where((_, i) => answers[i]?.Bool("present") == true).Select(n => n.Uuid);
+    }
+
     /// <summary>Where each target node stands on a key: already has it, wants it from an offset, or did not answer.</summary>
-    private async Task<IReadOnlyList<(Repository Node, bool Has, long Offset)>> PutOffsetsAsync(
-        P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct)
+    private async Task<IReadOnlyList<NodeOffset>> PutOffsetsAsync(P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct)
     {
         var answers = await Task.WhenAll(targets.Select(n =>
             nodes.PostAsync(feature, n, nodes.NodeRequest(feature.Request, n, P2pEndpoint.PutOffset), ct)));
-        var result = new List<(Repository, bool, long)>();
+        var result = new List<NodeOffset>();
         for (var i = 0; i < targets.Count; i++)
         {
             if (answers[i]?.Bool("alreadyhave") == true)
             {
-                result.Add((targets[i], true, 0));
+                result.Add(new NodeOffset(targets[i], true, 0));
             }
             else if (answers[i]?.Number("offset") is { } offset and >= 0)
             {
-                result.Add((targets[i], false, offset));
+                result.Add(new NodeOffset(targets[i], false, offset));
             }
         }
 
@@ -152,7 +240,7 @@ internal sealed partial class ClusterUpload(NodeClient nodes, IOptions<AnnexEdge
         catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
         {
             destination.Fail(destination.Failure is null && destination.Aborted.IsCancellationRequested && !ct.IsCancellationRequested
-                ? new TimeoutException($"node {node.Name} did not answer within {_stallTimeout} of receiving the last byte")
+                ? new TimeoutException($"node {node.Name} did not answer within {_answerTimeout} of receiving the last byte")
                 : e);
             return null;
         }
@@ -160,6 +248,9 @@ internal sealed partial class ClusterUpload(NodeClient nodes, IOptions<AnnexEdge
 
     private static partial class Log
     {
+        [LoggerMessage(EdgeEventIds.ClusterPutInFlight, LogLevel.Information, "Cluster {Cluster}: a put of {Key} to node {Node} is in flight already; this upload takes its outcome instead of sending it again")]
+        public static partial void PutInFlight(ILogger logger, string node, string cluster, string? key);
+
         [LoggerMessage(EdgeEventIds.ClusterNodeDidNotStore, LogLevel.Warning, "Cluster {Cluster}: node {Node} did not store {Key} ({Reason}); it is left out of plusuuids")]
         public static partial void NodeDidNotStore(ILogger logger, string node, string cluster, string? key, string? reason);
 

@@ -85,6 +85,8 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<ClusterClock>();
         builder.Services.AddSingleton<ClusterCheckPresent>();
         builder.Services.AddSingleton<ClusterDownload>();
+        builder.Services.AddSingleton<UploadOffsets>();
+        builder.Services.AddSingleton<NodePuts>();
         builder.Services.AddSingleton<ClusterUpload>();
         builder.Services.AddSingleton<ClusterRemove>();
         builder.Services.AddSingleton<ClusterGateway>();

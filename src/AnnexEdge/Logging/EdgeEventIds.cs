@@ -35,6 +35,7 @@ internal static class EdgeEventIds
     public const int ClusterUploadAborted = 4002;
     public const int ClusterDownloadResumed = 4003;
     public const int ClusterDownloadFailed = 4004;
+    public const int ClusterPutInFlight = 4005;
 
     // 5000-5099: automatic HTTPS (ACME), defined in AnnexEdge.Acme.AcmeEventIds (that project cannot see this one).
 
