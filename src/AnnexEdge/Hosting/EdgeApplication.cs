@@ -1,6 +1,7 @@
 using AnnexEdge.Acme.Hosting;
 using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
+using AnnexEdge.Connections;
 using AnnexEdge.Forwarding;
 using AnnexEdge.Health;
 using AnnexEdge.Locking;
@@ -94,6 +95,7 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy>(services => services.GetRequiredService<ConnectFailurePolicy>());
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
         builder.AddEdgeSecurity(options);
+        builder.AddEdgeConnections(options);
 
         if (options.Acme.Enabled)
         {
@@ -106,6 +108,7 @@ internal static partial class EdgeApplication
 
         var app = builder.Build();
 
+        app.UseForwardedHeadersOfTrustedProxies();
         // One request-log event per request, enriched from the P2P request feature alone (whatever the target).
         app.UseSerilogRequestLogging(logging =>
         {

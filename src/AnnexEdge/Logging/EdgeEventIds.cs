@@ -37,4 +37,7 @@ internal static class EdgeEventIds
     public const int CredentialsOverHttp = 6005;
     public const int AnonymousLockingOff = 6006;
     public const int UsersConfigured = 6007;
+
+    public const int ConnectionsPerIpExceeded = 6020;
+    public const int ProxyHeaderRefused = 6021;
 }
