@@ -38,6 +38,9 @@ internal sealed class TrustedProxies
             return true;
         }
 
-        return IPNetwork.TryParse(entry, out network);
+        // Host bits are refused, not masked: 10.0.0.1/8 is more likely a slip for one address than a wish to trust 16M.
+        return IPNetwork.TryParse(entry, out network)
+            && IPAddress.TryParse(entry.AsSpan(0, entry.IndexOf('/', StringComparison.Ordinal)), out var written)
+            && written.Equals(network.BaseAddress);
     }
 }
