@@ -158,6 +158,23 @@ public sealed class ClientAddressTests
     }
 
     [Fact]
+    public async Task X_forwarded_proto_https_from_a_trusted_proxy_admits_credentials_and_from_anyone_else_does_not()
+    {
+        using var backend = Backend();
+        var config = HostileTrafficTests.Config(backend.Url!);
+        config["AllowBasicAuthOverHttp"] = false;
+        config["Limits"]!["TrustedProxies"] = new JsonArray(ProxiedClient.ProxyAddress.ToString());
+        await using var edge = await EdgeHost.StartAsync(config);
+        await using var proxy = await ProxiedClient.ConnectAsync(ProxiedClient.ProxyAddress, edge.Port);
+        await using var direct = await ProxiedClient.ConnectAsync(IPAddress.Loopback, edge.Port);
+        var credentials = "Authorization: Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("fu:" + HostileTrafficTests.Password))
+            + "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n";
+
+        Assert.Equal(200, await proxy.SendAsync("POST", CheckPresentPath, credentials));
+        Assert.Equal(403, await direct.SendAsync("POST", CheckPresentPath, credentials));
+    }
+
+    [Fact]
     public async Task X_forwarded_for_is_ignored_without_trusted_proxies()
     {
         using var backend = Backend();
