@@ -33,33 +33,36 @@ internal sealed partial class ProxyProtocolMiddleware(
             return;
         }
 
+        if (await RefusalAsync(connection, peer) is not { } refusal)
+        {
+            await next(connection);
+            return;
+        }
+
+        if (refusal.Length > 0 && _throttle.ShouldLog(ClientAddress.Normalize(peer.Address), out var unlogged))
+        {
+            Log.ProxyHeaderRefused(logger, peer.Address.ToString(), refusal, unlogged);
+        }
+
+        connection.Abort();
+    }
+
+    /// <summary>Why the connection must be closed (empty: without a log line), or null when it may go on.</summary>
+    private async Task<string?> RefusalAsync(ConnectionContext connection, IPEndPoint peer)
+    {
         var trusted = proxies.Contains(peer.Address);
         using var timeout = new CancellationTokenSource(_timeout, time);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, connection.ConnectionClosed);
-        string? refusal;
         try
         {
-            refusal = await ReadHeaderAsync(connection, peer, trusted, cancel.Token);
+            return await ReadHeaderAsync(connection, peer, trusted, cancel.Token);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)
         {
             // Kestrel's own timeouts would cut an untrusted client that says too little in time, without a word too.
-            refusal = trusted && e is OperationCanceledException && timeout.IsCancellationRequested
+            return trusted && e is OperationCanceledException && timeout.IsCancellationRequested
                 ? "no PROXY header within Limits:RequestHeadersTimeout" : "";
         }
-
-        if (refusal is not null)
-        {
-            if (refusal.Length > 0 && _throttle.ShouldLog(ClientAddress.Normalize(peer.Address), out var unlogged))
-            {
-                Log.ProxyHeaderRefused(logger, peer.Address.ToString(), refusal, unlogged);
-            }
-
-            connection.Abort();
-            return;
-        }
-
-        await next(connection);
     }
 
     /// <summary>Consumes the header and sets the remote address; returns why the connection must be closed, if it must.</summary>

@@ -231,6 +231,20 @@ public sealed class ClientAddressTests
     }
 
     [Fact]
+    public async Task A_trusted_proxys_silent_connection_is_closed_after_the_headers_timeout()
+    {
+        using var backend = Backend();
+        var limits = BehindProxyProtocol();
+        limits["RequestHeadersTimeout"] = "00:00:01";
+        await using var edge = await StartAsync(backend, limits);
+        await using var proxy = await ProxiedClient.ConnectAsync(ProxiedClient.ProxyAddress, edge.Port);
+
+        Assert.True(await proxy.IsClosedByEdgeAsync(), "a silent connection was kept open");
+
+        await edge.EventAsync(EdgeEventIds.ProxyHeaderRefused, e => e.Text("Reason")!.Contains("RequestHeadersTimeout", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Connections_over_the_per_address_limit_are_closed_at_once_and_logged_once()
     {
         using var backend = Backend();
