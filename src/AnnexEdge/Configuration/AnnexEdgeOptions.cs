@@ -109,6 +109,24 @@ internal sealed class LimitsOptions
 
     /// <summary>Strict-Transport-Security max-age sent on HTTPS answers; zero sends none.</summary>
     public TimeSpan HstsMaxAge { get; set; } = TimeSpan.FromDays(365);
+
+    /// <summary>
+    /// Open connections per client address (an IPv6 client by its /64); the excess is closed at once. 0 turns the
+    /// limit off. A trusted proxy's own connections are not counted: they carry many clients.
+    /// </summary>
+    public int MaxConnectionsPerIp { get; set; } = 512;
+
+    /// <summary>
+    /// Addresses and CIDR networks (<c>10.0.0.0/8</c>, <c>2001:db8::/32</c>) of proxies whose <c>X-Forwarded-For</c>,
+    /// <c>X-Forwarded-Proto</c> and PROXY protocol headers give the client's real address. Nobody else's are believed.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
+    /// <summary>
+    /// Every connection from a <see cref="TrustedProxies"/> address must begin with a PROXY protocol header (v1 or
+    /// v2), on every listener; a PROXY header from any other address closes the connection.
+    /// </summary>
+    public bool ProxyProtocol { get; set; }
 }
 
 /// <summary>A git-annex repository served by one or more <c>git annex p2phttp</c> backends (replicas).</summary>

@@ -1,6 +1,7 @@
 using AnnexEdge.Acme.Hosting;
 using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
+using AnnexEdge.Connections;
 using AnnexEdge.Forwarding;
 using AnnexEdge.Health;
 using AnnexEdge.Locking;
@@ -96,6 +97,7 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy>(services => services.GetRequiredService<ConnectFailurePolicy>());
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
         builder.AddEdgeSecurity(options);
+        builder.AddEdgeConnections(options);
 
         if (options.Acme.Enabled)
         {
@@ -108,6 +110,7 @@ internal static partial class EdgeApplication
 
         var app = builder.Build();
 
+        app.UseForwardedHeadersOfTrustedProxies();
         // One request-log event per request, enriched from the P2P request feature alone (whatever the target).
         app.UseSerilogRequestLogging(logging =>
         {

@@ -48,4 +48,7 @@ internal static class EdgeEventIds
     public const int AnonymousLockingOff = 6006;
     public const int UsersConfigured = 6007;
     public const int PasswordChecksBusy = 6008;
+
+    public const int ConnectionsPerIpExceeded = 6020;
+    public const int ProxyHeaderRefused = 6021;
 }

@@ -6,7 +6,8 @@ namespace AnnexEdge.Logging;
 /// <summary>
 /// The one request-log event of a P2P request: <c>Uuid</c>, the target (<c>Repository</c> or <c>Cluster</c>),
 /// <c>Endpoint</c>, <c>Key</c>, <c>Backend</c> (every backend used, comma-separated; <c>edge</c> when the edge answered
-/// alone), <c>BytesIn</c>, <c>BytesOut</c> and <c>User</c>, all read from the <see cref="P2pRequestFeature"/>.
+/// alone), <c>BytesIn</c>, <c>BytesOut</c> and <c>User</c>, all read from the <see cref="P2pRequestFeature"/>;
+/// and on every request <c>RemoteIp</c>, the client's address.
 /// </summary>
 internal static class RequestLog
 {
@@ -15,6 +16,8 @@ internal static class RequestLog
 
     public static void Enrich(IDiagnosticContext diagnostics, HttpContext context)
     {
+        // The client's own address, also behind a trusted proxy (PROXY protocol or X-Forwarded-For).
+        diagnostics.Set(RequestLogProperties.RemoteIp, context.Connection.RemoteIpAddress?.ToString());
         if (context.User.Identity?.Name is { } user)
         {
             diagnostics.Set(RequestLogProperties.User, user);

@@ -12,4 +12,5 @@ internal static class RequestLogProperties
     public const string BytesIn = "BytesIn";
     public const string BytesOut = "BytesOut";
     public const string User = "User";
+    public const string RemoteIp = "RemoteIp";
 }

@@ -61,8 +61,8 @@ internal static partial class SecurityHosting
             });
         }
 
-        // Liveness and status stay reachable for monitoring whatever a client at the same address does.
-        app.UseWhen(context => !context.Request.Path.StartsWithSegments("/_annexedge", StringComparison.Ordinal), limited => limited.UseRateLimiter());
+        // Status and liveness too: they are cheap, but unlimited they were a free flood for any address.
+        app.UseRateLimiter();
     }
 
     /// <summary>Says at start-up what clients without credentials may do, target by target.</summary>
@@ -122,7 +122,8 @@ internal static partial class SecurityHosting
         };
     }
 
-    private static IPAddress ClientAddress(HttpContext context) => context.Connection.RemoteIpAddress ?? IPAddress.None;
+    private static IPAddress ClientAddress(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? Connections.ClientAddress.PartitionKey(address) : IPAddress.None;
 
     private static partial class Log
     {

@@ -1,4 +1,5 @@
 using AnnexEdge.Configuration;
+using AnnexEdge.Connections;
 
 namespace AnnexEdge.Security;
 
@@ -73,7 +74,8 @@ internal static class SecurityOptionsValidator
 
         var limits = options.Limits;
         if (limits.MaxConcurrentConnections < 0 || limits.RequestsPerSecondPerIp < 0 || limits.RequestBurstPerIp < 0
-            || limits.ConcurrentRequestsPerIp < 0 || limits.FailedLoginsPerMinutePerIp < 0 || limits.FailedPasswordChecksPerMinutePerIp < 0)
+            || limits.ConcurrentRequestsPerIp < 0 || limits.FailedLoginsPerMinutePerIp < 0 || limits.FailedPasswordChecksPerMinutePerIp < 0
+            || limits.MaxConnectionsPerIp < 0)
         {
             errors.Add($"{prefix}:Limits: connection, request and login limits must be 0 (off) or more");
         }
@@ -92,6 +94,24 @@ internal static class SecurityOptionsValidator
             || limits.CredentialCacheDuration < TimeSpan.Zero || limits.HstsMaxAge < TimeSpan.Zero)
         {
             errors.Add($"{prefix}:Limits: RequestHeadersTimeout and KeepAliveTimeout must be positive; CredentialCacheDuration and HstsMaxAge 0 or more");
+        }
+
+        ValidateProxies(limits, $"{prefix}:Limits", errors);
+    }
+
+    private static void ValidateProxies(LimitsOptions limits, string at, List<string> errors)
+    {
+        foreach (var entry in limits.TrustedProxies)
+        {
+            if (!TrustedProxies.TryParse(entry, out _))
+            {
+                errors.Add($"{at}:TrustedProxies: \"{entry}\" is not an address or a network such as 10.0.0.0/8 (with no host bits set)");
+            }
+        }
+
+        if (limits.ProxyProtocol && limits.TrustedProxies.Count == 0)
+        {
+            errors.Add($"{at}:ProxyProtocol is true but TrustedProxies is empty: list the proxies' addresses, or no connection can name its client");
         }
     }
 

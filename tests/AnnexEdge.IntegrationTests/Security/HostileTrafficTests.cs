@@ -17,7 +17,7 @@ namespace AnnexEdge.IntegrationTests.Security;
 /// </summary>
 public sealed class HostileTrafficTests
 {
-    private const string Password = "fuzz-pw";
+    internal const string Password = "fuzz-pw";
     private const int Seed = 20250416;
 
     [Fact]

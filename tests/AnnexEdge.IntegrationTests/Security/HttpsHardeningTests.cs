@@ -13,7 +13,8 @@ namespace AnnexEdge.IntegrationTests.Security;
 
 /// <summary>
 /// One edge with an HTTP and an HTTPS listener, its certificate an operator's static self-signed PEM files
-/// (Kestrel <c>Certificates:Default</c>), in front of a real node; <c>AllowBasicAuthOverHttp</c> is false.
+/// (Kestrel <c>Certificates:Default</c>), in front of a real node; <c>AllowBasicAuthOverHttp</c> is false. A proxy at
+/// 127.0.0.2 speaks PROXY protocol to it (<see cref="ProxiedClient"/>); every other client connects directly.
 /// </summary>
 public sealed class HttpsEdge : IAsyncLifetime
 {
@@ -43,6 +44,11 @@ public sealed class HttpsEdge : IAsyncLifetime
             ["Access"] = new JsonObject { ["*"] = "full" },
         });
         section["AllowBasicAuthOverHttp"] = false;
+        section["Limits"] = new JsonObject
+        {
+            ["TrustedProxies"] = new JsonArray(ProxiedClient.ProxyAddress.ToString()),
+            ["ProxyProtocol"] = true,
+        };
         var configuration = new JsonObject
         {
             ["AnnexEdge"] = section,
@@ -179,6 +185,28 @@ public sealed class HttpsHardeningTests(HttpsEdge https) : IClassFixture<HttpsEd
         Assert.Contains("HTTPS", await overHttp.Content.ReadAsStringAsync(ct));
         Assert.False(overHttp.Headers.Contains("WWW-Authenticate"), "no invitation to resend the password in clear");
         Assert.DoesNotContain(HttpsEdge.Password, https.Edge.Logs);
+    }
+
+    [Fact]
+    public async Task A_proxy_protocol_header_before_the_tls_hello_gives_https_requests_the_clients_address()
+    {
+        var remote = await StatusThroughProxyAsync(new IPEndPoint(IPAddress.Parse("203.0.113.7"), 40001));
+        var local = await StatusThroughProxyAsync(new IPEndPoint(IPAddress.Loopback, 40002));
+
+        // The status is for loopback clients only: the proxy's client at 203.0.113.7 is not one, whatever the proxy is.
+        Assert.Equal(404, remote);
+        Assert.Equal(200, local);
+        Assert.Contains("\"RemoteIp\": \"203.0.113.7\"", await https.Edge.LogLineAsync("/_annexedge/status 404"));
+    }
+
+    private async Task<int?> StatusThroughProxyAsync(IPEndPoint client)
+    {
+        await using var proxy = await ProxiedClient.ConnectAsync(ProxiedClient.ProxyAddress, https.Edge.HttpsPort);
+        await proxy.WriteAsync(ProxiedClient.V2Header(client, https.Edge.HttpsPort));
+        var tls = new SslStream(proxy.Stream);
+        await tls.AuthenticateAsClientAsync(ClientOptions(SslProtocols.None), TestContext.Current.CancellationToken);
+        proxy.Stream = tls;
+        return await proxy.SendAsync("GET", "/_annexedge/status");
     }
 
     private SslClientAuthenticationOptions ClientOptions(SslProtocols protocols) => new()

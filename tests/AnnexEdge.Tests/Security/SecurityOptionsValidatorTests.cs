@@ -95,4 +95,30 @@ public sealed class SecurityOptionsValidatorTests
         options.Limits.FailedPasswordChecksPerMinutePerIp = failedChecks;
         Assert.Contains(named, SingleError(options));
     }
+
+    [Fact]
+    public void A_negative_connection_limit_per_address_is_refused()
+    {
+        var options = Valid();
+        options.Limits.MaxConnectionsPerIp = -1;
+        Assert.Contains("Limits", SingleError(options));
+    }
+
+    [Fact]
+    public void A_trusted_proxy_that_is_no_address_or_network_is_named()
+    {
+        var options = Valid();
+        options.Limits.TrustedProxies = ["10.0.0.0/8", "10.0.0.1/8"];
+        Assert.Contains("TrustedProxies: \"10.0.0.1/8\" is not an address or a network", SingleError(options));
+    }
+
+    [Fact]
+    public void Proxy_protocol_without_trusted_proxies_is_refused()
+    {
+        var options = Valid();
+        options.Limits.ProxyProtocol = true;
+        Assert.Contains("ProxyProtocol is true but TrustedProxies is empty", SingleError(options));
+        options.Limits.TrustedProxies = ["192.0.2.10"];
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+    }
 }
