@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using AnnexEdge.Connections;
 
 namespace AnnexEdge.Locking;
 
@@ -29,19 +30,8 @@ internal readonly record struct LockPrincipal
             return new(AddressPrefix + "unknown");
         }
 
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return new(AddressPrefix + address);
-        }
-
-        var bytes = address.GetAddressBytes();
-        Array.Clear(bytes, 8, 8);
-        return new(AddressPrefix + new IPAddress(bytes) + "/64");
+        var key = ClientAddress.PartitionKey(address);
+        return new(AddressPrefix + key + (key.AddressFamily == AddressFamily.InterNetworkV6 ? "/64" : ""));
     }
 
     /// <summary>The principal of a request, once access has been decided (which sets the authenticated user).</summary>

@@ -19,8 +19,10 @@ internal sealed partial class AccessGate(
     {
         var secure = context.Request.IsHttps;
         var remote = context.Connection.RemoteIpAddress;
+        // The throttles count a client as every other per-address control does (an IPv6 client by its /64).
+        var counted = remote is null ? null : Connections.ClientAddress.PartitionKey(remote);
         var (credentials, user) = await authenticator.AuthenticateAsync(
-            context.Request.Headers.Authorization.ToString(), secure, remote, context.RequestAborted);
+            context.Request.Headers.Authorization.ToString(), secure, counted, context.RequestAborted);
         var level = user is null ? policy.AnonymousLevel(target) : policy.UserLevel(user, target);
         var canAuthenticate = policy.HasUsers && (secure || policy.AllowCredentialsOverHttp);
         var decision = AccessPolicy.Decide(credentials, level, request.Endpoint.Action(), policy.AnonymousLocking, canAuthenticate);
