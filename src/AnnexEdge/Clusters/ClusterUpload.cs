@@ -66,7 +66,7 @@ internal sealed partial class ClusterUpload(
 
         // A node that needs bytes before the client's offset cannot be served from this upload.
         var senders = new List<(NodeOffset State, NodePuts.Claim Claim)>();
-        var others = new List<(Repository Node, Task<bool> Stored)>();
+        var others = new List<(Repository Node, Task Running)>();
         foreach (var state in states.Where(s => !s.Has && s.Offset >= clientOffset && s.Offset <= clientOffset + length))
         {
             if (puts.TryClaim(state.Node.Uuid, request.Key!, out var running) is { } claim)
@@ -93,13 +93,11 @@ internal sealed partial class ClusterUpload(
         }
 
         stored.AddRange(await holders);
-        foreach (var (node, running) in others)
+        if (others.Count > 0)
         {
-            // The other upload's outcome is this node's: it has the key exactly when that one stored it.
-            if (await running.WaitAsync(ct))
-            {
-                stored.Add(node.Uuid);
-            }
+            // Once the other put has ended, the node has the key exactly when it says so.
+            await Task.WhenAll(others.Select(o => o.Running)).WaitAsync(ct);
+            stored.AddRange(await ConfirmHoldersAsync(feature, others.Select(o => o.Node).ToArray(), ct));
         }
 
         var distinct = stored.Distinct(StringComparer.Ordinal).ToArray();
@@ -150,7 +148,7 @@ internal sealed partial class ClusterUpload(
         {
             for (var i = 0; i < senders.Count; i++)
             {
-                senders[i].Claim.End(answers[i]?.Bool("stored") == true);
+                senders[i].Claim.Dispose();
                 destinations[i].Dispose();
             }
         }
@@ -248,7 +246,7 @@ internal sealed partial class ClusterUpload(
 
     private static partial class Log
     {
-        [LoggerMessage(EdgeEventIds.ClusterPutInFlight, LogLevel.Information, "Cluster {Cluster}: a put of {Key} to node {Node} is in flight already; this upload takes its outcome instead of sending it again")]
+        [LoggerMessage(EdgeEventIds.ClusterPutInFlight, LogLevel.Information, "Cluster {Cluster}: a put of {Key} to node {Node} is in flight already; this upload asks the node once that one has ended instead of sending it again")]
         public static partial void PutInFlight(ILogger logger, string node, string cluster, string? key);
 
         [LoggerMessage(EdgeEventIds.ClusterNodeDidNotStore, LogLevel.Warning, "Cluster {Cluster}: node {Node} did not store {Key} ({Reason}); it is left out of plusuuids")]

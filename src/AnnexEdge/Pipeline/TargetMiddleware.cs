@@ -12,7 +12,7 @@ namespace AnnexEdge.Pipeline;
 /// and YARP's forwarder, its download held to the length its backend announced.
 /// </summary>
 internal sealed partial class TargetMiddleware(
-    RequestDelegate next, ClusterGateway clusters, GatewayRepository gateway, ILogger<TargetMiddleware> logger)
+    RequestDelegate next, ClusterGateway clusters, GatewayRepository gateway, NodePuts puts, ILogger<TargetMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -48,7 +48,16 @@ internal sealed partial class TargetMiddleware(
         feature.ResponseGuard = guard;
         context.Response.Body = guard;
 
-        await next(context);
+        if (request is { Endpoint: P2pEndpoint.Put, Key: { } key })
+        {
+            // One put of a key to a node at a time from this edge, whichever path sends it (NodePuts).
+            using var claim = await puts.ClaimAsync(feature.Repository!.Uuid, key, context.RequestAborted);
+            await next(context);
+        }
+        else
+        {
+            await next(context);
+        }
 
         if (guard.Mismatch && !context.RequestAborted.IsCancellationRequested)
         {

@@ -65,19 +65,22 @@ public sealed class UploadOffsetsTests
 public sealed class NodePutsTests
 {
     [Fact]
-    public async Task A_second_put_of_a_key_to_a_node_gets_the_first_ones_outcome_instead_of_a_claim()
+    public async Task A_second_put_of_a_key_to_a_node_waits_for_the_first_one_to_end()
     {
         var puts = new NodePuts();
         var first = puts.TryClaim("node", "KEY", out _);
         Assert.NotNull(first);
 
         Assert.Null(puts.TryClaim("node", "KEY", out var running));
+        var second = puts.ClaimAsync("node", "KEY", TestContext.Current.CancellationToken);
         Assert.False(running.IsCompleted);
+        Assert.False(second.IsCompleted);
 
-        first.End(stored: true);
+        first.Dispose();
 
-        Assert.True(await running);
-        Assert.Equal(0, puts.InFlight);
+        await running;
+        using var claimed = await second;
+        Assert.Equal(1, puts.InFlight);
     }
 
     [Fact]
@@ -89,8 +92,8 @@ public sealed class NodePutsTests
         Assert.NotNull(puts.TryClaim("other-node", "KEY", out _));
         Assert.NotNull(puts.TryClaim("node", "OTHER", out _));
 
-        claim!.End(stored: false);
-        claim.End(stored: true); // a second end changes nothing
+        claim!.Dispose();
+        claim.Dispose(); // a second end changes nothing
         Assert.NotNull(puts.TryClaim("node", "KEY", out _));
     }
 }
