@@ -244,6 +244,20 @@ public sealed class ClientAddressTests
         await edge.EventAsync(EdgeEventIds.ProxyHeaderRefused, e => e.Text("Reason")!.Contains("RequestHeadersTimeout", StringComparison.Ordinal));
     }
 
+    /// <summary>Whether a new connection from loopback is closed by the edge (on a busy machine, before its connect even completed).</summary>
+    private static async Task<bool> IsClosedAtOnceAsync(int port)
+    {
+        try
+        {
+            await using var connection = await ProxiedClient.ConnectAsync(IPAddress.Loopback, port);
+            return await connection.IsClosedByEdgeAsync();
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset)
+        {
+            return true;
+        }
+    }
+
     [Fact]
     public async Task Connections_over_the_per_address_limit_are_closed_at_once_and_logged_once()
     {
@@ -256,10 +270,8 @@ public sealed class ClientAddressTests
             // Answered: both are counted before the next ones arrive.
             Assert.Equal(200, await first.SendAsync("GET", "/_annexedge/health"));
             Assert.Equal(200, await second.SendAsync("GET", "/_annexedge/health"));
-            await using var third = await ProxiedClient.ConnectAsync(IPAddress.Loopback, edge.Port);
-            Assert.True(await third.IsClosedByEdgeAsync(), "a third connection was not closed");
-            await using var fourth = await ProxiedClient.ConnectAsync(IPAddress.Loopback, edge.Port);
-            Assert.True(await fourth.IsClosedByEdgeAsync(), "a fourth connection was not closed");
+            Assert.True(await IsClosedAtOnceAsync(edge.Port), "a third connection was not closed");
+            Assert.True(await IsClosedAtOnceAsync(edge.Port), "a fourth connection was not closed");
         }
         finally
         {
@@ -273,8 +285,16 @@ public sealed class ClientAddressTests
         await Eventually.Async(
             async () =>
             {
-                await using var again = await ProxiedClient.ConnectAsync(IPAddress.Loopback, edge.Port);
-                return await again.SendAsync("GET", "/_annexedge/health") == 200;
+                try
+                {
+                    await using var again = await ProxiedClient.ConnectAsync(IPAddress.Loopback, edge.Port);
+                    return await again.SendAsync("GET", "/_annexedge/health") == 200;
+                }
+                catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
+                {
+                    // Closed as over the limit: the edge has not seen the first one go yet.
+                    return false;
+                }
             },
             TimeSpan.FromSeconds(10),
             "a new connection once one of the two closed");
