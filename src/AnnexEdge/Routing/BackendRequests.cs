@@ -10,19 +10,8 @@ namespace AnnexEdge.Routing;
 /// </summary>
 internal static class BackendRequests
 {
-    public static Uri Uri(string backendAddress, P2pRequest request)
-    {
-        if (request.Endpoint == P2pEndpoint.PutOffset)
-        {
-            // A putoffset goes with a client UUID of its own. p2phttp (10.20250416) holds the key's transfer lock, one
-            // per client UUID and key, for a moment after answering it; a put of that key from the same client UUID in
-            // that moment is refused inside the node and never answered (and the node's worker is lost). The offset
-            // is the key's partial upload, whoever asks.
-            request = request with { ClientUuid = Guid.NewGuid().ToString() };
-        }
-
-        return new(backendAddress.TrimEnd('/') + P2pRequestUri.PathAndQuery(request));
-    }
+    public static Uri Uri(string backendAddress, P2pRequest request) =>
+        new(backendAddress.TrimEnd('/') + P2pRequestUri.PathAndQuery(request));
 
     /// <summary>An HTTP/1.1 request (what p2phttp speaks) to the backend.</summary>
     public static HttpRequestMessage Create(HttpMethod method, string backendAddress, P2pRequest request, HttpContent? content = null) =>
