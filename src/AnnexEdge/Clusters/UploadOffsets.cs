@@ -9,9 +9,10 @@ internal readonly record struct NodeOffset(Repository Node, bool Has, long Offse
 /// <summary>
 /// What a client's putoffset to a cluster found on each node, kept for the put that follows it, so that put goes to
 /// the nodes without a putoffset of its own. git-annex's p2phttp (10.20250416) keeps a key's transfer lock for a
-/// moment after it answers putoffset; a put of the same key from the same client in that moment is refused inside
+/// moment after it answers putoffset; a put of the same key (from any client) in that moment is refused inside
 /// the node ("transfer already in progress") and never answered, and the node's worker stays taken. The client
-/// itself puts a client round trip after its putoffset, as it does to a node directly.
+/// itself puts a client round trip after its putoffset, as it does to a node directly; small keys are not asked by
+/// putoffset at all (<see cref="ClusterUpload.SmallKeySize"/>).
 /// </summary>
 internal sealed class UploadOffsets(TimeProvider time)
 {

@@ -20,6 +20,12 @@ public sealed class RecordingNodes : IAsyncLifetime
     public const string ClusterUuid = "ac000000-0000-8000-8000-0000000000c1";
     public const string ClientUuid = "c1e00000-0000-4000-8000-000000000001";
     public const string Key = "SHA256E-s11--0f343b0931126a20f133d67c2b018a3b0f343b0931126a20f133d67c2b018a3b.bin";
+
+    /// <summary>A small key no node has: checkpresent says so for it alone.</summary>
+    public const string AbsentKey = "SHA256E-s11--ab343b0931126a20f133d67c2b018a3b0f343b0931126a20f133d67c2b018a3b.bin";
+
+    /// <summary>A key too large to be put without asking the nodes' offsets (2 MiB).</summary>
+    public const string LargeKey = "SHA256E-s2097152--5647f05ec18958947d32874eeb788fa396a05d0bab7c1b71f112ceb7e9b31eee.bin";
     public static readonly string[] NodeUuids = ["0d000000-0000-4000-8000-0000000000a1", "0d000000-0000-4000-8000-0000000000a2"];
 
     public WireMockServer[] Servers { get; } = [WireMockServer.Start(), WireMockServer.Start()];
@@ -35,6 +41,9 @@ public sealed class RecordingNodes : IAsyncLifetime
             var node = Servers[i];
             var path = $"/git-annex/{NodeUuids[i]}";
             Answer(node, "checkpresent", """{"present":true}""");
+            node.Given(Request.Create().WithPath(new WireMock.Matchers.WildcardMatcher("/git-annex/*/v*/checkpresent")).WithParam("key", AbsentKey).UsingPost())
+                .AtPriority(-1)
+                .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json;charset=utf-8").WithBody("""{"present":false}"""));
             Answer(node, "remove", """{"plusuuids":[],"removed":true}""");
             Answer(node, "putoffset", """{"offset":0}""");
             Answer(node, "put", """{"plusuuids":[],"stored":true}""");
@@ -140,7 +149,9 @@ public sealed class OneRequestPathTests(RecordingNodes lab) : IClassFixture<Reco
             Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         }
 
-        var cluster = await lab.Edge.RequestEventAsync("POST", $"/git-annex/{RecordingNodes.ClusterUuid}/v4/put", 200);
+        // Other tests of this class put other keys to the cluster.
+        var cluster = await lab.Edge.EventAsync(
+            e => e.IsRequest("POST", $"/git-annex/{RecordingNodes.ClusterUuid}/v4/put", 200) && Scalar(e, "Key") == RecordingNodes.Key);
         Assert.Equal(RecordingNodes.ClusterUuid, Scalar(cluster, "Uuid"));
         Assert.Equal("mycluster", Scalar(cluster, "Cluster"));
         Assert.Equal("put", Scalar(cluster, "Endpoint"));
@@ -231,28 +242,61 @@ public sealed class OneRequestPathTests(RecordingNodes lab) : IClassFixture<Reco
     }
 
     [Fact]
-    public async Task A_clients_putoffset_then_put_to_a_cluster_reach_each_node_as_one_putoffset_then_one_put()
+    public async Task A_clients_putoffset_then_put_of_a_large_key_to_a_cluster_reach_each_node_as_one_putoffset_then_one_put()
     {
-        // p2phttp leaves a put unanswered when it comes right after a putoffset of the same key from the same client
-        // (the transfer lock is still held): the gateway puts what the client's putoffset found, without asking again.
+        // p2phttp leaves a put unanswered when it comes while the key's transfer lock is still held after a putoffset:
+        // the gateway puts what the client's putoffset found, without asking again.
         lab.Clear();
-        var query = $"?key={RecordingNodes.Key}&clientuuid={RecordingNodes.ClientUuid}";
+        var query = $"?key={RecordingNodes.LargeKey}&clientuuid={RecordingNodes.ClientUuid}";
+        await PutOffsetThenPutAsync(query, 2 << 20);
+
+        for (var i = 0; i < RecordingNodes.NodeUuids.Length; i++)
+        {
+            Assert.Equal(["putoffset", "put"], await EndpointsAsync(i, 2));
+        }
+    }
+
+    [Fact]
+    public async Task A_clients_putoffset_of_a_small_key_to_a_cluster_asks_the_nodes_with_checkpresent_which_takes_no_transfer_lock()
+    {
+        lab.Clear();
+        var query = $"?key={RecordingNodes.AbsentKey}&clientuuid={RecordingNodes.ClientUuid}";
+        await PutOffsetThenPutAsync(query, 11);
+
+        for (var i = 0; i < RecordingNodes.NodeUuids.Length; i++)
+        {
+            Assert.Equal(["checkpresent", "put"], await EndpointsAsync(i, 2));
+        }
+    }
+
+    [Fact]
+    public async Task A_clients_putoffset_of_a_small_key_every_node_has_is_answered_alreadyhave_from_checkpresent()
+    {
+        lab.Clear();
+        using var offset = await lab.Http.PostAsync(
+            new Uri($"{lab.Edge.Url}/git-annex/{RecordingNodes.ClusterUuid}/v4/putoffset?key={RecordingNodes.Key}&clientuuid={RecordingNodes.ClientUuid}"), null, Ct);
+        var answer = await offset.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("\"alreadyhave\":true", answer, StringComparison.Ordinal);
+        Assert.All(RecordingNodes.NodeUuids, u => Assert.Contains(u, answer, StringComparison.Ordinal));
+        for (var i = 0; i < RecordingNodes.NodeUuids.Length; i++)
+        {
+            Assert.Equal(["checkpresent"], await EndpointsAsync(i, 1));
+        }
+    }
+
+    private async Task PutOffsetThenPutAsync(string query, int length)
+    {
         using (var offset = await lab.Http.PostAsync(new Uri($"{lab.Edge.Url}/git-annex/{RecordingNodes.ClusterUuid}/v4/putoffset{query}"), null, Ct))
         {
             Assert.Equal("""{"offset":0}""", await offset.Content.ReadAsStringAsync(Ct));
         }
 
-        using (var body = new ByteArrayContent("hello world"u8.ToArray()))
-        {
-            body.Headers.TryAddWithoutValidation("X-git-annex-data-length", "11");
-            using var answer = await lab.Http.PostAsync(new Uri($"{lab.Edge.Url}/git-annex/{RecordingNodes.ClusterUuid}/v4/put{query}"), body, Ct);
-            Assert.Contains("\"stored\":true", await answer.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
-        }
-
-        for (var i = 0; i < RecordingNodes.NodeUuids.Length; i++)
-        {
-            var endpoints = (await lab.ReceivedAsync(i, 2)).Select(r => r.Split('?')[0].Split('/')[^1]).ToArray();
-            Assert.Equal(["putoffset", "put"], endpoints);
-        }
+        using var body = new ByteArrayContent(new byte[length]);
+        body.Headers.TryAddWithoutValidation("X-git-annex-data-length", length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var answer = await lab.Http.PostAsync(new Uri($"{lab.Edge.Url}/git-annex/{RecordingNodes.ClusterUuid}/v4/put{query}"), body, Ct);
+        Assert.Contains("\"stored\":true", await answer.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
+
+    private async Task<string[]> EndpointsAsync(int node, int atLeast) =>
+        (await lab.ReceivedAsync(node, atLeast)).Select(r => r.Split('?')[0].Split('/')[^1]).ToArray();
 }
