@@ -5,10 +5,13 @@
 #
 #   ./demo/run.sh            start everything; AnnexEdge runs in the foreground, Ctrl-C stops it and the nodes
 #   ./demo/run.sh --detach   start everything in the background and return once the edge answers
+#   ./demo/run.sh --https    also HTTPS: AnnexEdge gets its certificate for localhost at start-up over ACME from a
+#                            local Pebble (Debian's ACME test server); clients use annex+https://localhost:PORT+1/
 #   ./demo/run.sh stop       stop everything a previous run started
 #
 # Environment: ANNEXEDGE_DEMO_DIR (default: <repo>/.demo) holds repositories, config, logs and pid files;
-# PORT (default 8417) is the edge's loopback port. Re-running stops the previous run and reuses its repositories.
+# PORT (default 8417) is the edge's loopback port, HTTPS_PORT (default PORT+1) its HTTPS port with --https.
+# Re-running stops the previous run and reuses its repositories.
 # Everything listens on 127.0.0.1 only; that is why the demo lets anonymous clients do everything.
 set -euo pipefail
 
@@ -29,7 +32,7 @@ say() { echo "demo: $*"; }
 die() { echo "demo: error: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "$0"
+  sed -n '2,15s/^# \{0,1\}//p' "$0"
 }
 
 # Refuses to work in a directory the demo did not make: `stop` kills pids and repositories may be recreated there.
@@ -54,7 +57,7 @@ live_group() {
 stop_one() {
   local pidfile=$1 name pid expect=p2phttp
   name=$(basename "$pidfile" .pid)
-  [ "$name" = edge ] && expect=dotnet
+  case "$name" in edge) expect=dotnet ;; pebble) expect=pebble ;; pebble-dns) expect=pebble-challtestsrv ;; esac
   if pid=$(live_group "$pidfile" "$expect"); then
     # Signal the whole group: `git annex` and `dotnet run` each leave a child process behind otherwise.
     kill -TERM -- "-$pid" 2>/dev/null || true
@@ -220,6 +223,13 @@ write_config() {
     printf '    "HealthChecks": { "Interval": "00:00:05" },\n'
     # Loopback only, so the demo opts in to anonymous full access explicitly (the edge's default is none).
     printf '    "Anonymous": { "*": "full" },\n'
+    if [ $https -eq 1 ]; then
+      # The demo's certificate comes from the local Pebble, whose own HTTPS the edge trusts through TrustedRootsFile.
+      printf '    "Acme": {\n      "Enabled": true,\n      "AcceptTermsOfService": true,\n'
+      printf '      "DirectoryUrl": "https://127.0.0.1:%s/dir",\n' "$pebble_port"
+      printf '      "TrustedRootsFile": "%s",\n' "$tls_dir/pebble-tls.pem"
+      printf '      "Domains": [ "localhost" ],\n      "StorePath": "%s"\n    },\n' "$demo_dir/acme"
+    fi
     printf '    "Locking": { "TokenKey": "%s" }\n  }\n}\n' "$token_key"
   } >"$file"
 }
@@ -230,6 +240,10 @@ print_session() {
   session_line() { if [ $# -eq 1 ]; then echo "$1"; else printf '%-50s # %s\n' "$1" "$2"; fi; }
   {
     session_line 'cd "$(mktemp -d)"'
+    if [ $https -eq 1 ]; then
+      # git-annex ignores SSL_CERT_FILE; its TLS library reads the system store, or this directory instead of it.
+      session_line "export SYSTEM_CERTIFICATE_PATH=$(printf %q "$tls_dir/trust")" "trust the demo's Pebble root (only)"
+    fi
     session_line "git clone -q $(printf %q "$demo_dir/gateway") myclone && cd myclone"
     session_line 'git config user.name "AnnexEdge demo" && git config user.email demo@annexedge.invalid'
     session_line "git annex init -q myclone" "the gateway's git-annex branch names the cluster"
@@ -259,6 +273,12 @@ print_session() {
   echo
   sed 's/^/    /' "$session"
   echo
+  if [ $https -eq 1 ]; then
+    echo "The certificate of https://localhost:$https_port was issued at start-up by the local Pebble ACME server;"
+    echo "its root is $tls_dir/trust/pebble-root.pem (regenerated at each Pebble start)."
+    echo "Check: curl --cacert $tls_dir/trust/pebble-root.pem https://localhost:$https_port/_annexedge/health"
+    echo
+  fi
   echo "Status of the nodes and replicas: curl http://127.0.0.1:$edge_port/_annexedge/status"
   echo "Logs: $log_dir"
 }
@@ -278,17 +298,78 @@ wait_for_edge() {
   die "AnnexEdge did not answer http://127.0.0.1:$edge_port/_annexedge/health within 60 s"
 }
 
-detach=0
-case "${1:-}" in
-  "") ;;
-  --detach) detach=1 ;;
-  stop)
-    check_demo_dir
-    if compgen -G "$run_dir/*.pid" >/dev/null; then stop_all; else say "nothing to stop in $demo_dir"; fi
-    exit 0 ;;
-  -h|--help) usage; exit 0 ;;
-  *) usage >&2; exit 2 ;;
-esac
+# A local ACME CA: Pebble (with pebble-challtestsrv as its DNS, resolving every name to 127.0.0.1) validates the
+# edge's http-01 answers on PORT and tls-alpn-01 on HTTPS_PORT. Its own HTTPS uses a throwaway certificate made here.
+start_pebble() {
+  local dns_port mgmt_port attempt
+  command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || die "pebble is missing (apt-get install pebble)"
+  command -v openssl >/dev/null || die "openssl is missing (apt-get install openssl)"
+  rm -rf "$tls_dir" "$demo_dir/acme"
+  mkdir -p "$tls_dir/trust"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=AnnexEdge demo Pebble" \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:TRUE" \
+    -keyout "$tls_dir/pebble-tls.key" -out "$tls_dir/pebble-tls.pem" 2>/dev/null || die "openssl could not make Pebble's certificate"
+  for attempt in 1 2 3 4 5; do
+    dns_port=$(free_port) pebble_port=$(free_port) mgmt_port=$(free_port)
+    cat >"$tls_dir/pebble.json" <<JSON
+{ "pebble": { "listenAddress": "127.0.0.1:$pebble_port", "managementListenAddress": "127.0.0.1:$mgmt_port",
+  "certificate": "$tls_dir/pebble-tls.pem", "privateKey": "$tls_dir/pebble-tls.key",
+  "httpPort": $edge_port, "tlsPort": $https_port, "ocspResponderURL": "", "externalAccountBindingRequired": false } }
+JSON
+    start_background pebble-dns pebble-challtestsrv -dns01 "127.0.0.1:$dns_port" -http01 "" -https01 "" -tlsalpn01 "" \
+      -management "127.0.0.1:$(free_port)" -defaultIPv6 "" -defaultIPv4 127.0.0.1
+    # No artificial validation delays: the demo's certificate is there within a second or two.
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 start_background pebble pebble -config "$tls_dir/pebble.json" -dnsserver "127.0.0.1:$dns_port"
+    for _ in $(seq 150); do
+      if curl -fsS --max-time 2 --cacert "$tls_dir/pebble-tls.pem" -o "$tls_dir/trust/pebble-root.pem" \
+          "https://127.0.0.1:$mgmt_port/roots/0" 2>/dev/null; then
+        say "Pebble ACME server on https://127.0.0.1:$pebble_port/dir (root: $tls_dir/trust/pebble-root.pem)"
+        return 0
+      fi
+      live_group "$run_dir/pebble.pid" pebble >/dev/null && live_group "$run_dir/pebble-dns.pid" pebble-challtestsrv >/dev/null || break
+      sleep 0.2
+    done
+    stop_one "$run_dir/pebble.pid" >/dev/null
+    stop_one "$run_dir/pebble-dns.pid" >/dev/null
+    say "Pebble did not start (attempt $attempt):" >&2
+    sed 's/^/    /' "$log_dir/pebble.log" "$log_dir/pebble-dns.log" >&2
+  done
+  die "cannot start Pebble; see $log_dir/pebble.log"
+}
+
+# The edge serves a self-signed certificate until its first one is issued: wait until HTTPS verifies with Pebble's root.
+wait_for_certificate() {
+  for _ in $(seq 300); do
+    if curl -fsS -o /dev/null --max-time 2 --cacert "$tls_dir/trust/pebble-root.pem" \
+        "https://localhost:$https_port/_annexedge/health" 2>/dev/null; then
+      say "AnnexEdge serves https://localhost:$https_port with a certificate from Pebble"
+      return 0
+    fi
+    live_group "$run_dir/edge.pid" dotnet >/dev/null || { cat "$log_dir/edge.log" >&2; die "AnnexEdge exited (log above)"; }
+    sleep 0.2
+  done
+  tail -n 50 "$log_dir/edge.log" >&2
+  die "AnnexEdge got no certificate from Pebble within 60 s (logs: $log_dir/edge.log, $log_dir/pebble.log)"
+}
+
+detach=0 https=0
+[ $# -gt 0 ] || set -- ""
+for arg in "$@"; do
+  case "$arg" in
+    "") ;;
+    --detach) detach=1 ;;
+    --https) https=1 ;;
+    stop)
+      [ $# -eq 1 ] || { usage >&2; exit 2; }
+      check_demo_dir
+      if compgen -G "$run_dir/*.pid" >/dev/null; then stop_all; else say "nothing to stop in $demo_dir"; fi
+      exit 0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+https_port=${HTTPS_PORT:-$((edge_port + 1))}
+tls_dir=$demo_dir/tls
 
 command -v dotnet >/dev/null || die "the .NET SDK is missing: install .NET 10 (https://dot.net) and re-run"
 check_demo_dir
@@ -297,7 +378,10 @@ say "checking dependencies (scripts/install-deps.sh: git-annex from bookworm-bac
 
 stop_all
 if port_in_use "$edge_port"; then
-  die "port $edge_port is already in use; pick another one: PORT=8418 $0 ${1:-}"
+  die "port $edge_port is already in use; pick another one: PORT=8427 $0 $*"
+fi
+if [ $https -eq 1 ] && port_in_use "$https_port"; then
+  die "port $https_port (HTTPS) is already in use; pick another one: HTTPS_PORT=8428 $0 $*"
 fi
 mkdir -p "$demo_dir" "$run_dir" "$log_dir"
 touch "$marker"
@@ -321,6 +405,10 @@ for entry in "${nodes[@]}"; do
   done
 done
 
+if [ $https -eq 1 ]; then
+  start_pebble
+fi
+
 config=$demo_dir/annexedge.json
 write_config "$config"
 say "wrote $config"
@@ -331,12 +419,19 @@ if ! build_log=$(dotnet build "$repo/src/AnnexEdge" -c Release -nologo -v q 2>&1
   die "dotnet build failed"
 fi
 
-say "starting AnnexEdge on http://127.0.0.1:$edge_port"
+urls="http://127.0.0.1:$edge_port"
+[ $https -eq 0 ] || urls+=";https://127.0.0.1:$https_port"
+say "starting AnnexEdge on ${urls//;/ and }"
 start_background edge dotnet run --no-build --project "$repo/src/AnnexEdge" -c Release -- \
-  --config "$config" --urls "http://127.0.0.1:$edge_port"
+  --config "$config" --urls "$urls"
 wait_for_edge
 
-print_session "annex+http://127.0.0.1:$edge_port/git-annex/" "$demo_dir/session.sh"
+if [ $https -eq 1 ]; then
+  wait_for_certificate
+  print_session "annex+https://localhost:$https_port/git-annex/" "$demo_dir/session.sh"
+else
+  print_session "annex+http://127.0.0.1:$edge_port/git-annex/" "$demo_dir/session.sh"
+fi
 
 if [ $detach -eq 1 ]; then
   keep_running=1

@@ -207,5 +207,45 @@ left=$(grep -F -- "$demo/" <<<"$processes" || true)
 $left"
 ok "the edge and the 4 p2phttp processes are gone; nothing listens on their ports"
 
+step "demo/run.sh --https --detach: a certificate from a local ACME server (Pebble) at start-up"
+cd "$work"
+run "demo/run.sh --https --detach" "$repo/demo/run.sh" --https --detach | tee "$work/run-https.out"
+https_port=$((PORT + 1))
+annex_url="annex+https://localhost:$https_port/git-annex/"
+grep -qF "annexUrl:           $annex_url" "$work/run-https.out" || fail "run.sh --https did not print the annexUrl $annex_url"
+root=$demo/tls/trust/pebble-root.pem
+curl -fsS -o /dev/null --cacert "$root" "https://localhost:$https_port/_annexedge/health" \
+  || fail "https://localhost:$https_port does not verify with Pebble's root"
+! curl -fsS -o /dev/null "https://localhost:$https_port/_annexedge/health" 2>/dev/null \
+  || fail "https://localhost:$https_port verifies without Pebble's root: not Pebble's certificate"
+ok "the edge serves a certificate issued by Pebble, trusted through $root only"
+
+step "the printed HTTPS client session ($demo/session.sh)"
+sed 's/^/    /' "$demo/session.sh"
+grep -qF "SYSTEM_CERTIFICATE_PATH=" "$demo/session.sh" || fail "the HTTPS session does not say how git-annex trusts Pebble's root"
+puts=$(edge_log_count "POST /git-annex/$cluster_uuid/v[0-9]+/put 200")
+rm -rf "${TMPDIR:?}"/*
+run "printed HTTPS session" bash -euo pipefail "$demo/session.sh"
+clone=$(ls -d "$TMPDIR"/*/myclone) || fail "the HTTPS session made no clone"
+key=$(git -C "$clone" annex lookupkey hello.txt) || fail "hello.txt is not annexed in $clone"
+[ -z "$(holders "$key")" ] || fail "after the HTTPS session, $(holders "$key") still hold $key"
+edge_logged_more "POST /git-annex/$cluster_uuid/v[0-9]+/put 200" "$puts" || fail "no put reached the cluster through the edge over HTTPS"
+ok "HTTPS session: uploaded to the cluster, dropped, got back, removed, node2 alone, all over annex+https"
+
+step "demo/run.sh stop (HTTPS)"
+groups=$(cat "$demo"/run/*.pid)
+run "demo/run.sh stop" "$repo/demo/run.sh" stop
+for port in "$PORT" "$https_port" $(grep -oE '127\.0\.0\.1:[0-9]+' "$demo/annexedge.json" "$demo/tls/pebble.json" | cut -d: -f3); do
+  ! port_in_use "$port" || fail "port $port still listens after stop"
+done
+for group in $groups; do
+  ! kill -0 -- "-$group" 2>/dev/null || fail "process group $group still runs after stop"
+done
+processes=$(ps -eo pid=,args=)
+left=$(grep -F -- "$demo/" <<<"$processes" || true)
+[ -z "$left" ] || fail "processes of the HTTPS demo still run after stop:
+$left"
+ok "the edge, Pebble and the p2phttp processes are gone"
+
 echo
 echo "smoke test passed"
