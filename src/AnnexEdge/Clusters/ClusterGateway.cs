@@ -29,7 +29,9 @@ internal sealed class ClusterGateway(
             P2pEndpoint.PutOffset => upload.PutOffsetAsync(context, feature, cluster, nodes, ct),
             P2pEndpoint.Put => upload.PutAsync(context, feature, cluster, nodes, ct),
             P2pEndpoint.Key => download.ServeAsync(context, feature, nodes, ct),
-            _ => context.AnswerAsync(P2pAnswers.Locked(false)),
+            // LockPolicyMiddleware answers locks before this; should one get here, it is never claimed locked.
+            P2pEndpoint.LockContent or P2pEndpoint.KeepLocked => context.AnswerAsync(P2pAnswers.Locked(false)),
+            _ => context.RejectAsync(P2pRejection.NotFound),
         };
     }
 
