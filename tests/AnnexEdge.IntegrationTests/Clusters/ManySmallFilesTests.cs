@@ -27,12 +27,12 @@ public sealed class ManySmallFilesTests(ITestOutputHelper output)
         {
             var started = DateTime.UtcNow;
             (await client.GitAsync("annex", "copy", "-J4", "--to", "origin-" + ClusterLab.ClusterName, "small")).EnsureSuccess($"round {round}: copy -J4 --to the cluster");
-            Assert.All(lab.Nodes, n => Assert.Equal(Files, ObjectsOn(n)));
+            Assert.All(lab.Nodes, n => Assert.True(ObjectsOn(n) == Files, $"round {round}: {n.Name} holds {ObjectsOn(n)} of {Files}\n{Warnings(lab)}"));
             EmptyNodes(lab);
             var cluster = DateTime.UtcNow - started;
 
             (await client.GitAsync("annex", "copy", "-J4", "--to", "origin-node2", "small")).EnsureSuccess($"round {round}: copy -J4 --to origin-node2");
-            Assert.Equal(Files, ObjectsOn(lab.Nodes[1]));
+            Assert.True(ObjectsOn(lab.Nodes[1]) == Files, $"round {round}: node2 holds {ObjectsOn(lab.Nodes[1])} of {Files}\n{Warnings(lab)}");
             EmptyNodes(lab);
             output.WriteLine($"round {round}: cluster copy {cluster.TotalSeconds:0.0} s, node copy {(DateTime.UtcNow - started - cluster).TotalSeconds:0.0} s");
         }
@@ -42,6 +42,11 @@ public sealed class ManySmallFilesTests(ITestOutputHelper output)
         Assert.True(slow.Length == 0, "slow requests:\n" + string.Join("\n", slow) + "\n" + lab.Logs);
         Assert.DoesNotContain(lab.Edge.Events.All, e => e.Level >= LogEventLevel.Warning);
     }
+
+    /// <summary>What the edge warned about (why it left a node out), and the nodes' logs.</summary>
+    private static string Warnings(ClusterLab lab) =>
+        string.Join("\n", lab.Edge.Events.All.Where(e => e.Level >= LogEventLevel.Warning).Take(50).Select(e => e.RenderMessage(System.Globalization.CultureInfo.InvariantCulture)))
+        + "\n" + lab.Logs;
 
     /// <summary>Empties every node behind the client's back: its next copy asks each node (checkpresent) and sends all again.</summary>
     private static void EmptyNodes(ClusterLab lab)
