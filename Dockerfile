@@ -23,5 +23,8 @@ USER $APP_UID
 # Used only when the config has no Kestrel endpoints (the base image would listen on 8080).
 ENV ASPNETCORE_HTTP_PORTS=80
 EXPOSE 80 443
+# The image has no curl or wget: the edge checks itself. Assumes plain HTTP on port 80 (override with --health-cmd).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 CMD ["dotnet", "/app/AnnexEdge.dll", "healthcheck", "http://127.0.0.1:80/_annexedge/health"]
+# SIGTERM (Docker's default) drains within AnnexEdge:Shutdown:GracePeriod; run with --stop-timeout longer than it.
 ENTRYPOINT ["dotnet", "/app/AnnexEdge.dll"]
 CMD ["--config", "/etc/annexedge/annexedge.json"]

@@ -141,7 +141,7 @@ done <<<"${stage_lines[0]}"
 
 # Runtime stage: the files copied from the build stage, the user, and the entry point.
 runtime=${stage_lines[$stage]}
-workdir=/ user="" entry=""
+workdir=/ user="" entry="" health=""
 while IFS= read -r line; do
   [ -n "$line" ] || continue
   read -r instruction rest <<<"$line"
@@ -153,6 +153,7 @@ while IFS= read -r line; do
       copy_into "$build_root" "$runtime_root" "$workdir" "${words[@]:1}" ;;
     USER) user=$rest ;;
     ENTRYPOINT) entry=$rest ;;
+    HEALTHCHECK) health=$rest ;;
   esac
 done <<<"$runtime"
 
@@ -163,6 +164,16 @@ esac
 dll=$runtime_root${BASH_REMATCH[1]}
 [ -f "$dll" ] || fail "the ENTRYPOINT's ${BASH_REMATCH[1]} is not in the image (looked for $dll)"
 
-say "dotnet ${BASH_REMATCH[1]} check-config --config config/annexedge.example.json"
+entry_dll=${BASH_REMATCH[1]}
+
+say "dotnet $entry_dll check-config --config config/annexedge.example.json"
 dotnet "$dll" check-config --config config/annexedge.example.json || fail "check-config failed with the published binary"
+
+# The HEALTHCHECK runs the published binary's own healthcheck subcommand (the runtime image has no curl).
+[[ $health =~ CMD\ \[\"dotnet\",\ \"$entry_dll\",\ \"healthcheck\",\ \"(http://[^\"]+)\"\]$ ]] \
+  || fail "HEALTHCHECK is not CMD [\"dotnet\", \"$entry_dll\", \"healthcheck\", \"http://...\"]: $health"
+say "dotnet $entry_dll healthcheck (against a port nothing listens on: must fail with 1)"
+status=0
+dotnet "$dll" healthcheck "http://127.0.0.1:9/_annexedge/health" >/dev/null 2>&1 || status=$?
+[ "$status" = 1 ] || fail "the published binary's healthcheck subcommand exited $status against a closed port, not 1"
 say "ok"

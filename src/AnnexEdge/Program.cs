@@ -3,9 +3,15 @@ using AnnexEdge.Security;
 
 // AnnexEdge [check-config] --config FILE [--urls URLS] [ASP.NET Core settings]
 // AnnexEdge hash-password < password
+// AnnexEdge healthcheck URL
 if (args is [HashPasswordCommand.Name])
 {
     return HashPasswordCommand.Run(Console.In, Console.Out, Console.Error);
+}
+
+if (args is [HealthCheckCommand.Name, var healthUrl])
+{
+    return await HealthCheckCommand.RunAsync(healthUrl, Console.Error);
 }
 
 var (configFile, rest) = EdgeConfiguration.TakeConfigArgument(args);
@@ -37,5 +43,5 @@ if (checkOnly)
     return 0;
 }
 
-await app.RunAsync();
+await GracefulStop.RunAsync(app);
 return 0;

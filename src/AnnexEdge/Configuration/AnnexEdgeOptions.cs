@@ -46,6 +46,9 @@ internal sealed class AnnexEdgeOptions
     public bool AllowBasicAuthOverHttp { get; set; }
 
     public LimitsOptions Limits { get; set; } = new();
+
+    /// <summary>How the edge stops on SIGTERM (see docs/operations.md, "Graceful stop").</summary>
+    public ShutdownOptions Shutdown { get; set; } = new();
 }
 
 /// <summary>A user of the edge, authenticated with HTTP Basic auth.</summary>
@@ -235,6 +238,18 @@ internal sealed class LockingOptions
 
     /// <summary>How long a granted lock lasts without <c>keeplocked</c>: p2phttp's 10 minutes. Only tests change it.</summary>
     public TimeSpan LockLifetime { get; set; } = TimeSpan.FromMinutes(10);
+}
+
+internal sealed class ShutdownOptions
+{
+    /// <summary>A stop that may take longer than this is a hung stop to an operator or a supervisor.</summary>
+    public static readonly TimeSpan MaxGracePeriod = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// After SIGTERM, how long requests in flight (transfers above all) have to finish; what is left then is cut, so
+    /// its clients see an error. A second SIGTERM cuts at once. systemd's TimeoutStopSec must be longer.
+    /// </summary>
+    public TimeSpan GracePeriod { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 internal sealed class ForwardingOptions

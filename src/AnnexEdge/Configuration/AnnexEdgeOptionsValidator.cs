@@ -151,6 +151,11 @@ internal static partial class AnnexEdgeOptionsValidator
 
         ValidateDownloadTransport(options.Forwarding, errors);
 
+        if (options.Shutdown.GracePeriod <= TimeSpan.Zero || options.Shutdown.GracePeriod > ShutdownOptions.MaxGracePeriod)
+        {
+            errors.Add($"{prefix}:Shutdown:GracePeriod {options.Shutdown.GracePeriod} must be a positive duration of at most {ShutdownOptions.MaxGracePeriod} (e.g. \"00:00:30\"); keep systemd's TimeoutStopSec longer");
+        }
+
         errors.AddRange(options.Acme.Errors($"{prefix}:Acme"));
         Security.SecurityOptionsValidator.Validate(options, errors);
 

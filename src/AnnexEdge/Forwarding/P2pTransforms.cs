@@ -98,7 +98,8 @@ internal sealed partial class P2pTransforms(LockTokenCodec tokens, ILogger<P2pTr
         {
             // LockReservationMiddleware forwards no lockcontent without its slot.
             var slot = feature.LockSlot!;
-            var issuedAt = slot.Granted(lockId!);
+            var issuedAt = slot.Granted(
+                lockId!, new LockRelease(repository.YarpClusterId, feature.Request with { Endpoint = P2pEndpoint.KeepLocked, LockId = lockId }));
             token = tokens.Issue(new LockToken(repository.Uuid, backendId, lockId!, slot.Key, slot.Client, issuedAt));
             Log.LockGranted(logger, backendId, repository.Name, feature.Request.Key);
         }

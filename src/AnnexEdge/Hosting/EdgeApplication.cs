@@ -104,6 +104,14 @@ internal static partial class EdgeApplication
             builder.AddAcme(options.Acme, Security.SecurityHosting.ApplyTlsPolicy);
         }
 
+        // After every other Kestrel and HTTPS setting: a passed HTTPS socket takes the HTTPS defaults as they are then.
+        builder.AddSystemdSockets();
+        // READY=1 once serving and STOPPING=1 at stop to systemd's NOTIFY_SOCKET, when systemd runs the edge.
+        builder.Services.AddSystemd();
+        builder.Services.AddSingleton<GracefulStop>();
+        GracefulStop.Configure(builder, options.Shutdown);
+        builder.Services.AddHostedService<LocksReleasedAtStop>();
+
         builder.Services.AddReverseProxy()
             .LoadFromMemory(YarpConfigFactory.Routes(catalog), YarpConfigFactory.Clusters(catalog, options))
             .AddTransforms<P2pTransforms>();

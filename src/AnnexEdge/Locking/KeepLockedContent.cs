@@ -7,11 +7,13 @@ namespace AnnexEdge.Locking;
 /// <summary>
 /// The body the edge sends a backend for a client's <c>keeplocked</c>. It passes on the client's messages only
 /// when each is a newline-delimited JSON object <c>{"unlock": bool}</c> (empty lines are allowed: git-annex sends
-/// one first), flushing each at once. When the client disconnects, ends its body, or sends anything else, the edge
-/// itself sends <c>{"unlock": true}</c>, so the backend releases the lock and its workers at once instead of
-/// holding them for the lock's lifetime.
+/// one first), flushing each at once. When the client disconnects, ends its body, or sends anything else, or when
+/// <paramref name="ended"/> says the edge is stopping, the edge itself sends <c>{"unlock": true}</c>, so the backend
+/// releases the lock and its workers at once instead of holding them for the lock's lifetime.
 /// </summary>
-internal sealed class KeepLockedContent(PipeReader client, CancellationToken clientAborted) : HttpContent
+/// <param name="client">The client's keeplocked body.</param>
+/// <param name="ended">Cancelled when the client is gone or the edge stops.</param>
+internal sealed class KeepLockedContent(PipeReader client, CancellationToken ended) : HttpContent
 {
     private const int MaxLine = 1024;
     private static readonly byte[] Unlock = "{\"unlock\": true}\n"u8.ToArray();
@@ -29,7 +31,7 @@ internal sealed class KeepLockedContent(PipeReader client, CancellationToken cli
             ReadResult read;
             try
             {
-                read = await client.ReadAsync(clientAborted);
+                read = await client.ReadAsync(ended);
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException)
             {

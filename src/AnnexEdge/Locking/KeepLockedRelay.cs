@@ -67,7 +67,9 @@ internal sealed partial class KeepLockedRelay(
             rate.MinDataRate = null;
         }
 
-        var body = new KeepLockedContent(context.Request.BodyReader, context.RequestAborted);
+        // A stopping edge keeps no lock for a client: it unlocks at the backend, and the client gets the backend's answer.
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var body = new KeepLockedContent(context.Request.BodyReader, ended.Token);
         body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         using var backendRequest = BackendRequests.Create(
             HttpMethod.Post, destination.Model.Config.Address, request with { LockId = token.BackendLockId }, body);
@@ -85,9 +87,10 @@ internal sealed partial class KeepLockedRelay(
             // A keeplocked holds one of the backend's workers for as long as it lasts.
             using var counted = load.Enter(destination);
 
-            // Not tied to the client: when it goes away, the edge still finishes telling the backend to unlock.
-            using var response = await yarpCluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopping);
-            var answer = await Forwarding.BoundedContent.ReadAsync(response.Content, P2pAnswer.MaxBytes, lifetime.ApplicationStopping)
+            // Not tied to the client, nor to the start of a stop: when the client goes away or the edge stops, the edge
+            // still finishes telling the backend to unlock. Bounded by the host's life, which a cut stop ends too.
+            using var response = await yarpCluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopped);
+            var answer = await Forwarding.BoundedContent.ReadAsync(response.Content, P2pAnswer.MaxBytes, lifetime.ApplicationStopped)
                 ?? throw new IOException("keeplocked answer too large or cut off");
             if (context.RequestAborted.IsCancellationRequested)
             {
@@ -105,6 +108,13 @@ internal sealed partial class KeepLockedRelay(
             context.Response.ContentType = response.Content.Headers.ContentType?.ToString();
             await context.Response.Body.WriteAsync(answer, context.RequestAborted);
             feature.Sent(answer.Length);
+            if (lifetime.ApplicationStopping.IsCancellationRequested && !body.ClientUnlocked)
+            {
+                // The client is still sending its body, which Kestrel would wait for to the end of the grace period:
+                // the answer is out, so the connection is closed (the client sees the lock end either way).
+                await context.Response.CompleteAsync();
+                context.Abort();
+            }
         }
         catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
         {

@@ -146,6 +146,21 @@ internal sealed class LockLedger
         }
     }
 
+    /// <summary>
+    /// Takes out the locks that backends hold for clients who have not sent their keeplocked (yet): at stop, no
+    /// keeplocked will come through this process, so the edge unlocks them itself (see <see cref="LocksReleasedAtStop"/>).
+    /// </summary>
+    public IReadOnlyList<LockSlot> TakeUnkept()
+    {
+        lock (_gate)
+        {
+            Sweep();
+            var unkept = _slots.Where(s => s is { IsGranted: true, Kept: false }).ToArray();
+            _slots.RemoveAll(s => s is { IsGranted: true, Kept: false });
+            return unkept;
+        }
+    }
+
     internal void Remove(LockSlot slot)
     {
         lock (_gate)
@@ -157,10 +172,11 @@ internal sealed class LockLedger
         }
     }
 
-    internal DateTimeOffset Grant(LockSlot slot, string backendLockId)
+    internal DateTimeOffset Grant(LockSlot slot, string backendLockId, LockRelease? release)
     {
         lock (_gate)
         {
+            slot.Release = release;
             // To the millisecond, as the token carries it.
             var now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
             slot.BackendLockId = backendLockId;
@@ -238,8 +254,11 @@ internal sealed class LockSlot : IDisposable
 
     public bool IsGranted => BackendLockId is not null;
 
+    /// <summary>How the edge itself unlocks the lock at the backend, when no client's keeplocked will.</summary>
+    public LockRelease? Release { get; internal set; }
+
     /// <summary>The backend granted the lock: the slot now lives for the lock's lifetime from now, which it returns.</summary>
-    public DateTimeOffset Granted(string backendLockId) => _ledger.Grant(this, backendLockId);
+    public DateTimeOffset Granted(string backendLockId, LockRelease? release = null) => _ledger.Grant(this, backendLockId, release);
 
     public void Dispose() => _ledger.Remove(this);
 }

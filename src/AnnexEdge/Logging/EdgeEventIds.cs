@@ -51,4 +51,13 @@ internal static class EdgeEventIds
 
     public const int ConnectionsPerIpExceeded = 6020;
     public const int ProxyHeaderRefused = 6021;
+
+    // 7020-7039: operating the edge (stop, systemd).
+    public const int Stopping = 7020;
+    public const int StopCutting = 7021;
+    public const int StoppedGracefully = 7022;
+    public const int StoppedAfterCut = 7023;
+    public const int LockReleasedAtStop = 7024;
+    public const int LockReleaseAtStopFailed = 7025;
+    public const int SystemdSocket = 7026;
 }

@@ -73,6 +73,34 @@ public sealed class BackgroundProcess : IDisposable
         throw new InvalidOperationException("no VmRSS");
     }
 
+    /// <summary>Sends a signal (TERM, INT, ...) to the process alone, as a supervisor's stop does.</summary>
+    public void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-s", signal, _process.Id.ToString()]) ?? throw new InvalidOperationException("cannot run kill");
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -s {signal} {_process.Id} failed with exit code {kill.ExitCode}");
+        }
+    }
+
+    /// <summary>Waits for the process to exit and returns its exit code; fails the test when it has not within the deadline.</summary>
+    public async Task<int> ExitCodeAsync(TimeSpan deadline)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        cts.CancelAfter(deadline);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"the process did not exit within {deadline.TotalSeconds:0.#} s:\n{Output}");
+        }
+
+        return _process.ExitCode;
+    }
+
     /// <summary>Kills the process (and its children) at once, as a crash or a power cut would.</summary>
     public void Kill()
     {

@@ -54,6 +54,12 @@ public sealed class EdgeProcess : IAsyncDisposable
 
     public void Kill() => _process.Kill();
 
+    /// <summary>Sends the edge a signal (TERM: what systemd and Docker send to stop it).</summary>
+    public void Signal(string signal) => _process.Signal(signal);
+
+    /// <summary>Waits for the edge to exit and returns its exit code (fails the test after the deadline).</summary>
+    public Task<int> ExitCodeAsync(TimeSpan deadline) => _process.ExitCodeAsync(deadline);
+
     /// <summary>An edge serving each node as a repository, with all of the node's p2phttp processes as backends.</summary>
     public static Task<EdgeProcess> StartAsync(params P2pNode[] nodes) => StartAsync(ConfigFor(nodes));
 
@@ -79,6 +85,24 @@ public sealed class EdgeProcess : IAsyncDisposable
         var port = FreePort.Next();
         var process = new BackgroundProcess(
             "dotnet", [EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"], dir.Path, environment);
+        var edge = new EdgeProcess(process, dir, port);
+        await edge.WaitUntilServingAsync();
+        return edge;
+    }
+
+    /// <summary>
+    /// Starts the edge as systemd socket activation does, under <c>systemd-socket-activate</c>, which listens on a
+    /// free loopback port itself and execs the edge (in its own process) on the first connection, passing the socket
+    /// in <c>LISTEN_FDS</c> (named <paramref name="fdName"/> when given). No <c>--urls</c>: the socket is all it has.
+    /// </summary>
+    public static async Task<EdgeProcess> StartSocketActivatedAsync(JsonObject annexEdgeSection, string? fdName = null)
+    {
+        var dir = new TempDirectory("edge");
+        var configPath = await WriteConfigAsync(annexEdgeSection, dir);
+        var port = FreePort.Next();
+        string[] args = ["-l", $"127.0.0.1:{port}", .. (fdName is null ? Array.Empty<string>() : [$"--fdname={fdName}"]),
+            "dotnet", EdgeBinary.Path, "--config", configPath];
+        var process = new BackgroundProcess("systemd-socket-activate", args, dir.Path);
         var edge = new EdgeProcess(process, dir, port);
         await edge.WaitUntilServingAsync();
         return edge;

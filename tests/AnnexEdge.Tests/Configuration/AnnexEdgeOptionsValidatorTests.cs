@@ -31,6 +31,17 @@ public sealed class AnnexEdgeOptionsValidatorTests
         Assert.Empty(AnnexEdgeOptionsValidator.Errors(Valid()));
     }
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("-00:00:01")]
+    [InlineData("01:00:01")]
+    public void A_grace_period_that_is_not_positive_or_over_an_hour_is_an_error(string gracePeriod)
+    {
+        var options = Valid();
+        options.Shutdown.GracePeriod = TimeSpan.Parse(gracePeriod, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains("AnnexEdge:Shutdown:GracePeriod", SingleError(options));
+    }
+
     [Fact]
     public void Defaults_with_one_repository_are_valid()
     {
