@@ -29,18 +29,16 @@ internal sealed class ProbeTimes
 /// </summary>
 internal sealed class ProbeTimingHandler(HttpMessageHandler inner, ProbeTimes times, TimeProvider time) : DelegatingHandler(inner)
 {
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        if (request is not ProbeRequest probe)
-        {
-            return await base.SendAsync(request, cancellationToken);
-        }
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        request is ProbeRequest probe ? TimedAsync(probe, cancellationToken) : base.SendAsync(request, cancellationToken);
 
+    private async Task<HttpResponseMessage> TimedAsync(ProbeRequest probe, CancellationToken cancellationToken)
+    {
         var started = Stopwatch.GetTimestamp();
         int? status = null;
         try
         {
-            var response = await base.SendAsync(request, cancellationToken);
+            var response = await base.SendAsync(probe, cancellationToken);
             status = (int)response.StatusCode;
             return response;
         }
