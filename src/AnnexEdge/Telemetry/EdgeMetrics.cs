@@ -80,9 +80,9 @@ internal sealed class EdgeMetrics
 
         _nodeBytes = factory.CreateCounter(Prefix + "node_sent_bytes_total",
             "Bytes the cluster gateway sent to a node in uploads (counted when each node's transfer ends).", ["cluster", "node"]);
-        _nodeInFlight = factory.CreateGauge(Prefix + "node_transfers_in_flight",
+        _nodeInFlight = factory.CreateGauge(Prefix + "node_uploads_in_flight",
             "Uploads the cluster gateway is sending to a node now.", ["cluster", "node"]);
-        _nodeDuration = factory.CreateHistogram(Prefix + "node_transfer_duration_seconds",
+        _nodeDuration = factory.CreateHistogram(Prefix + "node_upload_duration_seconds",
             "Duration of the cluster gateway's uploads to a node, from the request to the node's answer, by outcome.",
             new HistogramConfiguration
             {

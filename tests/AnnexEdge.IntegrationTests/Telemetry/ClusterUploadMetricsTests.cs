@@ -36,7 +36,7 @@ public sealed class ClusterUploadMetricsTests
                 async () =>
                 {
                     during = await ScrapeAsync(lab);
-                    return lab.Nodes.All(n => during.Value("annexedge_node_transfers_in_flight", ("cluster", Cluster), ("node", n.Name)) == 1);
+                    return lab.Nodes.All(n => during.Value("annexedge_node_uploads_in_flight", ("cluster", Cluster), ("node", n.Name)) == 1);
                 },
                 TimeSpan.FromSeconds(30),
                 "every node's upload in flight",
@@ -48,7 +48,7 @@ public sealed class ClusterUploadMetricsTests
         var stored = await lab.PutAsync(lab.Edge, lab.ClusterUuid, "v4", content.Key, content.Length, body, ct);
 
         Assert.True(stored.GetProperty("stored").GetBoolean(), stored + "\n" + lab.Logs);
-        Assert.Equal(3, during!.Value("annexedge_node_transfers_in_flight", ("cluster", Cluster)));
+        Assert.Equal(3, during!.Value("annexedge_node_uploads_in_flight", ("cluster", Cluster)));
         // The status page lists the same three uploads, each with the bytes it has sent so far.
         Assert.Equal(3, System.Text.RegularExpressions.Regex.Count(pageDuring!, "data-kind=\"upload\""));
 
@@ -61,7 +61,7 @@ public sealed class ClusterUploadMetricsTests
 
         foreach (var node in lab.Nodes)
         {
-            Assert.Equal(0, after.Value("annexedge_node_transfers_in_flight", ("cluster", Cluster), ("node", node.Name)));
+            Assert.Equal(0, after.Value("annexedge_node_uploads_in_flight", ("cluster", Cluster), ("node", node.Name)));
         }
 
         double? Outcome(int node, string outcome) =>
@@ -78,7 +78,7 @@ public sealed class ClusterUploadMetricsTests
 
         Assert.Equal(1, after.Value("annexedge_fanout_width_count", ("cluster", Cluster)));
         Assert.Equal(3, after.Value("annexedge_fanout_width_sum", ("cluster", Cluster)));
-        Assert.Equal(1, after.Value("annexedge_node_transfer_duration_seconds_count", ("node", lab.Nodes[0].Name), ("outcome", "stored")));
+        Assert.Equal(1, after.Value("annexedge_node_upload_duration_seconds_count", ("node", lab.Nodes[0].Name), ("outcome", "stored")));
         Assert.Equal(content.Length, after.Value("annexedge_target_received_bytes_total", ("target_kind", "cluster"), ("target", Cluster)));
 
         // The killed node leaves rotation once the edge notices, and that counts as a health transition.

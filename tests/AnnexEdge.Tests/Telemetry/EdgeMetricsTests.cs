@@ -78,7 +78,7 @@ public sealed partial class EdgeMetricsTests
             Assert.DoesNotMatch("_(ms|milliseconds|kb|mb|mib)(_|$)", f.Name);
         });
         Assert.Contains(families, f => f.Name == "annexedge_requests_total");
-        Assert.Contains(families, f => f is { Name: "annexedge_node_transfer_duration_seconds", Type: "histogram" });
+        Assert.Contains(families, f => f is { Name: "annexedge_node_upload_duration_seconds", Type: "histogram" });
     }
 
     [Fact]
@@ -110,13 +110,13 @@ public sealed partial class EdgeMetricsTests
         var catalog = Catalog();
         var metrics = new EdgeMetrics(catalog);
         var transfer = metrics.NodeUploadStarted(catalog.Clusters[0], catalog.Repositories[0]);
-        Assert.Contains("annexedge_node_transfers_in_flight{cluster=\"mycluster\",node=\"node1\"} 1", Export(metrics));
+        Assert.Contains("annexedge_node_uploads_in_flight{cluster=\"mycluster\",node=\"node1\"} 1", Export(metrics));
 
         transfer.End(NodeOutcome.TimedOut, 500);
         transfer.End(NodeOutcome.Stored, 500);
 
         var text = Export(metrics);
-        Assert.Contains("annexedge_node_transfers_in_flight{cluster=\"mycluster\",node=\"node1\"} 0", text);
+        Assert.Contains("annexedge_node_uploads_in_flight{cluster=\"mycluster\",node=\"node1\"} 0", text);
         Assert.Contains("annexedge_fanout_node_outcomes_total{cluster=\"mycluster\",node=\"node1\",outcome=\"timed_out\"} 1", text);
         Assert.DoesNotContain("outcome=\"stored\"", text);
         Assert.Contains("annexedge_node_sent_bytes_total{cluster=\"mycluster\",node=\"node1\"} 500", text);
@@ -131,7 +131,7 @@ public sealed partial class EdgeMetricsTests
         metrics.NodeUploadStarted(catalog.Clusters[0], catalog.Repositories[0]).End(null, 100);
 
         var text = Export(metrics);
-        Assert.Contains("annexedge_node_transfers_in_flight{cluster=\"mycluster\",node=\"node1\"} 0", text);
+        Assert.Contains("annexedge_node_uploads_in_flight{cluster=\"mycluster\",node=\"node1\"} 0", text);
         Assert.DoesNotContain("annexedge_fanout_node_outcomes_total{", text);
     }
 
