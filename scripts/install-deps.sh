@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what AnnexEdge's demo, tests and benchmark need on Debian bookworm:
-# git-annex >= 10.20240731 from bookworm-backports, pebble (ACME test server), caddy (benchmark peer), curl.
+# git-annex >= 10.20240731 from bookworm-backports, pebble (ACME test server), caddy (benchmark peer), curl,
+# chromium (headless, for the status page test).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ need_annex() {
 
 missing=()
 need_annex && missing+=(git-annex)
-for tool in pebble caddy curl; do
+for tool in pebble caddy curl chromium; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/bin/$tool" ] || missing+=("$tool")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -8,7 +8,12 @@ namespace AnnexEdge.Acme;
 /// and jitter while the working certificate keeps serving (it is never deleted).
 /// </summary>
 public sealed partial class AcmeRenewalService(
-    AcmeCertificateManager manager, TimeProvider time, ILogger<AcmeRenewalService> logger, AcmeOptions options, IHostApplicationLifetime lifetime)
+    AcmeCertificateManager manager,
+    TimeProvider time,
+    ILogger<AcmeRenewalService> logger,
+    AcmeOptions options,
+    IHostApplicationLifetime lifetime,
+    RenewalState state)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -23,6 +28,7 @@ public sealed partial class AcmeRenewalService(
             {
                 next = await manager.RenewIfDueAsync(force: false, stoppingToken);
                 failures = 0;
+                state.Last = new RenewalOutcome(time.GetUtcNow(), true, null);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -33,6 +39,7 @@ public sealed partial class AcmeRenewalService(
                 failures++;
                 var problem = e is AcmeProblemException acme ? acme.Problem.ToString() : $"{e.GetType().Name}: {e.Message}";
                 Log.OrderFailed(logger, string.Join(",", options.Domains), problem);
+                state.Last = new RenewalOutcome(time.GetUtcNow(), false, problem);
                 next = time.GetUtcNow() + RenewalPolicy.Backoff(failures, Random.Shared);
             }
 

@@ -15,6 +15,7 @@ public sealed class ServingCertificates
 
     public ServingCertificates(IReadOnlyList<string> domains, TimeProvider time)
     {
+        Domains = domains;
         _fallback = new Lazy<Served>(() =>
         {
             var certificate = Certificates.CreateSelfSigned(domains, time.GetUtcNow());
@@ -24,6 +25,9 @@ public sealed class ServingCertificates
 
     /// <summary>Raised after a swap, with the new leaf.</summary>
     public event Action<X509Certificate2>? Swapped;
+
+    /// <summary>The names every certificate served here covers.</summary>
+    public IReadOnlyList<string> Domains { get; }
 
     public X509Certificate2? Current => _current?.Leaf;
 

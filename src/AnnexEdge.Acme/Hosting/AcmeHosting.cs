@@ -28,6 +28,7 @@ public static class AcmeHosting
         builder.Services.AddSingleton(new ChallengeResponder(new CertificateStore(options.StorePath)));
         builder.Services.AddSingleton(services => new ServingCertificates(options.Domains, services.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<AcmeCertificateManager>();
+        builder.Services.AddSingleton<RenewalState>();
         builder.Services.AddHostedService<AcmeRenewalService>();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https =>
         {

@@ -6,6 +6,7 @@ using AnnexEdge.Logging;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
+using AnnexEdge.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace AnnexEdge.Clusters;
@@ -18,7 +19,13 @@ namespace AnnexEdge.Clusters;
 /// has a put of the same key to that node in flight (<see cref="NodePuts"/>): p2phttp leaves either unanswered.
 /// </summary>
 internal sealed partial class ClusterUpload(
-    NodeClient nodes, UploadOffsets offsets, NodePuts puts, IOptions<AnnexEdgeOptions> options, ILogger<ClusterUpload> logger)
+    NodeClient nodes,
+    UploadOffsets offsets,
+    NodePuts puts,
+    EdgeMetrics metrics,
+    Transfers transfers,
+    IOptions<AnnexEdgeOptions> options,
+    ILogger<ClusterUpload> logger)
 {
     private readonly TimeSpan _stallTimeout = options.Value.Forwarding.ActivityTimeout;
 
@@ -95,7 +102,13 @@ internal sealed partial class ClusterUpload(
             stored.AddRange(uploaded);
         }
 
-        stored.AddRange(await holders);
+        var held = (await holders).ToArray();
+        foreach (var holder in held)
+        {
+            metrics.NodeOutcome(cluster, cluster.Nodes.First(n => n.Uuid == holder), NodeOutcome.AlreadyHad);
+        }
+
+        stored.AddRange(held);
         if (others.Count > 0)
         {
             // Once the other put has ended, the node has the key exactly when it says so.
@@ -123,6 +136,9 @@ internal sealed partial class ClusterUpload(
         var request = feature.Request;
         var destinations = senders.Select(s => new FanOutDestination(s.State.Node.Name, s.State.Offset - clientOffset, _answerTimeout)).ToArray();
         var answers = new P2pAnswer?[senders.Count];
+        var running = new NodeUpload[senders.Count];
+        var answered = false;
+        metrics.FanOutStarted(cluster, senders.Count);
         try
         {
             var uploads = new Task<P2pAnswer?>[senders.Count];
@@ -130,6 +146,8 @@ internal sealed partial class ClusterUpload(
             {
                 var node = senders[i].State.Node;
                 var offset = senders[i].State.Offset;
+                running[i] = new NodeUpload(cluster, node.Name, request.Key, destinations[i], metrics.NodeUploadStarted(cluster, node));
+                transfers.Started(running[i]);
                 uploads[i] = UploadToNodeAsync(feature, node, offset, clientOffset + length - offset, destinations[i], ct);
             }
 
@@ -146,6 +164,7 @@ internal sealed partial class ClusterUpload(
             }
 
             answers = await Task.WhenAll(uploads);
+            answered = true;
         }
         finally
         {
@@ -153,6 +172,12 @@ internal sealed partial class ClusterUpload(
             {
                 senders[i].Claim.Dispose();
                 destinations[i].Dispose();
+                if (running[i] is { } upload)
+                {
+                    transfers.Ended(upload);
+                    // No outcome when the client's upload broke off: that is no node's doing.
+                    upload.Metrics.End(answered ? OutcomeOf(answers[i], destinations[i].Failure) : null, destinations[i].Sent);
+                }
             }
         }
 
@@ -172,6 +197,12 @@ internal sealed partial class ClusterUpload(
 
         return stored;
     }
+
+    /// <summary>What a node's put ended with, for <c>annexedge_fanout_node_outcomes_total</c>.</summary>
+    internal static NodeOutcome OutcomeOf(P2pAnswer? answer, Exception? failure) =>
+        answer?.Bool("stored") == true ? NodeOutcome.Stored
+        : failure is TimeoutException ? NodeOutcome.TimedOut
+        : NodeOutcome.Failed;
 
     private IReadOnlyList<Repository> UploadTargets(P2pRequest request, Cluster cluster, IReadOnlyList<Repository> candidates) =>
         NodePlacement.UploadTargets(cluster, request.Key!, candidates.Where(nodes.IsLive).ToArray());
@@ -275,4 +306,20 @@ internal sealed partial class ClusterUpload(
         [LoggerMessage(EdgeEventIds.ClusterUploadAborted, LogLevel.Warning, "Cluster {Cluster}: the client's upload of {Key} broke off; no node keeps it")]
         public static partial void UploadAborted(ILogger logger, string cluster, string? key);
     }
+}
+
+/// <summary>One upload of the gateway to a node, as the status page lists it and metrics count it.</summary>
+internal sealed class NodeUpload(Cluster cluster, string node, string? key, FanOutDestination destination, EdgeMetrics.NodeTransfer metrics) : ITransfer
+{
+    public string Kind => "upload";
+
+    public Target Target => cluster;
+
+    public string? Node => node;
+
+    public string? Key => key;
+
+    public long Bytes => destination.Sent;
+
+    public EdgeMetrics.NodeTransfer Metrics => metrics;
 }

@@ -47,6 +47,7 @@ internal sealed class FanOutDestination : IDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TimeSpan _answerTimeout;
     private Exception? _failure;
+    private long _sent;
 
     /// <param name="name">The node's name, for logs.</param>
     /// <param name="skip">How many of the incoming bytes the node already has (its offset less the client's).</param>
@@ -66,6 +67,9 @@ internal sealed class FanOutDestination : IDisposable
 
     /// <summary>The request body for this destination.</summary>
     public HttpContent Content { get; }
+
+    /// <summary>Bytes written to the node's request so far.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
 
     /// <summary>Set once the destination was dropped (its request ended, failed or stalled).</summary>
     public Exception? Failure => Volatile.Read(ref _failure);
@@ -167,7 +171,9 @@ internal sealed class FanOutDestination : IDisposable
                     {
                         try
                         {
-                            await stream.WriteAsync(item.Segment.Slice(item.Start), cancellationToken);
+                            var piece = item.Segment.Slice(item.Start);
+                            await stream.WriteAsync(piece, cancellationToken);
+                            Interlocked.Add(ref destination._sent, piece.Length);
                         }
                         finally
                         {

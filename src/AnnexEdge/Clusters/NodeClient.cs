@@ -159,8 +159,11 @@ internal sealed class NodeClient(
     /// for placement and be waited for.
     /// </summary>
     private static IEnumerable<DestinationState> InRotation(ClusterState yarpCluster) =>
-        yarpCluster.DestinationsState.AvailableDestinations.Where(d =>
-            d.Health.Active != DestinationHealth.Unhealthy && d.Health.Passive != DestinationHealth.Unhealthy);
+        yarpCluster.DestinationsState.AvailableDestinations.Where(IsInRotation);
+
+    /// <summary>Whether no health check, active or passive, calls this replica unhealthy.</summary>
+    public static bool IsInRotation(DestinationState destination) =>
+        destination.Health.Active != DestinationHealth.Unhealthy && destination.Health.Passive != DestinationHealth.Unhealthy;
 }
 
 /// <summary>A node's response whose body may still be streaming: its backend counts as busy until it is disposed.</summary>

@@ -61,6 +61,17 @@ internal sealed class UserOptions
 
     /// <summary>Repository or cluster Name (or <c>*</c>) to <c>none</c>, <c>readonly</c>, <c>appendonly</c> or <c>full</c>.</summary>
     public Dictionary<string, string> Access { get; set; } = [];
+
+    /// <summary>
+    /// What the user may see of the edge itself: <c>metrics</c> opens <c>/metrics</c> and the status page
+    /// <c>/_annexedge/</c> from any address. None by default; independent of <see cref="Access"/>.
+    /// </summary>
+    public List<string> Roles { get; set; } = [];
+
+    /// <summary>The role that may read metrics and the status page.</summary>
+    public const string MetricsRole = "metrics";
+
+    public static readonly IReadOnlyList<string> KnownRoles = [MetricsRole];
 }
 
 /// <summary>Connection, request and login limits that keep hostile or broken clients from starving the rest.</summary>

@@ -2,6 +2,7 @@ using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding.Download;
 using AnnexEdge.Routing;
 using AnnexEdge.Security;
+using AnnexEdge.Telemetry;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -13,7 +14,7 @@ namespace AnnexEdge.Forwarding;
 /// <see cref="DownloadTransport"/>.
 /// </summary>
 internal sealed class EdgeHttpClientFactory(
-    ILogger<ForwarderHttpClientFactory> logger, IOptions<AnnexEdgeOptions> options, RepositoryCatalog catalog, TimeProvider time)
+    ILogger<ForwarderHttpClientFactory> logger, IOptions<AnnexEdgeOptions> options, RepositoryCatalog catalog, ProbeTimes probes, TimeProvider time)
     : ForwarderHttpClientFactory(logger)
 {
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
@@ -29,7 +30,7 @@ internal sealed class EdgeHttpClientFactory(
         var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time);
 
         return new BackendCredentialsHandler(
-            wrapped,
+            new ProbeTimingHandler(wrapped, probes, time),
             repository?.BackendUser,
             repository?.BackendPassword,
             repository?.ForwardClientAuthorization ?? false);

@@ -1,5 +1,6 @@
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
+using AnnexEdge.Telemetry;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.Model;
 
@@ -17,6 +18,8 @@ internal sealed class P2pProbingRequestFactory(RepositoryCatalog catalog) : IPro
         var uuid = cluster.Config.Metadata?.GetValueOrDefault(YarpConfigFactory.RepositoryUuidMetadata)
             ?? throw new InvalidOperationException($"YARP cluster {cluster.Config.ClusterId} has no repository UUID");
         var probe = new P2pRequest { Uuid = uuid, Version = 4, Endpoint = P2pEndpoint.GetTimestamp, ClientUuid = catalog.ClientUuid };
-        return BackendRequests.Create(HttpMethod.Post, destination.Config.Health ?? destination.Config.Address, probe);
+        // Marked as a probe, so it is timed for the status page (Telemetry.ProbeTimingHandler).
+        return BackendRequests.Http11(new ProbeRequest(
+            HttpMethod.Post, BackendRequests.Uri(destination.Config.Health ?? destination.Config.Address, probe), destination));
     }
 }

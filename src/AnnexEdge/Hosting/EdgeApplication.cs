@@ -9,6 +9,7 @@ using AnnexEdge.Logging;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Routing;
 using AnnexEdge.Security;
+using AnnexEdge.Telemetry;
 using Microsoft.Extensions.Options;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -50,6 +51,9 @@ internal static partial class EdgeApplication
 
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.AddSingleton(ConfigVersion.Of(configFile, TimeProvider.System.GetUtcNow()));
+        var recentProblems = new RecentProblems();
+        builder.Services.AddSingleton(recentProblems);
 
         builder.Services.AddSerilog((services, logger) =>
         {
@@ -59,6 +63,7 @@ internal static partial class EdgeApplication
                 .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
                 .Enrich.FromLogContext();
             logging?.Invoke(logger);
+            logger.WriteTo.Sink(recentProblems, LogEventLevel.Warning);
             if (options.LogFormat == "json")
             {
                 logger.WriteTo.Console(new CompactJsonFormatter());
@@ -92,6 +97,13 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<ClusterRemove>();
         builder.Services.AddSingleton<ClusterGateway>();
         builder.Services.AddSingleton<GatewayRepository>();
+        builder.Services.AddSingleton<EdgeMetrics>();
+        builder.Services.AddSingleton<Transfers>();
+        builder.Services.AddSingleton<ProbeTimes>();
+        builder.Services.AddSingleton<HealthWatch>();
+        builder.Services.AddSingleton<StateGauges>();
+        builder.Services.AddSingleton<StatusSnapshots>();
+        builder.Services.AddSingleton<OperatorAccess>();
         builder.Services.AddSingleton<IProbingRequestFactory, P2pProbingRequestFactory>();
         builder.Services.AddSingleton<ConnectFailurePolicy>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy>(services => services.GetRequiredService<ConnectFailurePolicy>());
@@ -115,6 +127,7 @@ internal static partial class EdgeApplication
         builder.Services.AddReverseProxy()
             .LoadFromMemory(YarpConfigFactory.Routes(catalog), YarpConfigFactory.Clusters(catalog, options))
             .AddTransforms<P2pTransforms>();
+        ObserveHealthChanges(builder.Services);
 
         var app = builder.Build();
 
@@ -143,6 +156,7 @@ internal static partial class EdgeApplication
 
         app.UseRouting();
         app.MapStatusEndpoints();
+        app.MapTelemetryEndpoints();
         app.MapReverseProxy(proxy =>
         {
             proxy.Use(TargetMiddleware.OnlyResolvedRequests);
@@ -157,6 +171,16 @@ internal static partial class EdgeApplication
         LogStartup(app, catalog);
         SecurityHosting.LogAccess(app, catalog, options);
         return app;
+    }
+
+    /// <summary>Every health change YARP's updater makes, active or passive, is also seen by the <see cref="HealthWatch"/>.</summary>
+    private static void ObserveHealthChanges(IServiceCollection services)
+    {
+        var yarps = services.Single(d => d.ServiceType == typeof(IDestinationHealthUpdater));
+        services.Remove(yarps);
+        services.AddSingleton<IDestinationHealthUpdater>(provider => new ObservingHealthUpdater(
+            (IDestinationHealthUpdater)ActivatorUtilities.CreateInstance(provider, yarps.ImplementationType!),
+            provider.GetRequiredService<HealthWatch>()));
     }
 
     private static void LogStartup(WebApplication app, RepositoryCatalog catalog)

@@ -2,6 +2,7 @@ using AnnexEdge.Logging;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
+using AnnexEdge.Telemetry;
 
 namespace AnnexEdge.Locking;
 
@@ -10,7 +11,7 @@ namespace AnnexEdge.Locking;
 /// may take a lock slot (<see cref="LockQuota"/>). When there is none, the edge answers <c>{"locked":false}</c>
 /// itself: always safe, as a client never drops on a lock it did not get.
 /// </summary>
-internal sealed class LockBudgetMiddleware(RequestDelegate next, LockLedger ledger, ILogger<LockBudgetMiddleware> logger)
+internal sealed class LockBudgetMiddleware(RequestDelegate next, LockLedger ledger, EdgeMetrics metrics, ILogger<LockBudgetMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -33,6 +34,7 @@ internal sealed class LockBudgetMiddleware(RequestDelegate next, LockLedger ledg
             // The client's own limit, where it is one, says more than a full backend elsewhere.
             var refusal = checks.Length == 0 ? LockRefusal.BackendBudget : checks.Max(c => c.Refusal);
             LockRefusalLog.Refused(logger, refusal, client, repository, ledger.Quota);
+            metrics.LockRefused(repository, refusal);
             await context.AnswerAsync(P2pAnswers.Locked(false));
             return;
         }
@@ -46,7 +48,7 @@ internal sealed class LockBudgetMiddleware(RequestDelegate next, LockLedger ledg
 /// After load balancing: takes the lock slot on the chosen backend (and the client's quota) before the request is
 /// forwarded; the slot is kept if the backend grants the lock (see <c>P2pTransforms</c>) and freed otherwise.
 /// </summary>
-internal sealed class LockReservationMiddleware(RequestDelegate next, LockLedger ledger, ILogger<LockReservationMiddleware> logger)
+internal sealed class LockReservationMiddleware(RequestDelegate next, LockLedger ledger, EdgeMetrics metrics, ILogger<LockReservationMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -68,6 +70,7 @@ internal sealed class LockReservationMiddleware(RequestDelegate next, LockLedger
         if (refusal != LockRefusal.None)
         {
             LockRefusalLog.Refused(logger, refusal, client, repository, ledger.Quota);
+            metrics.LockRefused(repository, refusal);
             await context.AnswerAsync(P2pAnswers.Locked(false));
             return;
         }

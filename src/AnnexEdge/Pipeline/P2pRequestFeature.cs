@@ -9,7 +9,7 @@ namespace AnnexEdge.Pipeline;
 /// The parsed p2phttp request, its target and what serving it did, for every layer after the P2P layer and for the
 /// request log (which is enriched from this feature alone). Set on every P2P request, whatever its target.
 /// </summary>
-internal sealed class P2pRequestFeature(P2pRequest request, Target target)
+internal sealed class P2pRequestFeature(P2pRequest request, Target target) : Telemetry.ITransfer
 {
     private readonly List<string> _backends = [];
     private ByteCountingStream? _requestCounter;
@@ -45,6 +45,14 @@ internal sealed class P2pRequestFeature(P2pRequest request, Target target)
             }
         }
     }
+
+    string Telemetry.ITransfer.Kind => Request.Endpoint == P2pEndpoint.Put ? "put" : "get";
+
+    string? Telemetry.ITransfer.Node => null;
+
+    string? Telemetry.ITransfer.Key => Request.Key;
+
+    long Telemetry.ITransfer.Bytes => BytesIn + BytesOut;
 
     /// <summary>Records that a backend was sent this request (or part of it).</summary>
     public void UsedBackend(string backendId)

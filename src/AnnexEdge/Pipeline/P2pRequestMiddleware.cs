@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using AnnexEdge.Logging;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
+using AnnexEdge.Telemetry;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace AnnexEdge.Pipeline;
@@ -11,7 +13,8 @@ namespace AnnexEdge.Pipeline;
 /// UUIDs get 404, without any backend being contacted. Valid requests go on with a <see cref="P2pRequestFeature"/>,
 /// whatever their target: access, lock policy and the target's handler come next (see <c>EdgeApplication</c>).
 /// </summary>
-internal sealed partial class P2pRequestMiddleware(RequestDelegate next, RepositoryCatalog catalog, ILogger<P2pRequestMiddleware> logger)
+internal sealed partial class P2pRequestMiddleware(
+    RequestDelegate next, RepositoryCatalog catalog, EdgeMetrics metrics, Transfers transfers, ILogger<P2pRequestMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -25,6 +28,7 @@ internal sealed partial class P2pRequestMiddleware(RequestDelegate next, Reposit
             return;
         }
 
+        var started = Stopwatch.GetTimestamp();
         var parsed = P2pRequestParser.Parse(
             context.Request.Method,
             path,
@@ -35,6 +39,7 @@ internal sealed partial class P2pRequestMiddleware(RequestDelegate next, Reposit
         {
             Log.RequestRejected(logger, rejection.StatusCode, rejection.Body);
             await context.RejectAsync(rejection);
+            metrics.RequestAnswered(null, null, context.Response.StatusCode, started, 0, 0);
             return;
         }
 
@@ -43,6 +48,7 @@ internal sealed partial class P2pRequestMiddleware(RequestDelegate next, Reposit
         {
             Log.UnknownUuid(logger, request.Uuid);
             await context.RejectAsync(P2pRejection.NotFound);
+            metrics.RequestAnswered(request.Endpoint, null, context.Response.StatusCode, started, 0, 0);
             return;
         }
 
@@ -58,7 +64,26 @@ internal sealed partial class P2pRequestMiddleware(RequestDelegate next, Reposit
             max.MaxRequestBodySize = null;
         }
 
-        await next(context);
+        // Only transfers are listed on the status page: a checkpresent costs no entry.
+        var transfer = request.Endpoint is P2pEndpoint.Key or P2pEndpoint.Put;
+        if (transfer)
+        {
+            transfers.Started(feature);
+        }
+
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            if (transfer)
+            {
+                transfers.Ended(feature);
+            }
+
+            metrics.RequestAnswered(request.Endpoint, target, context.Response.StatusCode, started, feature.BytesIn, feature.BytesOut);
+        }
     }
 
     private static partial class Log

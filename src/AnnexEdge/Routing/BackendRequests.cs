@@ -15,10 +15,14 @@ internal static class BackendRequests
 
     /// <summary>An HTTP/1.1 request (what p2phttp speaks) to the backend.</summary>
     public static HttpRequestMessage Create(HttpMethod method, string backendAddress, P2pRequest request, HttpContent? content = null) =>
-        new(method, Uri(backendAddress, request))
-        {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-            Content = content,
-        };
+        Http11(new HttpRequestMessage(method, Uri(backendAddress, request)) { Content = content });
+
+    /// <summary>Makes a request (of a subclass too) one that p2phttp speaks: HTTP/1.1.</summary>
+    public static T Http11<T>(T message)
+        where T : HttpRequestMessage
+    {
+        message.Version = HttpVersion.Version11;
+        message.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;
+        return message;
+    }
 }

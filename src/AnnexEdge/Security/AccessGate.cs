@@ -12,6 +12,7 @@ internal sealed partial class AccessGate(
     AccessPolicy policy,
     Authenticator authenticator,
     AuditLog audit,
+    Telemetry.EdgeMetrics metrics,
     ILogger<AccessGate> logger)
 {
     /// <summary>True when the request may be served; otherwise the refusal has been written.</summary>
@@ -43,6 +44,7 @@ internal sealed partial class AccessGate(
                 if (credentials == CredentialState.Invalid)
                 {
                     Log.LoginFailed(logger, remote?.ToString(), target.Name);
+                    metrics.LoginFailed();
                 }
 
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
@@ -50,11 +52,13 @@ internal sealed partial class AccessGate(
                 break;
             case AccessDecision.TooManyFailedLogins:
                 Log.LoginThrottled(logger, remote?.ToString());
+                metrics.LoginThrottled(busy: false);
                 context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 context.Response.Headers.RetryAfter = "60";
                 break;
             case AccessDecision.TooManyPasswordChecks:
                 Log.PasswordChecksBusy(logger, remote?.ToString());
+                metrics.LoginThrottled(busy: true);
                 context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 // A check takes about half a second: the client may try again almost at once.
                 context.Response.Headers.RetryAfter = "1";

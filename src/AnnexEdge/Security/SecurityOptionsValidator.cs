@@ -50,6 +50,10 @@ internal static class SecurityOptionsValidator
             }
 
             ValidateAccessMap(user.Access, $"{at}:Access", targets, errors);
+            foreach (var role in user.Roles.Where(r => !UserOptions.KnownRoles.Contains(r)))
+            {
+                errors.Add($"{at}:Roles: \"{role}\" is not a role; the roles are: {string.Join(", ", UserOptions.KnownRoles)}");
+            }
         }
 
         for (var i = 0; i < options.Repositories.Count; i++)

@@ -26,6 +26,17 @@ public sealed class SecurityOptionsValidatorTests
     }
 
     [Fact]
+    public void A_user_may_have_the_metrics_role_and_an_unknown_role_is_named()
+    {
+        var options = Valid();
+        options.Users[0].Roles = ["metrics"];
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+
+        options.Users[0].Roles = ["metrics", "admin"];
+        Assert.Equal("AnnexEdge:Users[0] (alice):Roles: \"admin\" is not a role; the roles are: metrics", SingleError(options));
+    }
+
+    [Fact]
     public void An_unknown_target_name_is_named()
     {
         var options = Valid();

@@ -1,0 +1,110 @@
+using AnnexEdge.Acme;
+using AnnexEdge.Clusters;
+using AnnexEdge.Locking;
+using AnnexEdge.Routing;
+using Prometheus;
+using Yarp.ReverseProxy;
+
+namespace AnnexEdge.Telemetry;
+
+/// <summary>
+/// Gauges of state the edge holds anyway, set from it when <c>/metrics</c> is scraped: nothing is kept up to date
+/// on the request path for them.
+/// </summary>
+internal sealed class StateGauges
+{
+    private readonly RepositoryCatalog _catalog;
+    private readonly IProxyStateLookup _state;
+    private readonly BackendLoad _load;
+    private readonly LockLedger _locks;
+    private readonly HealthWatch _health;
+    private readonly ProbeTimes _probes;
+    private readonly IServiceProvider _services;
+    private readonly Gauge _up;
+    private readonly Gauge _inFlight;
+    private readonly Gauge _probeLatency;
+    private readonly Gauge _lockSlotsUsed;
+    private readonly Gauge _lockSlotsFree;
+    private readonly Gauge _certificateExpiry;
+    private readonly Gauge _renewalSuccess;
+    private readonly Gauge _renewalTime;
+
+    public StateGauges(
+        EdgeMetrics metrics,
+        RepositoryCatalog catalog,
+        IProxyStateLookup state,
+        BackendLoad load,
+        LockLedger locks,
+        HealthWatch health,
+        ProbeTimes probes,
+        ConfigVersion config,
+        IServiceProvider services)
+    {
+        (_catalog, _state, _load, _locks, _health, _probes, _services) = (catalog, state, load, locks, health, probes, services);
+        var factory = metrics.Factory;
+        const string prefix = EdgeMetrics.Prefix;
+        _up = factory.CreateGauge(prefix + "backend_up", "1 while a backend is in rotation (no health check calls it unhealthy), else 0.", ["repository", "backend"]);
+        _inFlight = factory.CreateGauge(prefix + "backend_requests_in_flight",
+            "Requests in flight to a backend: proxied, and sent by the cluster gateway itself.", ["repository", "backend"]);
+        _probeLatency = factory.CreateGauge(prefix + "backend_probe_latency_seconds",
+            "How long the last active health probe of a backend took (absent until one was sent).", ["repository", "backend"]);
+        _lockSlotsUsed = factory.CreateGauge(prefix + "lock_slots_used", "Lock slots of a backend that clients hold through the edge.", ["repository", "backend"]);
+        _lockSlotsFree = factory.CreateGauge(prefix + "lock_slots_free", "Lock slots of a backend left (MaxLocks less those used).", ["repository", "backend"]);
+        _certificateExpiry = factory.CreateGauge(prefix + "certificate_expiry_timestamp_seconds",
+            "When the certificate served for a domain expires, as a Unix time (absent while no certificate was obtained).", ["domain"]);
+        _renewalSuccess = factory.CreateGauge(prefix + "certificate_last_renewal_success",
+            "1 if the last certificate order or renewal check succeeded, 0 if it failed (absent before the first).");
+        _renewalTime = factory.CreateGauge(prefix + "certificate_last_renewal_timestamp_seconds",
+            "When the last certificate order or renewal check ended, as a Unix time.");
+        factory.CreateGauge(prefix + "config_info", "Always 1; version is the hash of the config file the edge runs.", ["version"])
+            .WithLabels(config.Version).Set(1);
+        factory.CreateGauge(prefix + "config_load_timestamp_seconds", "When the configuration was loaded, as a Unix time.")
+            .Set(config.LoadedAt.ToUnixTimeMilliseconds() / 1000.0);
+    }
+
+    public void Update()
+    {
+        _health.ObserveAll(_state);
+        foreach (var repository in _catalog.Repositories)
+        {
+            if (!_state.TryGetCluster(repository.YarpClusterId, out var cluster))
+            {
+                continue;
+            }
+
+            foreach (var backend in repository.Backends)
+            {
+                if (!cluster.Destinations.TryGetValue(backend.Id, out var destination))
+                {
+                    continue;
+                }
+
+                _up.WithLabels(repository.Name, backend.Id).Set(NodeClient.IsInRotation(destination) ? 1 : 0);
+                _inFlight.WithLabels(repository.Name, backend.Id).Set(_load.InFlight(destination));
+                if (_probes.Last(destination.Model) is { } probe)
+                {
+                    _probeLatency.WithLabels(repository.Name, backend.Id).Set(probe.Latency.TotalSeconds);
+                }
+
+                var used = _locks.HeldBy(backend.Id);
+                _lockSlotsUsed.WithLabels(repository.Name, backend.Id).Set(used);
+                _lockSlotsFree.WithLabels(repository.Name, backend.Id).Set(Math.Max(0, repository.MaxLocks - used));
+            }
+        }
+
+        if (_services.GetService<ServingCertificates>() is { Current: { } certificate } serving)
+        {
+            var expiry = new DateTimeOffset(certificate.NotAfter.ToUniversalTime()).ToUnixTimeSeconds();
+            foreach (var domain in serving.Domains)
+            {
+                _certificateExpiry.WithLabels(domain).Set(expiry);
+            }
+        }
+
+        if (_services.GetService<RenewalState>()?.Last is { } renewal)
+        {
+            _renewalSuccess.Set(renewal.Succeeded ? 1 : 0);
+            _renewalTime.Set(renewal.At.ToUnixTimeMilliseconds() / 1000.0);
+        }
+    }
+}
