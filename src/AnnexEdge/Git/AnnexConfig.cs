@@ -45,5 +45,7 @@ internal sealed class AnnexConfig(AnnexEdgeOptions options, IServer server)
     private IEnumerable<Uri> ListenAddresses() =>
         (server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
             .Select(a => Uri.TryCreate(a, UriKind.Absolute, out var uri) ? uri : null)
-            .OfType<Uri>();
+            .OfType<Uri>()
+            .Where(uri => !(System.Net.IPAddress.TryParse(uri.Host, out var ip)
+                && (ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any))));
 }
