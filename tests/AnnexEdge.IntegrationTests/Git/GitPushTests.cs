@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
+using AnnexEdge.Security;
+
+namespace AnnexEdge.IntegrationTests.Git;
+
+/// <summary>
+/// Pushing and cloning through the edge's git http-backend with the annex API's users, access rules and audit:
+/// fetching needs <c>readonly</c>, pushing <c>full</c>; git sends credentials only after a Basic challenge.
+/// </summary>
+public sealed class GitPushTests
+{
+    private const string Password = "git-pw";
+
+    private static JsonObject Config(P2pNode node, JsonObject? anonymous = null)
+    {
+        var config = EdgeHost.ConfigFor(node);
+        config["Repositories"]![0]!["GitDirectory"] = node.RepositoryPath;
+        var hash = PasswordHash.Create(Password, PasswordHash.MinimumIterations);
+        config["Users"] = new JsonArray(
+            new JsonObject { ["Name"] = "writer", ["PasswordHash"] = hash, ["Access"] = new JsonObject { ["node1"] = "full" } },
+            new JsonObject { ["Name"] = "reader", ["PasswordHash"] = hash, ["Access"] = new JsonObject { ["*"] = "readonly" } });
+        config["AllowBasicAuthOverHttp"] = true;
+        if (anonymous is not null)
+        {
+            config["Anonymous"] = anonymous;
+        }
+
+        return config;
+    }
+
+    private static string UrlAs(EdgeHost edge, string user, string path = "/node1.git") =>
+        $"http://{user}:{Password}@127.0.0.1:{edge.Port}{path}";
+
+    [Fact]
+    public async Task Push_by_a_full_user_succeeds_and_by_a_readonly_user_is_refused_with_403()
+    {
+        await using var node = await P2pNode.StartAsync("node1");
+        await using var edge = await EdgeHost.StartAsync(Config(node));
+        using var dir = new TempDirectory("push");
+        var clone = dir.Combine("clone");
+        (await GitCloneTests.Git(dir.Path, "clone", "-q", UrlAs(edge, "reader"), clone)).EnsureSuccess("clone as reader");
+        await File.WriteAllTextAsync(Path.Combine(clone, "pushed.txt"), "pushed through the edge\n", TestContext.Current.CancellationToken);
+        (await GitCloneTests.Git(clone, "add", "pushed.txt")).EnsureSuccess("git add");
+        (await GitCloneTests.Git(clone, "commit", "-q", "-m", "pushed")).EnsureSuccess("git commit");
+        var head = (await GitCloneTests.Git(clone, "rev-parse", "HEAD")).EnsureSuccess("rev-parse").Output.Trim();
+
+        var refused = await GitCloneTests.Git(clone, "push", "origin", "HEAD:refs/heads/topic");
+
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("403", refused.Output, StringComparison.Ordinal);
+        await edge.RequestEventAsync("GET", "/node1.git/info/refs", 403);
+        await edge.EventAsync(EdgeEventIds.AccessDenied, e => e.Text("Endpoint") == "git-receive-pack-refs" && e.Text("User") == "reader");
+        Assert.NotEqual(0, (await GitCloneTests.Git(node.RepositoryPath, "rev-parse", "--verify", "-q", "refs/heads/topic")).ExitCode);
+
+        (await GitCloneTests.Git(clone, "push", UrlAs(edge, "writer", "/node1"), "HEAD:refs/heads/topic")).EnsureSuccess("push as writer");
+
+        Assert.Equal(head, (await GitCloneTests.Git(node.RepositoryPath, "rev-parse", "refs/heads/topic")).EnsureSuccess("pushed ref").Output.Trim());
+        await edge.EventAsync(EdgeEventIds.Audit, e => e.Text("AuditAction") == "git-receive-pack" && e.Text("User") == "writer" && e.Text("StatusCode") == "200");
+        Assert.DoesNotContain(Password, edge.Logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Anonymous_clone_follows_the_anonymous_rules_and_is_challenged_for_basic_credentials_where_denied()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var node = await P2pNode.StartAsync("node1");
+        await using var closed = await EdgeHost.StartAsync(Config(node));
+        await using var open = await EdgeHost.StartAsync(Config(node, new JsonObject { ["*"] = "readonly" }));
+        using var dir = new TempDirectory("anon");
+        using var http = new HttpClient();
+
+        using var challenge = await http.GetAsync(closed.Url + "/node1/info/refs?service=git-upload-pack", ct);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, challenge.StatusCode);
+        Assert.Equal("Basic", Assert.Single(challenge.Headers.WwwAuthenticate).Scheme);
+        var denied = await GitCloneTests.Git(dir.Path, "clone", "-q", closed.Url + "/node1", dir.Combine("denied"));
+        Assert.NotEqual(0, denied.ExitCode);
+        // Given credentials after the challenge, the same clone works.
+        (await GitCloneTests.Git(dir.Path, "clone", "-q", UrlAs(closed, "reader", "/node1"), dir.Combine("reader"))).EnsureSuccess("clone as reader");
+
+        (await GitCloneTests.Git(dir.Path, "clone", "-q", open.Url + "/node1", dir.Combine("anonymous"))).EnsureSuccess("anonymous clone where anonymous may read");
+        using var config = await http.GetAsync(open.Url + "/node1/config", ct);
+        Assert.Equal($"[annex]\n\tuuid = {node.Uuid}\n\turl = {open.AnnexUrl}\n", await config.Content.ReadAsStringAsync(ct));
+        // Anonymous readonly may not push: git is asked for credentials.
+        using var push = await http.GetAsync(open.Url + "/node1/info/refs?service=git-receive-pack", ct);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, push.StatusCode);
+        // Nothing but git's paths: the repository's objects and other names are not served.
+        using var objects = await http.GetAsync(open.Url + "/node1/objects/info/packs", ct);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, objects.StatusCode);
+        using var unknown = await http.GetAsync(open.Url + "/nosuch/info/refs?service=git-upload-pack", ct);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_large_push_streams_through_the_edge()
+    {
+        const int size = 200 * 1024 * 1024;
+        await using var node = await P2pNode.StartAsync("node1");
+        await using var edge = await EdgeHost.StartAsync(Config(node));
+        using var dir = new TempDirectory("bigpush");
+        var clone = dir.Combine("clone");
+        (await GitCloneTests.Git(dir.Path, "clone", "-q", UrlAs(edge, "writer"), clone)).EnsureSuccess("clone as writer");
+        await WriteRandomFileAsync(Path.Combine(clone, "big.bin"), size);
+        // In git itself, not in the annex: the whole file goes into the pack.
+        (await GitCloneTests.Git(clone, "-c", "annex.largefiles=nothing", "add", "big.bin")).EnsureSuccess("git add");
+        (await GitCloneTests.Git(clone, "commit", "-q", "-m", "big")).EnsureSuccess("git commit");
+
+        GC.Collect();
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var workingSetBefore = Process.GetCurrentProcess().WorkingSet64;
+        var peak = workingSetBefore;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                using var self = Process.GetCurrentProcess();
+                peak = Math.Max(peak, self.WorkingSet64);
+                await Task.Delay(50, CancellationToken.None);
+            }
+        }, CancellationToken.None);
+
+        (await GitCloneTests.Git(clone, "push", "origin", "HEAD:refs/heads/big")).EnsureSuccess("push of a 200 MiB pack");
+        await sampling.CancelAsync();
+        await sampler;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+
+        var head = (await GitCloneTests.Git(clone, "rev-parse", "HEAD")).EnsureSuccess("rev-parse").Output.Trim();
+        Assert.Equal(head, (await GitCloneTests.Git(node.RepositoryPath, "rev-parse", "refs/heads/big")).EnsureSuccess("pushed ref").Output.Trim());
+        await edge.RequestEventAsync("POST", "/node1.git/git-receive-pack", 200);
+        const long bound = size / 4;
+        Assert.True(allocated < bound, $"the edge process allocated {allocated / (1024 * 1024)} MiB for a {size / (1024 * 1024)} MiB push");
+        Assert.True(peak - workingSetBefore < bound, $"the edge process's working set grew by {(peak - workingSetBefore) / (1024 * 1024)} MiB for a {size / (1024 * 1024)} MiB push");
+    }
+
+    private static async Task WriteRandomFileAsync(string path, long size)
+    {
+        await using var file = File.Create(path);
+        var buffer = new byte[1024 * 1024];
+        for (var left = size; left > 0; left -= buffer.Length)
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(buffer);
+            await file.WriteAsync(buffer.AsMemory(0, (int)Math.Min(left, buffer.Length)), TestContext.Current.CancellationToken);
+        }
+    }
+}
