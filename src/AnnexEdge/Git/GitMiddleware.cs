@@ -38,7 +38,7 @@ internal sealed partial class GitMiddleware(
         context.Features.Set(new GitRequestFeature(repository, path));
         var access = new AccessRequest(
             path.ServiceName,
-            !path.IsPush ? P2pAction.Read : options.Value.Git.AppendOnlyMayPush ? P2pAction.Write : P2pAction.Remove,
+            path.Action(options.Value.Git.AppendOnlyMayPush),
             repository.AnnexUuid,
             Key: null,
             Audited: path.IsPush);

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using AnnexEdge.Security;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace AnnexEdge.Git;
@@ -76,6 +77,13 @@ internal sealed partial record GitPath(string Name, GitService Service, string R
 
     /// <summary>Whether serving it changes the repository (a push): it needs more than <c>readonly</c>.</summary>
     public bool IsPush => Service is GitService.ReceivePackAdvertisement or GitService.ReceivePack;
+
+    /// <summary>
+    /// The class of action access is decided for: a read, or a push, which may rewrite or delete branches and so needs
+    /// what a removal needs (<c>full</c>), unless the operator lets <c>appendonly</c> push as it writes.
+    /// </summary>
+    public P2pAction Action(bool appendOnlyMayPush) =>
+        !IsPush ? P2pAction.Read : appendOnlyMayPush ? P2pAction.Write : P2pAction.Remove;
 
     /// <summary>The service as logs and the audit name it.</summary>
     public string ServiceName => Service switch

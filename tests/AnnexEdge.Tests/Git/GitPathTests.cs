@@ -1,6 +1,7 @@
 using AnnexEdge.Configuration;
 using AnnexEdge.Git;
 using AnnexEdge.Routing;
+using AnnexEdge.Security;
 
 namespace AnnexEdge.Tests.Git;
 
@@ -52,6 +53,24 @@ public sealed class GitPathTests
         Assert.True(GitPath.Parse("GET", "/p/info/refs", "?service=git-receive-pack")!.IsPush);
         Assert.False(GitPath.Parse("POST", "/p/git-upload-pack", "")!.IsPush);
         Assert.False(GitPath.Parse("GET", "/p/config", "")!.IsPush);
+    }
+
+    [Theory]
+    [InlineData("readonly", false, true, false)]
+    [InlineData("appendonly", false, true, false)]
+    [InlineData("appendonly", true, true, true)]
+    [InlineData("full", false, true, true)]
+    [InlineData("none", true, false, false)]
+    public void Fetching_needs_readonly_and_pushing_full_or_appendonly_where_allowed(string access, bool appendOnlyMayPush, bool mayFetch, bool mayPush)
+    {
+        Assert.True(AccessLevels.TryParse(access, out var level));
+        var fetch = GitPath.Parse("POST", "/p/git-upload-pack", "")!;
+        var push = GitPath.Parse("POST", "/p/git-receive-pack", "")!;
+        var advertise = GitPath.Parse("GET", "/p/info/refs", "?service=git-receive-pack")!;
+
+        Assert.Equal(mayFetch, AccessPolicy.Permits(level, fetch.Action(appendOnlyMayPush), isUser: true, anonymousLocking: true));
+        Assert.Equal(mayPush, AccessPolicy.Permits(level, push.Action(appendOnlyMayPush), isUser: true, anonymousLocking: true));
+        Assert.Equal(mayPush, AccessPolicy.Permits(level, advertise.Action(appendOnlyMayPush), isUser: false, anonymousLocking: true));
     }
 
     [Fact]
