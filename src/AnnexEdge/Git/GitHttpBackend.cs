@@ -22,6 +22,7 @@ internal sealed partial class GitHttpBackend(ILogger<GitHttpBackend> logger)
         var ct = context.RequestAborted;
         // Killed on the client's abort, and on any way out of here before it exited on its own.
         await using var kill = ct.Register(() => Kill(process));
+        string? broken = null;
         try
         {
             var stderr = LogStderrAsync(process, repository.Name);
@@ -30,18 +31,25 @@ internal sealed partial class GitHttpBackend(ILogger<GitHttpBackend> logger)
             await input;
             await process.WaitForExitAsync(ct);
             await stderr;
-            if (served && process.ExitCode != 0)
+            if (served && process.ExitCode != 0 && !ct.IsCancellationRequested)
             {
                 Log.BackendExited(logger, repository.Name, path.ServiceName, process.ExitCode);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException && ct.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException)
         {
-            Log.ClientGone(logger, repository.Name, path.ServiceName);
+            // The client went away or its body broke off (an IOException from Kestrel): nothing more can be answered.
+            broken = e.Message;
+            context.Abort();
         }
         finally
         {
             Kill(process);
+        }
+
+        if (broken is not null || ct.IsCancellationRequested)
+        {
+            Log.ClientGone(logger, repository.Name, path.ServiceName, broken ?? "request aborted");
         }
     }
 
@@ -118,6 +126,12 @@ internal sealed partial class GitHttpBackend(ILogger<GitHttpBackend> logger)
         catch (IOException) when (!ct.IsCancellationRequested && process.HasExited)
         {
             // http-backend answered (an error, say) without reading all of the body: its answer tells the client.
+        }
+        catch
+        {
+            // The body broke off: git must not take what came as the whole push.
+            Kill(process);
+            throw;
         }
         finally
         {
@@ -217,7 +231,7 @@ internal sealed partial class GitHttpBackend(ILogger<GitHttpBackend> logger)
         [LoggerMessage(EdgeEventIds.GitBackendSaid, LogLevel.Information, "git http-backend for {Repository}: {Line}")]
         public static partial void BackendSaid(ILogger logger, string repository, string line);
 
-        [LoggerMessage(EdgeEventIds.GitClientGone, LogLevel.Debug, "Client went away during {Service} of {Repository}; git http-backend stopped")]
-        public static partial void ClientGone(ILogger logger, string repository, string service);
+        [LoggerMessage(EdgeEventIds.GitClientGone, LogLevel.Information, "Client went away during {Service} of {Repository} ({Reason}); git http-backend stopped")]
+        public static partial void ClientGone(ILogger logger, string repository, string service, string reason);
     }
 }

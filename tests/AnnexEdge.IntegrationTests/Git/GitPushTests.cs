@@ -135,6 +135,75 @@ public sealed class GitPushTests
         Assert.True(peak - workingSetBefore < bound, $"the edge process's working set grew by {(peak - workingSetBefore) / (1024 * 1024)} MiB for a {size / (1024 * 1024)} MiB push");
     }
 
+    [Fact]
+    public async Task A_client_that_goes_away_mid_push_takes_git_http_backend_with_it()
+    {
+        await using var node = await P2pNode.StartAsync("node1");
+        await using var edge = await EdgeHost.StartAsync(Config(node, new JsonObject { ["*"] = "full" }));
+        using var http = new HttpClient();
+        using var abort = new CancellationTokenSource();
+        var body = new StalledContent();
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-git-receive-pack-request");
+
+        var push = http.PostAsync(edge.Url + "/node1/git-receive-pack", body, abort.Token);
+        await Eventually.Async(() => BackendsOf(node.RepositoryPath).Length > 0, TimeSpan.FromSeconds(20), "git http-backend started for the push");
+        await abort.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => push);
+
+        await Eventually.Async(
+            () => BackendsOf(node.RepositoryPath).Length == 0, TimeSpan.FromSeconds(20), "git http-backend gone with its client",
+            () => string.Join(", ", BackendsOf(node.RepositoryPath)));
+        await edge.EventAsync(EdgeEventIds.GitClientGone);
+    }
+
+    /// <summary>Live (not zombie) processes of this test process that run git http-backend for this repository.</summary>
+    private static int[] BackendsOf(string repository) =>
+        Directory.GetDirectories("/proc")
+            .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
+            .Where(pid => pid > 0 && IsBackendOf(pid, repository))
+            .ToArray();
+
+    private static bool IsBackendOf(int pid, string repository)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields[0] != "Z"
+                && fields[1] == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                && File.ReadAllText($"/proc/{pid}/cmdline").Contains("http-backend", StringComparison.Ordinal)
+                && File.ReadAllText($"/proc/{pid}/environ").Contains("GIT_PROJECT_ROOT=" + repository + "\0", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A push body that sends the start of a pkt-line and then nothing more, until the request is cancelled.</summary>
+    private sealed class StalledContent : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
+        {
+            await stream.WriteAsync("00a0"u8.ToArray(), cancellationToken);
+            await stream.FlushAsync(cancellationToken);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
     private static async Task WriteRandomFileAsync(string path, long size)
     {
         await using var file = File.Create(path);
