@@ -49,6 +49,26 @@ internal sealed class AnnexEdgeOptions
 
     /// <summary>How the edge stops on SIGTERM (see docs/operations.md, "Graceful stop").</summary>
     public ShutdownOptions Shutdown { get; set; } = new();
+
+    /// <summary>
+    /// The edge's public base URL (<c>https://edge.example.org</c>), for the <c>annex.url</c> it gives git-annex
+    /// clients in <c>/NAME/config</c>. Unset, the URL is taken from a request whose Host is one the edge knows as its
+    /// own (an <c>Acme:Domains</c> entry or a listen address), and no URL is given otherwise.
+    /// </summary>
+    public string? PublicUrl { get; set; }
+
+    /// <summary>Git over smart HTTP (<c>/NAME</c>, <c>/NAME.git</c>) for repositories and clusters with a git source.</summary>
+    public GitOptions Git { get; set; } = new();
+}
+
+/// <summary>How the edge serves git repositories over smart HTTP.</summary>
+internal sealed class GitOptions
+{
+    /// <summary>
+    /// Whether <c>appendonly</c> access may push (default false: a push may rewrite or delete branches, which is more
+    /// than appending, so it needs <c>full</c>).
+    /// </summary>
+    public bool AppendOnlyMayPush { get; set; }
 }
 
 /// <summary>A user of the edge, authenticated with HTTP Basic auth.</summary>
@@ -179,6 +199,15 @@ internal sealed class RepositoryOptions
 
     /// <summary>Pass the client's own Authorization header on to the backends (never done otherwise).</summary>
     public bool ForwardClientAuthorization { get; set; }
+
+    /// <summary>
+    /// A git repository on the edge's machine served at <c>/NAME</c> by <c>git http-backend</c>; or else
+    /// <see cref="GitUpstream"/>. Neither: the edge serves no git for it.
+    /// </summary>
+    public string? GitDirectory { get; set; }
+
+    /// <summary>An http(s) git server URL (a forge's repository URL) that git requests to <c>/NAME</c> are forwarded to.</summary>
+    public string? GitUpstream { get; set; }
 }
 
 /// <summary>A cluster: the edge is its gateway and serves its UUID by fanning requests out to its nodes.</summary>
@@ -200,6 +229,15 @@ internal sealed class ClusterOptions
     /// clock drift and request latency: a removal never happens later than the client intended.
     /// </summary>
     public TimeSpan TimestampSkewMargin { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The gateway repository (the one that records the cluster, whose annex.uuid is <c>AnnexEdge:Uuid</c>) served
+    /// at <c>/NAME</c> by <c>git http-backend</c>; or else <see cref="GitUpstream"/>.
+    /// </summary>
+    public string? GitDirectory { get; set; }
+
+    /// <summary>An http(s) git server URL of the gateway repository that git requests to <c>/NAME</c> are forwarded to.</summary>
+    public string? GitUpstream { get; set; }
 }
 
 internal sealed class HealthCheckOptions

@@ -111,6 +111,7 @@ internal static partial class AnnexEdgeOptionsValidator
         }
 
         ValidateClusters(options, names, uuids, errors);
+        ValidateGit(options, errors);
 
         var health = options.HealthChecks;
         if (health.Interval <= TimeSpan.Zero || health.Timeout <= TimeSpan.Zero || health.ReactivationPeriod <= TimeSpan.Zero)
@@ -181,6 +182,62 @@ internal static partial class AnnexEdgeOptionsValidator
             errors.Add($"{at}:MaxConnectionsPerBackend {forwarding.MaxConnectionsPerBackend} cannot limit the content downloads of "
                 + $"{at}:DownloadTransport Edge (the default); set DownloadTransport to SocketsHttpHandler to limit every request, "
                 + "or MaxConnectionsPerBackend to 0");
+        }
+    }
+
+    /// <summary>
+    /// First path segments the edge serves itself, which a git repository's <c>/NAME</c> must never shadow (compared
+    /// case-insensitively, as the p2phttp prefix is matched).
+    /// </summary>
+    public static readonly string[] ReservedGitNames = ["git-annex", "_annexedge", "metrics", "health", "status", "favicon.ico", ".well-known"];
+
+    private static void ValidateGit(AnnexEdgeOptions options, List<string> errors)
+    {
+        const string prefix = AnnexEdgeOptions.SectionName;
+        if (options.PublicUrl is { } publicUrl && !(IsPlainHttpUrl(publicUrl) && new Uri(publicUrl).AbsolutePath == "/"))
+        {
+            errors.Add($"{prefix}:PublicUrl \"{publicUrl}\" must be an absolute http:// or https:// URL of the edge itself, without path, query or user info (e.g. https://edge.example.org)");
+        }
+
+        var sources = options.Repositories.Select((r, i) => ($"{prefix}:Repositories[{i}] ({r.Name})", r.Name, r.GitDirectory, r.GitUpstream))
+            .Concat(options.Clusters.Select((c, i) => ($"{prefix}:Clusters[{i}] ({c.Name})", c.Name, c.GitDirectory, c.GitUpstream)));
+        var served = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (at, name, directory, upstream) in sources)
+        {
+            if (directory is null && upstream is null)
+            {
+                continue;
+            }
+
+            if (directory is not null && upstream is not null)
+            {
+                errors.Add($"{at}: set GitDirectory or GitUpstream, not both");
+            }
+
+            if (directory is not null && (!Path.IsPathFullyQualified(directory) || !Directory.Exists(directory)))
+            {
+                errors.Add($"{at}: GitDirectory \"{directory}\" is not an absolute path of an existing git repository directory");
+            }
+
+            if (upstream is not null && !IsPlainHttpUrl(upstream))
+            {
+                errors.Add($"{at}: GitUpstream \"{upstream}\" is not an absolute http:// or https:// URL without query, fragment or user info (the repository's clone URL at the git server)");
+            }
+
+            // /NAME and /NAME.git both reach the repository: neither may be a path the edge serves itself, or another's.
+            var bare = name.EndsWith(".git", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name;
+            if (bare.Length == 0 || bare.StartsWith('.') || ReservedGitNames.Contains(bare, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{at}: Name \"{name}\" cannot be served over git at /{name}: it is a path of the edge's own; rename the repository or cluster");
+            }
+            else if (served.TryGetValue(bare, out var other))
+            {
+                errors.Add($"{at}: Name \"{name}\" is served over git at the same /{bare} and /{bare}.git as {other}");
+            }
+            else
+            {
+                served[bare] = at;
+            }
         }
     }
 
@@ -263,6 +320,10 @@ internal static partial class AnnexEdgeOptionsValidator
             }
         }
     }
+
+    private static bool IsPlainHttpUrl(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+        && string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment) && string.IsNullOrEmpty(uri.UserInfo);
 
     private static bool TryParseBackend(string backend, out string problem)
     {

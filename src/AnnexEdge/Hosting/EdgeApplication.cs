@@ -3,6 +3,7 @@ using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
 using AnnexEdge.Connections;
 using AnnexEdge.Forwarding;
+using AnnexEdge.Git;
 using AnnexEdge.Health;
 using AnnexEdge.Locking;
 using AnnexEdge.Logging;
@@ -108,6 +109,11 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<ConnectFailurePolicy>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy>(services => services.GetRequiredService<ConnectFailurePolicy>());
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
+        builder.Services.AddSingleton(new GitCatalog(options, catalog));
+        builder.Services.AddSingleton(services => new AnnexConfig(
+            options, services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()));
+        builder.Services.AddSingleton<GitHttpBackend>();
+        builder.Services.AddSingleton<GitUpstreamProxy>();
         builder.AddEdgeSecurity(options);
         builder.AddEdgeConnections(options);
 
@@ -147,6 +153,9 @@ internal static partial class EdgeApplication
         }
 
         app.UseEdgeSecurity(options);
+
+        // Git at /NAME and /NAME.git (never /git-annex/ or /_annexedge/: validation keeps those names out).
+        app.UseMiddleware<GitMiddleware>();
 
         // Every P2P request, whatever its target, goes through the same layers in this order.
         app.UseMiddleware<P2pRequestMiddleware>();   // parse, validate, resolve the target
@@ -191,6 +200,11 @@ internal static partial class EdgeApplication
             Log.RepositoryConfigured(logger, repository.Name, repository.Uuid, repository.Backends.Select(b => b.Address).ToArray());
         }
 
+        foreach (var git in app.Services.GetRequiredService<GitCatalog>().Repositories)
+        {
+            Log.GitConfigured(logger, git.Name, git.Directory ?? git.Upstream!.ToString());
+        }
+
         if (app.Services.GetRequiredService<LockTokenCodec>().IsEphemeral)
         {
             Log.EphemeralTokenKey(logger);
@@ -215,6 +229,9 @@ internal static partial class EdgeApplication
     {
         [LoggerMessage(EdgeEventIds.RepositoryConfigured, LogLevel.Information, "Serving repository {Repository} ({Uuid}) from {Backends}")]
         public static partial void RepositoryConfigured(ILogger logger, string repository, string uuid, string[] backends);
+
+        [LoggerMessage(EdgeEventIds.GitConfigured, LogLevel.Information, "Serving git of {Repository} at /{Repository} from {GitSource}")]
+        public static partial void GitConfigured(ILogger logger, string repository, string gitSource);
 
         [LoggerMessage(EdgeEventIds.EphemeralTokenKey, LogLevel.Warning, "AnnexEdge:Locking:TokenKey is not set: lock tokens are signed with a random key of this process, so several edge processes behind one name cannot relay each other's keeplocked")]
         public static partial void EphemeralTokenKey(ILogger logger);

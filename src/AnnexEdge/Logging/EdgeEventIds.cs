@@ -60,4 +60,13 @@ internal static class EdgeEventIds
     public const int LockReleasedAtStop = 7024;
     public const int LockReleaseAtStopFailed = 7025;
     public const int SystemdSocket = 7026;
+
+    // 8000-8019: git over smart HTTP and annex.url discovery.
+    public const int GitConfigured = 8000;
+    public const int GitBackendExited = 8001;
+    public const int GitBadCgiAnswer = 8002;
+    public const int GitBackendSaid = 8003;
+    public const int GitClientGone = 8004;
+    public const int GitUpstreamFailed = 8005;
+    public const int GitNoPublicUrl = 8006;
 }

@@ -7,7 +7,8 @@ namespace AnnexEdge.Logging;
 /// The one request-log event of a P2P request: <c>Uuid</c>, the target (<c>Repository</c> or <c>Cluster</c>),
 /// <c>Endpoint</c>, <c>Key</c>, <c>Backend</c> (every backend used, comma-separated; <c>edge</c> when the edge answered
 /// alone), <c>BytesIn</c>, <c>BytesOut</c> and <c>User</c>, all read from the <see cref="P2pRequestFeature"/>;
-/// and on every request <c>RemoteIp</c>, the client's address.
+/// and on every request <c>RemoteIp</c>, the client's address. A git request logs its <c>Uuid</c> (the annex.uuid its
+/// config gives), target and git service as <c>Endpoint</c>.
 /// </summary>
 internal static class RequestLog
 {
@@ -21,6 +22,14 @@ internal static class RequestLog
         if (context.User.Identity?.Name is { } user)
         {
             diagnostics.Set(RequestLogProperties.User, user);
+        }
+
+        if (context.Features.Get<Git.GitRequestFeature>() is { } git)
+        {
+            diagnostics.Set(RequestLogProperties.Uuid, git.Repository.AnnexUuid);
+            diagnostics.Set(git.Repository.Target.LogProperty, git.Repository.Name);
+            diagnostics.Set(RequestLogProperties.Endpoint, git.Path.ServiceName);
+            return;
         }
 
         if (context.GetP2pRequest() is not { } feature)

@@ -1,11 +1,10 @@
 using System.Security.Claims;
 using AnnexEdge.Logging;
-using AnnexEdge.Protocol;
 
 namespace AnnexEdge.Security;
 
 /// <summary>
-/// Decides whether a parsed p2phttp request may go on, before anything is forwarded or any body is read (so an
+/// Decides whether a request (p2phttp or git) may go on, before anything is forwarded or any body is read (so an
 /// <c>Expect: 100-continue</c> upload that is refused never sends its body), and answers the refusals.
 /// </summary>
 internal sealed partial class AccessGate(
@@ -16,7 +15,7 @@ internal sealed partial class AccessGate(
     ILogger<AccessGate> logger)
 {
     /// <summary>True when the request may be served; otherwise the refusal has been written.</summary>
-    public async Task<bool> AuthorizeAsync(HttpContext context, P2pRequest request, AccessTarget target)
+    public async Task<bool> AuthorizeAsync(HttpContext context, AccessRequest request, AccessTarget target)
     {
         var secure = context.Request.IsHttps;
         var remote = context.Connection.RemoteIpAddress;
@@ -26,7 +25,7 @@ internal sealed partial class AccessGate(
             context.Request.Headers.Authorization.ToString(), secure, counted, context.RequestAborted);
         var level = user is null ? policy.AnonymousLevel(target) : policy.UserLevel(user, target);
         var canAuthenticate = policy.HasUsers && (secure || policy.AllowCredentialsOverHttp);
-        var decision = AccessPolicy.Decide(credentials, level, request.Endpoint.Action(), policy.AnonymousLocking, canAuthenticate);
+        var decision = AccessPolicy.Decide(credentials, level, request.Action, policy.AnonymousLocking, canAuthenticate);
 
         if (user is not null)
         {
@@ -68,12 +67,12 @@ internal sealed partial class AccessGate(
                 await WriteAsync(context, StatusCodes.Status403Forbidden, "credentials are only accepted over HTTPS\n");
                 break;
             default:
-                Log.AccessDenied(logger, user ?? "(anonymous)", request.Endpoint.Name(), target.Name, level.Name());
+                Log.AccessDenied(logger, user ?? "(anonymous)", request.Name, target.Name, level.Name());
                 context.Response.StatusCode = StatusCodes.Status403Forbidden;
                 break;
         }
 
-        if (request.Endpoint.IsWrite() || request.Endpoint.IsRemoval())
+        if (request.Audited)
         {
             audit.Write(context, request, target, user);
         }

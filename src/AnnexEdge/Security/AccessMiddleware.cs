@@ -1,5 +1,4 @@
 using AnnexEdge.Pipeline;
-using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
 
 namespace AnnexEdge.Security;
@@ -18,7 +17,7 @@ internal sealed class AccessMiddleware(RequestDelegate next, RepositoryCatalog c
             return;
         }
 
-        var request = feature.Request;
+        var request = AccessRequest.Of(feature.Request);
         var target = AccessPolicy.TargetOf(catalog, feature.Target);
         if (!await gate.AuthorizeAsync(context, request, target))
         {
@@ -31,7 +30,7 @@ internal sealed class AccessMiddleware(RequestDelegate next, RepositoryCatalog c
         }
         finally
         {
-            if (request.Endpoint.IsWrite() || request.Endpoint.IsRemoval())
+            if (request.Audited)
             {
                 audit.Write(context, request, target, context.User.Identity?.Name);
             }

@@ -1,18 +1,17 @@
 using AnnexEdge.Logging;
-using AnnexEdge.Protocol;
 
 namespace AnnexEdge.Security;
 
 /// <summary>
-/// One structured event per put, putoffset, remove and remove-before, allowed or not: who (user or anonymous,
-/// address), what (endpoint, UUID, target, key) and the answer's status. Never a credential.
+/// One structured event per put, putoffset, remove and remove-before, and per git push, allowed or not: who (user or
+/// anonymous, address), what (endpoint or git service, UUID, target, key) and the answer's status. Never a credential.
 /// </summary>
 internal sealed partial class AuditLog(ILogger<AuditLog> logger)
 {
-    public void Write(HttpContext context, P2pRequest request, AccessTarget target, string? user) =>
+    public void Write(HttpContext context, AccessRequest request, AccessTarget target, string? user) =>
         Log.Audit(
             logger,
-            request.Endpoint.Name(),
+            request.Name,
             user ?? "(anonymous)",
             target.Name,
             request.Uuid,

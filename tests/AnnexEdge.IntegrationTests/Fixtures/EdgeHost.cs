@@ -26,8 +26,12 @@ public sealed class EdgeHost : IAsyncDisposable
         _app = app;
         _dir = dir;
         Events = events;
-        Port = new Uri(app.Urls.Single()).Port;
+        ListenUrl = app.Urls.Single();
+        Port = new Uri(ListenUrl).Port;
     }
+
+    /// <summary>The URL the edge listens on, as bound (its scheme, 127.0.0.1 and its port).</summary>
+    public string ListenUrl { get; }
 
     public int Port { get; }
 
@@ -58,7 +62,14 @@ public sealed class EdgeHost : IAsyncDisposable
 
     /// <summary>Starts the edge with this <c>AnnexEdge</c> section (see <see cref="EdgeProcess.ConfigFor"/>); it serves on return.</summary>
     /// <exception cref="EdgeConfigurationException">The configuration is not valid.</exception>
-    public static async Task<EdgeHost> StartAsync(JsonObject annexEdgeSection)
+    public static Task<EdgeHost> StartAsync(JsonObject annexEdgeSection) => StartAsync(annexEdgeSection, "http://127.0.0.1:0");
+
+    /// <summary>
+    /// Starts the edge on one listen URL (<c>https://127.0.0.1:0</c>, say) with more host arguments (such as
+    /// <c>--Kestrel:Certificates:Default:Path=...</c>); <see cref="ListenUrl"/> is where it serves.
+    /// </summary>
+    /// <exception cref="EdgeConfigurationException">The configuration is not valid.</exception>
+    public static async Task<EdgeHost> StartAsync(JsonObject annexEdgeSection, string listenUrl, params string[] hostArgs)
     {
         var dir = new TempDirectory("edge");
         try
@@ -67,7 +78,7 @@ public sealed class EdgeHost : IAsyncDisposable
             var events = new LogEvents();
             // The content root is the edge's own directory, as the process's working directory is.
             var app = EdgeApplication.Build(
-                ["--urls", "http://127.0.0.1:0", "--contentRoot", dir.Path], configPath, logging => logging.WriteTo.Sink(events));
+                ["--urls", listenUrl, "--contentRoot", dir.Path, .. hostArgs], configPath, logging => logging.WriteTo.Sink(events));
             try
             {
                 await app.StartAsync(TestContext.Current.CancellationToken);

@@ -369,4 +369,80 @@ public sealed class AnnexEdgeOptionsValidatorTests
         options.LogFormat = "json";
         Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
     }
+
+    [Theory]
+    [InlineData("git-annex")]
+    [InlineData("Git-Annex")]
+    [InlineData("_annexedge")]
+    [InlineData("_annexedge.git")]
+    [InlineData("metrics")]
+    [InlineData(".hidden")]
+    public void A_git_served_name_that_is_a_path_of_the_edge_is_refused(string name)
+    {
+        var options = Valid();
+        options.Repositories[0].Name = name;
+        options.Repositories[0].GitDirectory = Path.GetTempPath();
+
+        Assert.Contains("is a path of the edge's own", SingleError(options), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reserved_names_without_git_stay_valid()
+    {
+        var options = Valid();
+        options.Repositories[0].Name = "metrics";
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+    }
+
+    [Fact]
+    public void Names_served_at_the_same_git_path_are_refused()
+    {
+        var options = Valid();
+        options.Repositories[0].Name = "proj";
+        options.Repositories[0].GitDirectory = Path.GetTempPath();
+        options.Repositories[1].Name = "proj.git";
+        options.Repositories[1].GitUpstream = "https://forge.example/proj.git";
+
+        Assert.Contains("same /proj and /proj.git", SingleError(options), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("relative/path", null)]
+    [InlineData("/does/not/exist/at/all", null)]
+    [InlineData(null, "ftp://forge.example/x")]
+    [InlineData(null, "https://user:secret@forge.example/x")]
+    [InlineData(null, "https://forge.example/x?y=1")]
+    public void Bad_git_sources_are_refused(string? directory, string? upstream)
+    {
+        var options = Valid();
+        options.Repositories[0].GitDirectory = directory;
+        options.Repositories[0].GitUpstream = upstream;
+
+        Assert.Contains("Repositories[0] (node1): Git", SingleError(options), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Both_git_sources_at_once_are_refused()
+    {
+        var options = Valid();
+        options.Repositories[0].GitDirectory = Path.GetTempPath();
+        options.Repositories[0].GitUpstream = "https://forge.example/x.git";
+
+        Assert.Contains("not both", SingleError(options), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://edge.example.org", true)]
+    [InlineData("http://edge.example.org:8080/", true)]
+    [InlineData("edge.example.org", false)]
+    [InlineData("https://edge.example.org/prefix", false)]
+    [InlineData("https://edge.example.org/?x", false)]
+    [InlineData("ftp://edge.example.org", false)]
+    public void Public_url_must_be_the_edge_root_over_http_or_https(string url, bool valid)
+    {
+        var options = Valid();
+        options.PublicUrl = url;
+
+        Assert.Equal(valid, AnnexEdgeOptionsValidator.Errors(options).Count == 0);
+    }
 }
