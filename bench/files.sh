@@ -9,20 +9,27 @@
 # copies), drop from the cluster. For each: wall time, and CPU time (utime+stime) of the edge and of git-annex's
 # gateway during it, per file. A warm-up set goes through every path and operation first (JIT).
 #
-# usage: bench/files.sh [--files N] [--warmup N] [--size BYTES] [--jobs "4 16"] [--quick]
-#   --quick  smoke run: 100 files, 50 warm-up files, -J4 only
+# usage: bench/files.sh [--files N] [--warmup N] [--size BYTES] [--jobs "4 16"] [--paths "direct edge gateway"]
+#                       [--edge-env "VAR=value ..."] [--edge-dll PATH] [--quick]
+#   --quick     smoke run: 100 files, 50 warm-up files, -J4 only
+#   --paths     only these paths (without gateway: no git-annex gateway, its slow path is most of a run's time)
+#   --edge-env  environment of the edge process only (e.g. "DOTNET_TieredPGO=0"), to compare runtime settings
+#   --edge-dll  run this AnnexEdge.dll (e.g. a ReadyToRun publish) instead of building src/AnnexEdge
 # Prints a markdown report and writes it to bench/results/files-latest.md (raw figures in files-latest.tsv).
 set -euo pipefail
 
-FILES=1000 WARMUP=200 SIZE=8192 JOBS_LIST="4 16"
+FILES=1000 WARMUP=200 SIZE=8192 JOBS_LIST="4 16" PATHS="direct edge gateway" EDGE_ENV="" EDGE_DLL=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --files) FILES=${2:?}; shift 2 ;;
     --warmup) WARMUP=${2:?}; shift 2 ;;
     --size) SIZE=${2:?}; shift 2 ;;
     --jobs) JOBS_LIST=${2:?}; shift 2 ;;
+    --paths) PATHS=${2:?}; shift 2 ;;
+    --edge-env) EDGE_ENV=${2:?}; shift 2 ;;
+    --edge-dll) EDGE_DLL=${2:?}; shift 2 ;;
     --quick) FILES=100 WARMUP=50 JOBS_LIST=4; shift ;;
-    *) sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
   esac
 done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,9 +63,11 @@ die() {
 }
 . "$(dirname "$0")/lib.sh"
 
-log "building AnnexEdge (Release)"
-dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
-EDGE_DLL="$ROOT/src/AnnexEdge/bin/Release/net10.0/AnnexEdge.dll"
+if [ -z "$EDGE_DLL" ]; then
+  log "building AnnexEdge (Release)"
+  dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
+  EDGE_DLL="$ROOT/src/AnnexEdge/bin/Release/net10.0/AnnexEdge.dll"
+fi
 
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 log "creating 3 node repositories and git-annex's gateway"
@@ -107,7 +116,8 @@ cat >"$WORK/edge.json" <<EOF
   "Serilog": { "MinimumLevel": { "Default": "Warning" } } }
 EOF
 PORT[edge]=$(free_port)
-start "$WORK/edge.log" "$WORK" dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "http://127.0.0.1:${PORT[edge]}"
+# shellcheck disable=SC2086 # EDGE_ENV is a list of VAR=value words
+start "$WORK/edge.log" "$WORK" env $EDGE_ENV dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "http://127.0.0.1:${PORT[edge]}"
 PID[edge]=${PIDS[-1]}
 
 for i in 1 2 3; do
@@ -156,6 +166,7 @@ run_op() { # path op set jobs
   local path=$1 op=$2 set=$3 jobs=$4 dir=$WORK/client-$1 before=() after i t0 t1 c0 c1 remote
   for i in 1 2 3; do before[$i]=$(objects "$i"); done
   case "$op" in node-copy) remote=origin; [ "$path" = direct ] || remote=origin-node1 ;; *) remote=origin-mycluster ;; esac
+  log "$op via $path"
   c0=$(cpu "$path"); t0=$(date +%s.%N)
   case "$op" in
     node-copy | cluster-copy) (cd "$dir" && git annex copy -q -J"$jobs" --to "$remote" "$set") >"$WORK/op.log" 2>&1 ;;
@@ -203,13 +214,14 @@ mkdir -p "$OUT"
 TSV="$WORK/files.tsv"
 : >"$TSV"
 log "warm-up: $WARMUP files of $SIZE bytes through every path and operation"
-for path in direct edge gateway; do run_path "$path" 4 warmup "$WARMUP"; done
+for path in $PATHS; do run_path "$path" 4 warmup "$WARMUP"; done
 RSS_EDGE=$(proc_kib "${PID[edge]}" VmRSS | kib_to_mib)
 for jobs in $JOBS_LIST; do
   # Each -J level starts one path further, so no path always runs right after the same other.
   order=(direct edge gateway)
   [ "$jobs" = 4 ] || order=(edge gateway direct)
   for path in "${order[@]}"; do
+    [[ " $PATHS " == *" $path "* ]] || continue
     log "-J$jobs via $path: $FILES files of $SIZE bytes"
     run_path "$path" "$jobs" run "$FILES"
   done

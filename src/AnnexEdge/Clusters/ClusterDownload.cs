@@ -31,7 +31,7 @@ internal sealed partial class ClusterDownload(
         // key's size tells an empty answer from content, the nodes are asked for the content directly, in download
         // order, saving the checkpresent round. Without a size, only nodes that say they have the key are asked.
         var sized = request.Key is not null && AnnexKey.TryParse(request.Key, out var keySize) && keySize > startOffset;
-        using var search = sized ? null : checkPresent.Ask(feature, candidates, ct);
+        var search = sized ? null : checkPresent.Ask(feature, candidates, ct);
 
         // Whether some node could not tell (or serve) what it has: then no "not found" can be said truthfully.
         var failed = false;

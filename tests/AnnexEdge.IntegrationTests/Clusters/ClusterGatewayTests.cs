@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using AnnexEdge.IntegrationTests.Fixtures;
 
@@ -55,6 +56,47 @@ public sealed class ClusterGatewayTests(ClusterLab lab) : IClassFixture<ClusterL
 
         var got = await lab.Http.GetByteArrayAsync(ClusterLab.RequestUrl(lab.Edge, lab.ClusterUuid, "v4", "key/" + content.Key), ct);
         Assert.True(content.Bytes.AsSpan().SequenceEqual(got), "GET from the cluster returns the content");
+    }
+
+    [Fact]
+    public async Task Checkpresent_on_the_cluster_keeps_every_node_connection_open()
+    {
+        // The first node's "present" answers the client; the other nodes' checks used to be cancelled in flight, which
+        // closes their keep-alive connections (bench/files.sh: 3 new node connections per file).
+        var ct = TestContext.Current.CancellationToken;
+        var content = TestObject.Random(10_000);
+        await lab.PutAsync(lab.Edge, lab.ClusterUuid, "v4", content, ct);
+        var nodePorts = lab.Nodes.SelectMany(n => n.Urls).Select(u => new Uri(u).Port).ToHashSet();
+        var closed = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument is { Meter.Name: "System.Net.Http", Name: "http.client.connection.duration" })
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag is { Key: "server.port", Value: int port } && nodePorts.Contains(port))
+                {
+                    Interlocked.Increment(ref closed);
+                }
+            }
+        });
+        listener.Start();
+
+        for (var i = 0; i < 20; i++)
+        {
+            var present = await lab.PostAsync(lab.Edge, lab.ClusterUuid, "v4", "checkpresent", "&key=" + content.Key, ct);
+            Assert.True(present.GetProperty("present").GetBoolean(), present.ToString());
+        }
+
+        Assert.Equal(0, Volatile.Read(ref closed));
     }
 
     [Fact]
