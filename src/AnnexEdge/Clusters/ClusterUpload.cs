@@ -229,7 +229,7 @@ internal sealed partial class ClusterUpload(
     /// </summary>
     internal const long SmallKeySize = 1 << 20;
 
-    private static bool IsSmall(string key) => AnnexKey.TryParse(key, out var size) && size <= SmallKeySize;
+    public static bool IsSmall(string key) => AnnexKey.TryParse(key, out var size) && size <= SmallKeySize;
 
     /// <summary>Where each target node stands on a small key: has it, or wants all of it; a node that did not answer is left out.</summary>
     private async Task<IReadOnlyList<NodeOffset>> PresenceAsync(P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct)

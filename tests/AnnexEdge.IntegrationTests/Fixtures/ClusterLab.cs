@@ -34,6 +34,9 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>Options for the nodes' p2phttp (default <c>--wideopen</c>); <c>--debug</c> makes them log each P2P message.</summary>
     public string[] NodeArgs { get; init; } = [];
 
+    /// <summary>The nodes' <c>--jobs</c> (and the edge's <c>Jobs</c> for them).</summary>
+    public int Jobs { get; init; } = 4;
+
     /// <summary>A change to the main edge's config before it starts.</summary>
     public Action<JsonObject>? ChangeEdgeConfig { get; init; }
 
@@ -56,9 +59,9 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>Talks to the edge; no client-side timeout (tests pass their cancellation token).</summary>
     public HttpClient Http { get; } = new() { Timeout = Timeout.InfiniteTimeSpan };
 
-    public static async Task<ClusterLab> StartAsync(bool withClient, Action<JsonObject>? changeEdgeConfig = null, string[]? nodeArgs = null)
+    public static async Task<ClusterLab> StartAsync(bool withClient, Action<JsonObject>? changeEdgeConfig = null, string[]? nodeArgs = null, int jobs = 4)
     {
-        var lab = new ClusterLab { WithClient = withClient, ChangeEdgeConfig = changeEdgeConfig, NodeArgs = nodeArgs ?? [] };
+        var lab = new ClusterLab { WithClient = withClient, ChangeEdgeConfig = changeEdgeConfig, NodeArgs = nodeArgs ?? [], Jobs = jobs };
         try
         {
             await lab.InitializeAsync();
@@ -73,7 +76,7 @@ public sealed class ClusterLab : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => P2pNode.StartAsync("node" + i, 4, NodeArgs)));
+        Nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => P2pNode.StartAsync("node" + i, Jobs, NodeArgs)));
         await MakeGatewayAsync();
         Edge = await EdgeHost.StartAsync(EdgeConfig(ChangeEdgeConfig));
         if (WithClient)

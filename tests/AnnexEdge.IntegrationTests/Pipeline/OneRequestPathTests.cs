@@ -284,6 +284,25 @@ public sealed class OneRequestPathTests(RecordingNodes lab) : IClassFixture<Reco
         }
     }
 
+    [Fact]
+    public async Task A_clients_putoffset_of_a_small_key_to_a_node_is_answered_from_checkpresent_which_takes_no_transfer_lock()
+    {
+        lab.Clear();
+        using (var offset = await lab.Http.PostAsync(
+            new Uri($"{lab.Edge.Url}/git-annex/{RecordingNodes.NodeUuids[0]}/v4/putoffset?key={RecordingNodes.AbsentKey}&clientuuid={RecordingNodes.ClientUuid}"), null, Ct))
+        {
+            Assert.Equal("""{"offset":0}""", await offset.Content.ReadAsStringAsync(Ct));
+        }
+
+        using (var offset = await lab.Http.PostAsync(
+            new Uri($"{lab.Edge.Url}/git-annex/{RecordingNodes.NodeUuids[0]}/v4/putoffset?key={RecordingNodes.Key}&clientuuid={RecordingNodes.ClientUuid}"), null, Ct))
+        {
+            Assert.Equal("""{"alreadyhave":true,"plusuuids":[]}""", await offset.Content.ReadAsStringAsync(Ct));
+        }
+
+        Assert.Equal(["checkpresent", "checkpresent"], await EndpointsAsync(0, 2));
+    }
+
     private async Task PutOffsetThenPutAsync(string query, int length)
     {
         using (var offset = await lab.Http.PostAsync(new Uri($"{lab.Edge.Url}/git-annex/{RecordingNodes.ClusterUuid}/v4/putoffset{query}"), null, Ct))
