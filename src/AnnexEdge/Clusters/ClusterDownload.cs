@@ -12,7 +12,10 @@ namespace AnnexEdge.Clusters;
 /// <summary>
 /// GET of a key from a cluster: among the nodes that have it, the cheapest, then the least busy. A node that fails
 /// before its first byte is replaced by the next; one that fails mid-body is continued by another node from the
-/// byte reached (the <c>offset</c> parameter), so the client sees one complete, correct stream.
+/// byte reached (the <c>offset</c> parameter), so the client sees one complete, correct stream. A node that stalled
+/// after sending some of the object is asked once more, after the others: git-annex 10.20250416's p2phttp now and
+/// then stops a GET's answer short of its end, most often the first GET of a key it has just got, and answers the
+/// next GET whole.
 /// </summary>
 internal sealed partial class ClusterDownload(
     NodeClient nodes, ClusterCheckPresent checkPresent, IOptions<AnnexEdgeOptions> options, ILogger<ClusterDownload> logger)
@@ -38,7 +41,9 @@ internal sealed partial class ClusterDownload(
         long? total = null;
         long sent = 0;
 
-        await foreach (var node in search?.HoldersInOrderAsync() ?? NodePlacement.DownloadOrder(candidates, nodes.InFlight).ToAsyncEnumerable())
+        // Nodes that stalled after making progress, each asked again once, after the first round.
+        var again = new List<Repository>();
+        await foreach (var node in WithSecondTries(search?.HoldersInOrderAsync() ?? NodePlacement.DownloadOrder(candidates, nodes.InFlight).ToAsyncEnumerable(), again))
         {
             // Re-armed before every wait on the node; the client's own token stays separate, so a stalled node is
             // a node failure and a departed client is the end.
@@ -92,6 +97,7 @@ internal sealed partial class ClusterDownload(
 
                 // The node's bytes are read straight into Kestrel's output buffer: no copy in between.
                 var writer = context.Response.BodyWriter;
+                var sentBefore = sent;
                 try
                 {
                     await using var body = await message.Content.ReadAsStreamAsync(activity.Token);
@@ -130,7 +136,16 @@ internal sealed partial class ClusterDownload(
                 {
                     if (stall.IsCancellationRequested)
                     {
-                        response!.Failed();
+                        if (sent > sentBefore && !again.Contains(node))
+                        {
+                            // A short answer after some progress, not (yet) a wedged node: it stays in rotation, to
+                            // be asked again.
+                            again.Add(node);
+                        }
+                        else
+                        {
+                            response!.Failed();
+                        }
                     }
                 }
 
@@ -161,6 +176,21 @@ internal sealed partial class ClusterDownload(
         // Started but could not finish from any node: cut the connection so a short copy is never taken for whole.
         Log.Failed(logger, request.Key, sent, total.Value);
         context.Abort();
+    }
+
+    /// <summary>The first round of nodes, then those added to <paramref name="again"/> meanwhile (each only once).</summary>
+    private static async IAsyncEnumerable<Repository> WithSecondTries(IAsyncEnumerable<Repository> firstRound, List<Repository> again)
+    {
+        await foreach (var node in firstRound)
+        {
+            yield return node;
+        }
+
+        // Read by index: a node of the second round that stalls again is already in the list, so it does not grow.
+        for (var i = 0; i < again.Count; i++)
+        {
+            yield return again[i];
+        }
     }
 
     private static partial class Log

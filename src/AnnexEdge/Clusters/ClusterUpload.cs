@@ -36,7 +36,7 @@ internal sealed partial class ClusterUpload(
     {
         var request = feature.Request;
         var targets = UploadTargets(request, cluster, candidates);
-        var states = IsSmall(request.Key!) ? await PresenceAsync(feature, targets, ct) : await PutOffsetsAsync(feature, targets, ct);
+        var states = await StandingsAsync(feature, targets, ct);
         if (states.Count == 0)
         {
             await context.FailAsync("no node of the cluster could take the upload");
@@ -77,7 +77,7 @@ internal sealed partial class ClusterUpload(
         var others = new List<(Repository Node, Task Running)>();
         foreach (var state in states.Where(s => !s.Has && s.Offset >= clientOffset && s.Offset <= clientOffset + length))
         {
-            if (puts.TryClaim(state.Node.Uuid, request.Key!, out var running) is { } claim)
+            if (puts.TryClaim(state.Node, request.Key!, out var running) is { } claim)
             {
                 senders.Add((state, claim));
             }
@@ -138,9 +138,22 @@ internal sealed partial class ClusterUpload(
         var answers = new P2pAnswer?[senders.Count];
         var running = new NodeUpload[senders.Count];
         var answered = false;
-        metrics.FanOutStarted(cluster, senders.Count);
         try
         {
+            try
+            {
+                foreach (var (_, claim) in senders.OrderBy(s => s.State.Node.Uuid, StringComparer.Ordinal))
+                {
+                    await claim.WaitForSlotAsync(ct);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The client left while a node's puts were all taken: nothing was sent, nothing is answered.
+                return null;
+            }
+
+            metrics.FanOutStarted(cluster, senders.Count);
             var uploads = new Task<P2pAnswer?>[senders.Count];
             for (var i = 0; i < senders.Count; i++)
             {
@@ -219,49 +232,11 @@ internal sealed partial class ClusterUpload(
 
     /// <summary>The nodes of these that have the key now (checkpresent takes no transfer lock).</summary>
     private async Task<IEnumerable<string>> ConfirmHoldersAsync(P2pRequestFeature feature, IReadOnlyList<Repository> candidates, CancellationToken ct) =>
-        (await PresenceAsync(feature, candidates, ct)).Where(s => s.Has).Select(s => s.Node.Uuid);
+        (await Task.WhenAll(candidates.Select(n => nodes.PresenceAsync(feature, n, ct)))).Where(s => s?.Has == true).Select(s => s!.Value.Node.Uuid);
 
-    /// <summary>
-    /// Keys up to this size are never resumed, so their putoffset asks the nodes with checkpresent, which takes no
-    /// transfer lock. p2phttp (10.20250416) holds a key's transfer lock, whichever client asked, for a moment after it
-    /// answers putoffset; a put of the key in that moment is never answered and the node's worker is lost for good
-    /// (seen once in ~6,000 small cluster puts with both cores busy). Resuming a small key would save nothing.
-    /// </summary>
-    internal const long SmallKeySize = 1 << 20;
-
-    public static bool IsSmall(string key) => AnnexKey.TryParse(key, out var size) && size <= SmallKeySize;
-
-    /// <summary>Where each target node stands on a small key: has it, or wants all of it; a node that did not answer is left out.</summary>
-    private async Task<IReadOnlyList<NodeOffset>> PresenceAsync(P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct)
-    {
-        var answers = await Task.WhenAll(targets.Select(n =>
-            nodes.PostAsync(feature, n, nodes.NodeRequest(feature.Request, n, P2pEndpoint.CheckPresent), ct)));
-        return targets
-            .Select((n, i) => answers[i]?.Bool("present") is { } present ? new NodeOffset(n, present, 0) : (NodeOffset?)null)
-            .OfType<NodeOffset>()
-            .ToArray();
-    }
-
-    /// <summary>Where each target node stands on a key: already has it, wants it from an offset, or did not answer.</summary>
-    private async Task<IReadOnlyList<NodeOffset>> PutOffsetsAsync(P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct)
-    {
-        var answers = await Task.WhenAll(targets.Select(n =>
-            nodes.PostAsync(feature, n, nodes.NodeRequest(feature.Request, n, P2pEndpoint.PutOffset), ct)));
-        var result = new List<NodeOffset>();
-        for (var i = 0; i < targets.Count; i++)
-        {
-            if (answers[i]?.Bool("alreadyhave") == true)
-            {
-                result.Add(new NodeOffset(targets[i], true, 0));
-            }
-            else if (answers[i]?.Number("offset") is { } offset and >= 0)
-            {
-                result.Add(new NodeOffset(targets[i], false, offset));
-            }
-        }
-
-        return result;
-    }
+    /// <summary>Where each target node stands on the key (<see cref="NodeClient.StandingAsync"/>); a node that did not answer is left out.</summary>
+    private async Task<IReadOnlyList<NodeOffset>> StandingsAsync(P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct) =>
+        (await Task.WhenAll(targets.Select(n => nodes.StandingAsync(feature, n, ct)))).OfType<NodeOffset>().ToArray();
 
     private async Task<P2pAnswer?> UploadToNodeAsync(
         P2pRequestFeature feature, Repository node, long offset, long dataLength, FanOutDestination destination, CancellationToken ct)

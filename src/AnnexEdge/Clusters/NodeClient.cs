@@ -97,6 +97,30 @@ internal sealed class NodeClient(
     }
 
     /// <summary>
+    /// Where the node stands on the request's key before an upload to it: has it, or wants it from an offset; null when
+    /// it did not answer. A small key is asked with checkpresent, any other with putoffset (<see cref="NodePuts"/>).
+    /// </summary>
+    public async Task<NodeOffset?> StandingAsync(P2pRequestFeature feature, Repository node, CancellationToken cancellationToken)
+    {
+        if (NodePuts.IsSmall(feature.Request.Key!))
+        {
+            return await PresenceAsync(feature, node, cancellationToken);
+        }
+
+        var answer = await PostAsync(feature, node, NodeRequest(feature.Request, node, P2pEndpoint.PutOffset), cancellationToken);
+        return answer?.Bool("alreadyhave") == true ? new NodeOffset(node, true, 0)
+            : answer?.Number("offset") is { } offset and >= 0 ? new NodeOffset(node, false, offset)
+            : null;
+    }
+
+    /// <summary>Whether the node has the request's key now, by checkpresent, which takes no transfer lock; null when it did not answer.</summary>
+    public async Task<NodeOffset?> PresenceAsync(P2pRequestFeature feature, Repository node, CancellationToken cancellationToken) =>
+        await PostAsync(feature, node, NodeRequest(feature.Request, node, P2pEndpoint.CheckPresent), cancellationToken) is { } answer
+            && answer.Bool("present") is { } present
+            ? new NodeOffset(node, present, 0)
+            : null;
+
+    /// <summary>
     /// Sends a request to a live replica of the node and returns its response once the headers arrived (the body
     /// streams; the backend's load is counted until the response is disposed), or null when no replica could be
     /// connected to. A request with a body is tried on one replica only. When <paramref name="nodeTimeout"/> fires

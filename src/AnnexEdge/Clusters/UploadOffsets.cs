@@ -12,7 +12,7 @@ internal readonly record struct NodeOffset(Repository Node, bool Has, long Offse
 /// moment after it answers putoffset; a put of the same key (from any client) in that moment is refused inside
 /// the node ("transfer already in progress") and never answered, and the node's worker stays taken. The client
 /// itself puts a client round trip after its putoffset, as it does to a node directly; small keys are not asked by
-/// putoffset at all (<see cref="ClusterUpload.SmallKeySize"/>).
+/// putoffset at all (<see cref="NodePuts.SmallKeySize"/>).
 /// </summary>
 internal sealed class UploadOffsets(TimeProvider time)
 {

@@ -36,6 +36,7 @@ internal static class EdgeEventIds
     public const int ClusterDownloadResumed = 4003;
     public const int ClusterDownloadFailed = 4004;
     public const int ClusterPutInFlight = 4005;
+    public const int NodePutsFull = 4006;
 
     // 5000-5099: automatic HTTPS (ACME), defined in AnnexEdge.Acme.AcmeEventIds (that project cannot see this one).
 

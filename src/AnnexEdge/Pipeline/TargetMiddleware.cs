@@ -44,14 +44,13 @@ internal sealed partial class TargetMiddleware(
             context.Request.Path = P2pRequestParser.PathPrefix + request.Uuid + rest[rest.IndexOf('/')..].ToString();
         }
 
-        if (request is { Endpoint: P2pEndpoint.PutOffset, Key: { } small, Version: >= 1 } && ClusterUpload.IsSmall(small)
-            && await nodes.PostAsync(feature, feature.Repository!, nodes.NodeRequest(request, feature.Repository!, P2pEndpoint.CheckPresent), context.RequestAborted) is { } check
-            && check.Bool("present") is { } present)
+        if (request is { Endpoint: P2pEndpoint.PutOffset, Key: { } small, Version: >= 1 } && NodePuts.IsSmall(small)
+            && await nodes.StandingAsync(feature, feature.Repository!, context.RequestAborted) is { } standing)
         {
-            // As for a cluster (ClusterUpload.SmallKeySize): a small key's putoffset is answered from checkpresent,
-            // which takes no transfer lock, so the client's put that follows cannot meet the lock p2phttp still holds
-            // after answering a putoffset (seen: a -J4 client's put to a node through the edge unanswered for 2 min).
-            await context.AnswerAsync(present ? P2pAnswers.AlreadyHave([], request.EffectiveVersion) : P2pAnswers.Offset(0));
+            // As for a cluster: the edge asks the node where it stands without taking p2phttp's transfer lock, so the
+            // client's put that follows cannot meet it (seen: a -J4 client's put to a node through the edge unanswered
+            // for 2 min). A larger key's putoffset goes to the node as it is: resuming it matters.
+            await context.AnswerAsync(standing.Has ? P2pAnswers.AlreadyHave([], request.EffectiveVersion) : P2pAnswers.Offset(standing.Offset));
             return;
         }
 
@@ -62,7 +61,7 @@ internal sealed partial class TargetMiddleware(
         if (request is { Endpoint: P2pEndpoint.Put, Key: { } key })
         {
             // One put of a key to a node at a time from this edge, whichever path sends it (NodePuts).
-            using var claim = await puts.ClaimAsync(feature.Repository!.Uuid, key, context.RequestAborted);
+            using var claim = await puts.ClaimAsync(feature.Repository!, key, context.RequestAborted);
             await next(context);
         }
         else

@@ -4,7 +4,7 @@ using System.Text;
 namespace AnnexEdge.Routing;
 
 /// <summary>A repository the edge serves, with the YARP cluster that holds its backends.</summary>
-internal sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing, double Cost = 100, int MaxLocks = 1)
+internal sealed record Repository(string Name, string Uuid, IReadOnlyList<Backend> Backends, string LoadBalancing, double Cost = 100, int MaxLocks = 1, int Jobs = 4)
     : Target(Name, Uuid)
 {
     /// <summary>YARP route and YARP cluster id of the repository (a YARP cluster is not a git-annex cluster).</summary>

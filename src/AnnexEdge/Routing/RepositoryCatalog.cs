@@ -17,7 +17,8 @@ internal sealed class RepositoryCatalog
                 r.Backends.Select(b => Backend.For(r.Name, b)).ToArray(),
                 r.LoadBalancing ?? Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices,
                 r.Cost,
-                r.MaxLocks ?? Math.Max(0, r.Jobs / 2 - 1)))
+                r.MaxLocks ?? Math.Max(0, r.Jobs / 2 - 1),
+                r.Jobs))
             .ToArray();
         _byUuid = Repositories.ToFrozenDictionary(r => r.Uuid, StringComparer.Ordinal);
         var byName = Repositories.ToDictionary(r => r.Name, StringComparer.OrdinalIgnoreCase);

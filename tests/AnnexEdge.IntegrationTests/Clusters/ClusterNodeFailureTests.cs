@@ -75,7 +75,10 @@ public sealed class ClusterNodeFailureTests
     public async Task A_download_whose_node_dies_mid_body_is_finished_from_another_node()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var lab = await ClusterLab.StartAsync(withClient: false);
+        // A stall of node2's answer (p2phttp's own now and then, on the first GET of a key) costs 20 s before the
+        // edge asks it again, not the default 2 minutes.
+        await using var lab = await ClusterLab.StartAsync(
+            withClient: false, c => c["Forwarding"] = new JsonObject { ["ActivityTimeout"] = "00:00:20" });
         var content = new GeneratedContent(300L * 1024 * 1024, seed: 5);
         // node1 (the cheapest, so the edge starts there) and node2 hold it; node3 does not.
         foreach (var node in lab.Nodes.Take(2))

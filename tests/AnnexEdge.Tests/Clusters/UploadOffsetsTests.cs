@@ -1,5 +1,6 @@
 using AnnexEdge.Clusters;
 using AnnexEdge.Routing;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AnnexEdge.Tests.Clusters;
@@ -64,15 +65,26 @@ public sealed class UploadOffsetsTests
 
 public sealed class NodePutsTests
 {
+    private static readonly Repository Node = NodeWith("node", jobs: 4);
+
+    private static Repository NodeWith(string name, int jobs, int backends = 1) => new(
+        name,
+        "uuid-" + name,
+        Enumerable.Range(1, backends).Select(b => Backend.For(name, $"http://127.0.0.1:{9000 + b}")).ToArray(),
+        "PowerOfTwoChoices",
+        Jobs: jobs);
+
+    private static NodePuts NewPuts() => new(NullLogger<NodePuts>.Instance);
+
     [Fact]
     public async Task A_second_put_of_a_key_to_a_node_waits_for_the_first_one_to_end()
     {
-        var puts = new NodePuts();
-        var first = puts.TryClaim("node", "KEY", out _);
+        var puts = NewPuts();
+        var first = puts.TryClaim(Node, "KEY", out _);
         Assert.NotNull(first);
 
-        Assert.Null(puts.TryClaim("node", "KEY", out var running));
-        var second = puts.ClaimAsync("node", "KEY", TestContext.Current.CancellationToken);
+        Assert.Null(puts.TryClaim(Node, "KEY", out var running));
+        var second = puts.ClaimAsync(Node, "KEY", TestContext.Current.CancellationToken);
         Assert.False(running.IsCompleted);
         Assert.False(second.IsCompleted);
 
@@ -86,14 +98,67 @@ public sealed class NodePutsTests
     [Fact]
     public void Other_nodes_and_keys_are_claimed_independently_and_a_key_can_be_put_again_after_its_put_ended()
     {
-        var puts = new NodePuts();
-        var claim = puts.TryClaim("node", "KEY", out _);
+        var puts = NewPuts();
+        var claim = puts.TryClaim(Node, "KEY", out _);
 
-        Assert.NotNull(puts.TryClaim("other-node", "KEY", out _));
-        Assert.NotNull(puts.TryClaim("node", "OTHER", out _));
+        Assert.NotNull(puts.TryClaim(NodeWith("other-node", jobs: 4), "KEY", out _));
+        Assert.NotNull(puts.TryClaim(Node, "OTHER", out _));
 
         claim!.Dispose();
         claim.Dispose(); // a second end changes nothing
-        Assert.NotNull(puts.TryClaim("node", "KEY", out _));
+        Assert.NotNull(puts.TryClaim(Node, "KEY", out _));
     }
+
+    [Fact]
+    public async Task A_node_gets_at_most_its_jobs_puts_at_once_and_the_next_starts_when_one_ends()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var puts = NewPuts();
+        var node = NodeWith("small", jobs: 2);
+        using var first = await puts.ClaimAsync(node, "K1", ct);
+        var second = await puts.ClaimAsync(node, "K2", ct);
+
+        var third = puts.ClaimAsync(node, "K3", ct);
+        Assert.False(third.IsCompleted);
+
+        // Another node's slots are its own.
+        using var elsewhere = await puts.ClaimAsync(NodeWith("other", jobs: 2), "K3", ct);
+
+        second.Dispose();
+        second.Dispose(); // frees one slot, not two
+        using var claimed = await third.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        Assert.False(puts.ClaimAsync(node, "K4", ct).IsCompleted);
+    }
+
+    [Fact]
+    public void A_node_with_several_backends_gets_its_jobs_for_each()
+    {
+        Assert.Equal(4, NodePuts.SlotsOf(NodeWith("one", jobs: 4)));
+        Assert.Equal(24, NodePuts.SlotsOf(NodeWith("three", jobs: 8, backends: 3)));
+    }
+
+    [Fact]
+    public async Task A_put_given_up_while_waiting_for_a_slot_frees_its_claim_of_the_key()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var puts = NewPuts();
+        var node = NodeWith("single", jobs: 2);
+        using var a = await puts.ClaimAsync(node, "A", ct);
+        using var b = await puts.ClaimAsync(node, "B", ct);
+        using var cancel = new CancellationTokenSource();
+
+        var waiting = puts.ClaimAsync(node, "C", cancel.Token);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal(2, puts.InFlight);
+    }
+
+    [Theory]
+    [InlineData("SHA256E-s1048576--abc", true)]
+    [InlineData("SHA256E-s1048577--abc", false)]
+    [InlineData("WORM-s0-m1--name", true)]
+    [InlineData("URL--http&c%%example.org", false)]
+    public void Keys_up_to_one_MiB_are_small_and_a_key_without_a_size_is_not(string key, bool small) =>
+        Assert.Equal(small, NodePuts.IsSmall(key));
 }
