@@ -27,71 +27,25 @@ while [ $# -gt 0 ]; do
   esac
 done
 # --rounds after --quick wins.
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT="$ROOT/bench/results"
-CLIENT=00000000-0000-4000-8000-00000000bec0
-
-need() { command -v "$1" >/dev/null || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
+. "$(dirname "$0")/lib.sh"
+bench_init clbench
 need git-annex "apt-get install git-annex"
 need curl "apt-get install curl"
 need dotnet "the .NET 10 SDK"
 need python3 "apt-get install python3"
-
-WORK=$(mktemp -d /tmp/annexedge-clbench.XXXXXX)
-PIDS=()
-declare -A PORT PID
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '[clbench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  # Whether the nodes still answer tells a stuck node from a stuck gateway.
+declare -A PORT PID NODE_UUID
+# Whether the nodes still answer tells a stuck node from a stuck gateway.
+on_failure() {
   local i
   for i in 1 2 3; do
     [ -n "${PORT[node$i]:-}" ] || continue
     log "node$i gettimestamp: $(curl -s -m 5 -X POST "$(node_url "$i" "gettimestamp?clientuuid=$CLIENT")" || echo "no answer in 5 s")"
   done
-  mkdir -p "$OUT/failed" && cp "$WORK"/*.log "$OUT/failed/" 2>/dev/null && log "logs kept in $OUT/failed/"
-  exit 1
 }
-. "$(dirname "$0")/lib.sh"
 
-log "building AnnexEdge (Release)"
-dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
-EDGE_DLL="$ROOT/src/AnnexEdge/bin/Release/net10.0/AnnexEdge.dll"
-
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-log "creating 3 node repositories and git-annex's gateway (as /work/shared/tools/mini-lab.sh does)"
-for i in 1 2 3; do
-  git init -q -b main "$WORK/node$i"
-  (cd "$WORK/node$i" && git annex init -q "node$i" && git config receive.denyCurrentBranch updateInstead)
-done
-git init -q -b main "$WORK/gateway"
-(
-  cd "$WORK/gateway"
-  git annex init -q gateway
-  git annex initcluster mycluster >/dev/null
-  for i in 1 2 3; do
-    git remote add "node$i" "$WORK/node$i"
-    git config "remote.node$i.annex-cluster-node" mycluster
-    git fetch -q "node$i"
-  done
-  git annex updatecluster >/dev/null 2>&1
-  git config annex.jobs 4
-)
-GW_UUID=$(git -C "$WORK/gateway" config annex.uuid)
-CLUSTER_UUID=$(git -C "$WORK/gateway" show git-annex:cluster.log | awk '{print $2}' | head -1)
-[[ $CLUSTER_UUID == ac* ]] || die "no cluster UUID in the gateway's git-annex branch: '$CLUSTER_UUID'"
-declare -A NODE_UUID
-for i in 1 2 3; do NODE_UUID[$i]=$(git -C "$WORK/node$i" config annex.uuid); done
-
+build_edge
+make_cluster_lab
+git -C "$WORK/gateway" config annex.jobs 4
 # The GET object is on all 3 nodes, placed through the gateway repository so that its location log (which
 # git-annex's gateway uses to pick a node for GET) knows it; the gateway itself keeps no copy.
 log "placing a $GET_MIB MiB object on the 3 nodes"
@@ -115,28 +69,7 @@ for size in small large; do
   PUT_KEY[$size]="SHA256-s${PUT_BYTES[$size]}--$(sha256sum "${PUT_FILE[$size]}" | cut -d' ' -f1)"
 done
 
-for i in 1 2 3; do
-  PORT[node$i]=$(free_port)
-  start "$WORK/node$i.log" "$WORK/node$i" git-annex p2phttp --bind 127.0.0.1 --port "${PORT[node$i]}" --jobs 4 --wideopen
-  PID[node$i]=${PIDS[-1]}
-done
-PORT[gateway]=$(free_port)
-start "$WORK/gateway.log" "$WORK/gateway" git-annex p2phttp --bind 127.0.0.1 --port "${PORT[gateway]}" --jobs 4 \
-  --clusterjobs 3 --wideopen
-PID[gateway]=${PIDS[-1]}
-
-cat >"$WORK/edge.json" <<EOF
-{ "AnnexEdge": {
-    "Uuid": "$GW_UUID",
-    "Repositories": [
-      { "Name": "node1", "Uuid": "${NODE_UUID[1]}", "Backends": [ "http://127.0.0.1:${PORT[node1]}" ] },
-      { "Name": "node2", "Uuid": "${NODE_UUID[2]}", "Backends": [ "http://127.0.0.1:${PORT[node2]}" ] },
-      { "Name": "node3", "Uuid": "${NODE_UUID[3]}", "Backends": [ "http://127.0.0.1:${PORT[node3]}" ] } ],
-    "Clusters": [ { "Name": "mycluster", "Uuid": "$CLUSTER_UUID", "Nodes": [ "node1", "node2", "node3" ] } ],
-    "Anonymous": { "*": "full" },
-    "Locking": { "TokenKey": "$(head -c 32 /dev/urandom | base64)" } },
-  "Serilog": { "MinimumLevel": { "Default": "Warning" } } }
-EOF
+start_cluster_lab 4
 PORT[edge]=$(free_port)
 start "$WORK/edge.log" "$WORK" dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "http://127.0.0.1:${PORT[edge]}"
 PID[edge]=${PIDS[-1]}

@@ -32,89 +32,19 @@ while [ $# -gt 0 ]; do
     *) sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
   esac
 done
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT="$ROOT/bench/results"
-CLIENT=00000000-0000-4000-8000-00000000bec0
+. "$(dirname "$0")/lib.sh"
+bench_init files
 TICK_MS=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN {print 1000 / t}')
-
-need() { command -v "$1" >/dev/null || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
 need git-annex "apt-get install git-annex"
 need curl "apt-get install curl"
 need dotnet "the .NET 10 SDK"
 need python3 "apt-get install python3"
-
-WORK=$(mktemp -d /tmp/annexedge-files.XXXXXX)
-PIDS=()
 declare -A PORT PID NODE_UUID
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-log() { printf '[files %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  mkdir -p "$OUT/failed" && cp "$WORK"/*.log "$OUT/failed/" 2>/dev/null && log "logs kept in $OUT/failed/"
-  exit 1
-}
-. "$(dirname "$0")/lib.sh"
-
-if [ -z "$EDGE_DLL" ]; then
-  log "building AnnexEdge (Release)"
-  dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
-  EDGE_DLL="$ROOT/src/AnnexEdge/bin/Release/net10.0/AnnexEdge.dll"
-fi
-
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-log "creating 3 node repositories and git-annex's gateway"
-for i in 1 2 3; do
-  git init -q -b main "$WORK/node$i"
-  (cd "$WORK/node$i" && git annex init -q "node$i" && git config receive.denyCurrentBranch updateInstead)
-  NODE_UUID[$i]=$(git -C "$WORK/node$i" config annex.uuid)
-done
-git init -q -b main "$WORK/gateway"
-(
-  cd "$WORK/gateway"
-  git annex init -q gateway
-  git config receive.denyCurrentBranch updateInstead
-  git annex initcluster mycluster >/dev/null
-  for i in 1 2 3; do
-    git remote add "node$i" "$WORK/node$i"
-    git config "remote.node$i.annex-cluster-node" mycluster
-    git fetch -q "node$i"
-  done
-  git annex updatecluster >/dev/null 2>&1
-)
-GW_UUID=$(git -C "$WORK/gateway" config annex.uuid)
-CLUSTER_UUID=$(git -C "$WORK/gateway" show git-annex:cluster.log | awk '{print $2}' | head -1)
-[[ $CLUSTER_UUID == ac* ]] || die "no cluster UUID in the gateway's git-annex branch: '$CLUSTER_UUID'"
-
+[ -n "$EDGE_DLL" ] || build_edge
+make_cluster_lab
 # --jobs 16 so that a -J16 client is not limited by the nodes' workers on any path.
-for i in 1 2 3; do
-  PORT[node$i]=$(free_port)
-  start "$WORK/node$i.log" "$WORK/node$i" git-annex p2phttp --bind 127.0.0.1 --port "${PORT[node$i]}" --jobs 16 --wideopen
-done
-PORT[gateway]=$(free_port)
-start "$WORK/gateway.log" "$WORK/gateway" git-annex p2phttp --bind 127.0.0.1 --port "${PORT[gateway]}" --jobs 16 \
-  --clusterjobs 3 --wideopen
-PID[gateway]=${PIDS[-1]}
-
-cat >"$WORK/edge.json" <<EOF
-{ "AnnexEdge": {
-    "Uuid": "$GW_UUID",
-    "Repositories": [
-      { "Name": "node1", "Uuid": "${NODE_UUID[1]}", "Jobs": 16, "Backends": [ "http://127.0.0.1:${PORT[node1]}" ] },
-      { "Name": "node2", "Uuid": "${NODE_UUID[2]}", "Jobs": 16, "Backends": [ "http://127.0.0.1:${PORT[node2]}" ] },
-      { "Name": "node3", "Uuid": "${NODE_UUID[3]}", "Jobs": 16, "Backends": [ "http://127.0.0.1:${PORT[node3]}" ] } ],
-    "Clusters": [ { "Name": "mycluster", "Uuid": "$CLUSTER_UUID", "Nodes": [ "node1", "node2", "node3" ] } ],
-    "Anonymous": { "*": "full" },
-    "Locking": { "TokenKey": "$(head -c 32 /dev/urandom | base64)" } },
-  "Serilog": { "MinimumLevel": { "Default": "Warning" } } }
-EOF
+start_cluster_lab 16
 PORT[edge]=$(free_port)
 # shellcheck disable=SC2086 # EDGE_ENV is a list of VAR=value words
 start "$WORK/edge.log" "$WORK" env $EDGE_ENV dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "http://127.0.0.1:${PORT[edge]}"

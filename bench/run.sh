@@ -25,45 +25,19 @@ while [ $# -gt 0 ]; do
   esac
 done
 # --rounds after --quick wins.
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT="$ROOT/bench/results"
-CLIENT=00000000-0000-4000-8000-00000000bec0
-
-need() { command -v "$1" >/dev/null || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
+. "$(dirname "$0")/lib.sh"
+bench_init bench
 need git-annex "apt-get install git-annex"
 need caddy "apt-get install caddy"
 need curl "apt-get install curl"
 need dotnet "the .NET 10 SDK"
 need python3 "apt-get install python3"
 
-WORK=$(mktemp -d /tmp/annexedge-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  # The services' logs explain most failures; keep them.
-  mkdir -p "$OUT/failed" && cp "$WORK"/*.log "$OUT/failed/" 2>/dev/null && log "logs kept in $OUT/failed/"
-  exit 1
-}
-. "$(dirname "$0")/lib.sh"
-
-log "building (Release)"
-dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
+build_edge
 dotnet build -c Release --nologo -v q "$ROOT/bench/AnnexEdge.Bench" >"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log"; die "build of the load generator"; }
-EDGE_DLL="$ROOT/src/AnnexEdge/bin/Release/net10.0/AnnexEdge.dll"
 LOADGEN="$ROOT/bench/AnnexEdge.Bench/bin/Release/net10.0/AnnexEdge.Bench.dll"
 
 log "creating the node's repository with a $GET_MIB MiB object"
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 git init -q -b main "$WORK/node"
 (cd "$WORK/node" && git annex init -q bench-node)
 head -c "${GET_MIB}M" /dev/urandom >"$WORK/node/big.bin"

@@ -69,6 +69,15 @@ internal sealed class GitOptions
     /// than appending, so it needs <c>full</c>).
     /// </summary>
     public bool AppendOnlyMayPush { get; set; }
+
+    /// <summary>
+    /// Most <c>git http-backend</c> programs the edge runs at once (default twice the processors): each clone or push
+    /// is a git process that can keep a core busy, so without a bound a burst of clones takes the machine.
+    /// </summary>
+    public int MaxBackendProcesses { get; set; } = 2 * Environment.ProcessorCount;
+
+    /// <summary>How long a git request waits for a free <see cref="MaxBackendProcesses"/> slot before it gets 503.</summary>
+    public TimeSpan BackendQueueTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>A user of the edge, authenticated with HTTP Basic auth.</summary>

@@ -194,6 +194,11 @@ internal static partial class AnnexEdgeOptionsValidator
     private static void ValidateGit(AnnexEdgeOptions options, List<string> errors)
     {
         const string prefix = AnnexEdgeOptions.SectionName;
+        if (options.Git.MaxBackendProcesses < 1 || options.Git.BackendQueueTimeout < TimeSpan.Zero)
+        {
+            errors.Add($"{prefix}:Git: MaxBackendProcesses ({options.Git.MaxBackendProcesses}) must be 1 or more and BackendQueueTimeout ({options.Git.BackendQueueTimeout}) not negative");
+        }
+
         if (options.PublicUrl is { } publicUrl && !(IsPlainHttpUrl(publicUrl) && new Uri(publicUrl).AbsolutePath == "/"))
         {
             errors.Add($"{prefix}:PublicUrl \"{publicUrl}\" must be an absolute http:// or https:// URL of the edge itself, without path, query or user info (e.g. https://edge.example.org)");

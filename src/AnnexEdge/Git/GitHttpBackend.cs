@@ -1,20 +1,60 @@
 using System.Diagnostics;
 using System.Globalization;
+using AnnexEdge.Configuration;
 using AnnexEdge.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AnnexEdge.Git;
 
 /// <summary>
 /// Serves a git repository on this machine with git's own <c>git http-backend</c>, run as a CGI program per request
 /// with a clean environment. The request body is piped into it and its answer out to the client as they come, so a
-/// pack of any size passes through a small buffer; a client that goes away takes the program with it.
+/// pack of any size passes through a small buffer; a client that goes away takes the program with it. At most
+/// <c>Git:MaxBackendProcesses</c> run at once; a request that finds none free within <c>Git:BackendQueueTimeout</c> is
+/// answered 503 with <c>Retry-After</c>, which git clients show as an error to try again.
 /// </summary>
-internal sealed partial class GitHttpBackend(ILogger<GitHttpBackend> logger)
+internal sealed partial class GitHttpBackend(IOptions<AnnexEdgeOptions> options, ILogger<GitHttpBackend> logger) : IDisposable
 {
     /// <summary>The program that runs <c>http-backend</c>: git from PATH.</summary>
     public const string Git = "git";
 
+    private readonly GitOptions _options = options.Value.Git;
+    private readonly SemaphoreSlim _processes = new(options.Value.Git.MaxBackendProcesses);
+
     public async Task ServeAsync(HttpContext context, GitRepository repository, GitPath path)
+    {
+        bool free;
+        try
+        {
+            free = await _processes.WaitAsync(_options.BackendQueueTimeout, context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client gave up waiting: nothing to answer.
+            return;
+        }
+
+        if (!free)
+        {
+            Log.BackendsBusy(logger, repository.Name, path.ServiceName, _options.MaxBackendProcesses, _options.BackendQueueTimeout);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "10";
+            return;
+        }
+
+        try
+        {
+            await RunAsync(context, repository, path);
+        }
+        finally
+        {
+            _processes.Release();
+        }
+    }
+
+    public void Dispose() => _processes.Dispose();
+
+    private async Task RunAsync(HttpContext context, GitRepository repository, GitPath path)
     {
         var info = StartInfo(context, repository.Directory!, path);
         using var process = new Process { StartInfo = info };
@@ -230,6 +270,9 @@ internal sealed partial class GitHttpBackend(ILogger<GitHttpBackend> logger)
 
         [LoggerMessage(EdgeEventIds.GitBackendSaid, LogLevel.Information, "git http-backend for {Repository}: {Line}")]
         public static partial void BackendSaid(ILogger logger, string repository, string line);
+
+        [LoggerMessage(EdgeEventIds.GitBackendsBusy, LogLevel.Warning, "{Service} of {Repository} refused with 503: all {MaxBackendProcesses} git http-backend programs (Git:MaxBackendProcesses) stayed busy for {QueueTimeout}")]
+        public static partial void BackendsBusy(ILogger logger, string repository, string service, int maxBackendProcesses, TimeSpan queueTimeout);
 
         [LoggerMessage(EdgeEventIds.GitClientGone, LogLevel.Information, "Client went away during {Service} of {Repository} ({Reason}); git http-backend stopped")]
         public static partial void ClientGone(ILogger logger, string repository, string service, string reason);

@@ -70,4 +70,5 @@ internal static class EdgeEventIds
     public const int GitClientGone = 8004;
     public const int GitUpstreamFailed = 8005;
     public const int GitNoPublicUrl = 8006;
+    public const int GitBackendsBusy = 8007;
 }

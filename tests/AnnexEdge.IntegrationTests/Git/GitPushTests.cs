@@ -113,6 +113,40 @@ public sealed class GitPushTests
         await edge.EventAsync(EdgeEventIds.GitClientGone);
     }
 
+    [Fact]
+    public async Task A_git_request_that_finds_every_backend_process_busy_is_answered_503_with_retry_after_and_the_next_is_served()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var node = await P2pNode.StartAsync("node1");
+        var config = Config(node, new JsonObject { ["*"] = "full" });
+        config["Git"] = new JsonObject { ["MaxBackendProcesses"] = 1, ["BackendQueueTimeout"] = "00:00:01" };
+        await using var edge = await EdgeHost.StartAsync(config);
+        using var http = new HttpClient();
+        using var abort = new CancellationTokenSource();
+        var body = new StalledContent();
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-git-receive-pack-request");
+
+        // A push that never ends holds the only git http-backend.
+        var push = http.PostAsync(edge.Url + "/node1/git-receive-pack", body, abort.Token);
+        await Eventually.Async(() => BackendsOf(node.RepositoryPath).Length > 0, TimeSpan.FromSeconds(20), "git http-backend started for the push");
+
+        using (var busy = await http.GetAsync(edge.Url + "/node1/info/refs?service=git-upload-pack", ct))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(10), busy.Headers.RetryAfter?.Delta);
+        }
+
+        await edge.EventAsync(EdgeEventIds.GitBackendsBusy, e => e.Text("Repository") == "node1" && e.Number("MaxBackendProcesses") == 1);
+
+        await abort.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => push);
+        await Eventually.Async(async () =>
+        {
+            using var served = await http.GetAsync(edge.Url + "/node1/info/refs?service=git-upload-pack", ct);
+            return served.IsSuccessStatusCode;
+        }, TimeSpan.FromSeconds(20), "the advertisement served once the push's process ended");
+    }
+
     /// <summary>Live (not zombie) processes of this test process that run git http-backend for this repository.</summary>
     private static int[] BackendsOf(string repository) =>
         Directory.GetDirectories("/proc")

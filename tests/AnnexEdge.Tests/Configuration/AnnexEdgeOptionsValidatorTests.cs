@@ -445,4 +445,16 @@ public sealed class AnnexEdgeOptionsValidatorTests
 
         Assert.Equal(valid, AnnexEdgeOptionsValidator.Errors(options).Count == 0);
     }
+
+    [Theory]
+    [InlineData(0, "00:00:30")]
+    [InlineData(4, "-00:00:01")]
+    public void Git_backend_process_limit_must_be_positive_and_its_queue_timeout_not_negative(int max, string timeout)
+    {
+        var options = Valid();
+        options.Git.MaxBackendProcesses = max;
+        options.Git.BackendQueueTimeout = TimeSpan.Parse(timeout, System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Contains("MaxBackendProcesses", SingleError(options), StringComparison.Ordinal);
+    }
 }
