@@ -53,6 +53,7 @@ internal static partial class EdgeApplication
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(ConfigVersion.Of(configFile, TimeProvider.System.GetUtcNow()));
+        builder.Services.AddSingleton(ConfiguredCertificates.Load(builder.Configuration));
         var recentProblems = new RecentProblems();
         builder.Services.AddSingleton(recentProblems);
 

@@ -101,6 +101,14 @@ internal sealed class StateGauges
             }
         }
 
+        foreach (var configured in _services.GetRequiredService<ConfiguredCertificates>().All)
+        {
+            foreach (var domain in configured.Domains)
+            {
+                _certificateExpiry.WithLabels(domain).Set(configured.NotAfter.ToUnixTimeSeconds());
+            }
+        }
+
         if (_services.GetService<RenewalState>()?.Last is { } renewal)
         {
             _renewalSuccess.Set(renewal.Succeeded ? 1 : 0);

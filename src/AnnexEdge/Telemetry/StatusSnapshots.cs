@@ -55,6 +55,9 @@ internal sealed class StatusSnapshots(
             certificates.Add(new CertificateView(serving.Domains, leaf.Subject, new DateTimeOffset(leaf.NotAfter.ToUniversalTime()), serving.IsFallback));
         }
 
+        certificates.AddRange(services.GetRequiredService<ConfiguredCertificates>().All
+            .Select(c => new CertificateView(c.Domains, c.Subject, c.NotAfter, SelfSigned: false)));
+
         var renewal = services.GetService<RenewalState>()?.Last is { } last ? new CertificateRenewalView(last.At, last.Succeeded, last.Problem) : null;
         return new StatusSnapshot(time.GetUtcNow(), config, repositories, clusters, running, certificates, renewal, problems.Snapshot());
     }

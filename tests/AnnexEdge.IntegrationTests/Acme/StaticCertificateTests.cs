@@ -62,6 +62,14 @@ public sealed class StaticCertificateTests
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         Assert.Equal(certificate.Thumbprint, served.Thumbprint);
         Assert.DoesNotContain("ACME", edge.Logs);
+
+        // An operator's certificate expires too: its expiry is in metrics and on the status page like an ACME one's.
+        var metrics = PrometheusText.Parse(await client.GetStringAsync("/metrics", TestContext.Current.CancellationToken));
+        Assert.Equal(
+            new DateTimeOffset(certificate.NotAfter.ToUniversalTime()).ToUnixTimeSeconds(),
+            metrics.Value("annexedge_certificate_expiry_timestamp_seconds", ("domain", AcmeEdge.DefaultDomain)));
+        var page = await client.GetStringAsync("/_annexedge/", TestContext.Current.CancellationToken);
+        Assert.Contains("<tr><td>" + AcmeEdge.DefaultDomain + "</td>", page);
     }
 
     private static JsonObject CertificateFiles(TempDirectory files) => new()
