@@ -9,7 +9,8 @@ META.env lines: KEY=VALUE (sizes, versions, memory peaks)
 import statistics
 import sys
 
-PATHS = [("direct", "direct"), ("edge", "edge"), ("edge-info", "edge, Information log"), ("caddy", "Caddy")]
+PATHS = [("direct", "direct"), ("edge", "edge"), ("edge-info", "edge, Information log"), ("caddy", "Caddy"),
+         ("edge-tls", "edge, HTTPS"), ("caddy-tls", "Caddy, HTTPS")]
 
 
 def load_cpu(cpu_path, tick):
@@ -103,6 +104,24 @@ def main():
             target = "edge ≥ 0.8× direct and ≥ Caddy"
             met = ed is not None and ec is not None and ed >= 0.8 and ec >= 1.0
         out.append(f"| {label} | {fmt(ed)} | {fmt(ei)} | {fmt(cd)} | {fmt(ec)} | {target} | {'yes' if met else 'NO'} |")
+    if any(p == "edge-tls" for p, _ in paths):
+        out.append("")
+        out.append("Over HTTPS (client to proxy; the same certificate for both, plain HTTP to the node): speed of the edge "
+                   "against Caddy (>1 = faster) and CPU per operation of each (medians).")
+        out.append("")
+        out.append("| operation | edge/Caddy speed | target | met | edge CPU | Caddy CPU | CPU target | met |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for op, label, _, timed in ops:
+            ec = speed(op, "edge-tls", "caddy-tls", timed)
+            goal = 1.1 if op == "get" else 1.0
+            scale, unit = (1e3, "ms") if timed else (1e6, "µs")
+            ecpu, ccpu = proxy_cpu.get((op, "edge-tls")), proxy_cpu.get((op, "caddy-tls"))
+            em = statistics.median(ecpu) if ecpu else None
+            cm = statistics.median(ccpu) if ccpu else None
+            cpu_met = em is not None and cm is not None and em <= cm
+            out.append(f"| {label} | {fmt(ec)} | ≥ {goal}× | {'yes' if ec is not None and ec >= goal else 'NO'} | "
+                       f"{'–' if em is None else f'{em * scale:.0f} {unit}'} | {'–' if cm is None else f'{cm * scale:.0f} {unit}'} | "
+                       f"≤ Caddy's | {'yes' if cpu_met else 'NO'} |")
     out.append("")
     out.append("CPU time per operation (median; ms per GET/PUT, µs per checkpresent request): of the proxy, "
                "and of the node when reached directly. This is less disturbed than wall time by other load on "

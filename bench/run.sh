@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of AnnexEdge's core against a direct connection to one `git annex p2phttp` node and against Caddy
-# as a plain reverse proxy in front of the same node. Everything runs on loopback; the paths are measured in turn
-# (direct, edge, edge with Information log, Caddy, direct, ...; each round starting one path further) so that
-# machine noise hits them alike.
+# as a plain reverse proxy in front of the same node, over plain HTTP and over HTTPS (the client talks TLS to the edge
+# and to Caddy, both with the same self-signed ECDSA P-256 certificate from files; both talk plain HTTP to the node).
+# Everything runs on loopback; the paths are measured in turn (direct, edge, edge with Information log, Caddy, edge
+# over HTTPS, Caddy over HTTPS, direct, ...; each round starting one path further) so that machine noise hits them
+# alike.
 #
 # usage: bench/run.sh [--rounds N] [--quick] [--edge-env NAME=VALUE]... [--second-edge-transport NAME]
 #   --quick     smoke run: GET 64 MiB, PUT 32 MiB, 2 s per req/s measurement, 2 rounds
@@ -32,10 +34,18 @@ need caddy "apt-get install caddy"
 need curl "apt-get install curl"
 need dotnet "the .NET 10 SDK"
 need python3 "apt-get install python3"
+need openssl "apt-get install openssl"
 
 build_edge
 dotnet build -c Release --nologo -v q "$ROOT/bench/AnnexEdge.Bench" >"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log"; die "build of the load generator"; }
 LOADGEN="$ROOT/bench/AnnexEdge.Bench/bin/Release/net10.0/AnnexEdge.Bench.dll"
+
+# One certificate for both TLS paths, trusted by the clients (curl --cacert, the load generator's BENCH_CA_FILE) alone.
+mkdir -p "$WORK/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>"$WORK/openssl.log" \
+  || die "openssl could not make the benchmark's certificate"
+export CURL_CA_BUNDLE="$WORK/tls/cert.pem" BENCH_CA_FILE="$WORK/tls/cert.pem"
 
 log "creating the node's repository with a $GET_MIB MiB object"
 git init -q -b main "$WORK/node"
@@ -74,13 +84,18 @@ else
   write_edge_config "$WORK/edge-info.json" ''
 fi
 EDGE_PORT=$(free_port)
-start "$WORK/edge.log" "$WORK" env "${EDGE_ENV[@]}" dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "http://127.0.0.1:$EDGE_PORT"
+EDGE_TLS_PORT=$(free_port)
+# The main edge serves both: plain HTTP and HTTPS with the certificate files, as an operator configures Kestrel.
+start "$WORK/edge.log" "$WORK" env "${EDGE_ENV[@]}" dotnet "$EDGE_DLL" --config "$WORK/edge.json" \
+  --urls "http://127.0.0.1:$EDGE_PORT;https://127.0.0.1:$EDGE_TLS_PORT" \
+  --Kestrel:Certificates:Default:Path="$WORK/tls/cert.pem" --Kestrel:Certificates:Default:KeyPath="$WORK/tls/key.pem"
 EDGE_PID=${PIDS[-1]}
 EDGE_INFO_PORT=$(free_port)
 start "$WORK/edge-info.log" "$WORK" env "${EDGE_ENV[@]}" "${SECOND_ENV[@]}" dotnet "$EDGE_DLL" --config "$WORK/edge-info.json" --urls "http://127.0.0.1:$EDGE_INFO_PORT"
 EDGE_INFO_PID=${PIDS[-1]}
 
 CADDY_PORT=$(free_port)
+CADDY_TLS_PORT=$(free_port)
 mkdir -p "$WORK/caddy"
 # A plain reverse proxy: streaming responses (flush_interval -1); Caddy 2.6 buffers no request bodies by default.
 cat >"$WORK/caddy/Caddyfile" <<EOF
@@ -90,6 +105,12 @@ cat >"$WORK/caddy/Caddyfile" <<EOF
   storage file_system $WORK/caddy/data
 }
 http://127.0.0.1:$CADDY_PORT {
+  reverse_proxy 127.0.0.1:$NODE_PORT {
+    flush_interval -1
+  }
+}
+https://127.0.0.1:$CADDY_TLS_PORT {
+  tls $WORK/tls/cert.pem $WORK/tls/key.pem
   reverse_proxy 127.0.0.1:$NODE_PORT {
     flush_interval -1
   }
@@ -104,8 +125,10 @@ declare -A BASE=(
   [edge]="http://127.0.0.1:$EDGE_PORT"
   [edge-info]="http://127.0.0.1:$EDGE_INFO_PORT"
   [caddy]="http://127.0.0.1:$CADDY_PORT"
+  [edge-tls]="https://127.0.0.1:$EDGE_TLS_PORT"
+  [caddy-tls]="https://127.0.0.1:$CADDY_TLS_PORT"
 )
-PATHS=(direct edge edge-info caddy)
+PATHS=(direct edge edge-info caddy edge-tls caddy-tls)
 for p in "${PATHS[@]}"; do
   wait_for "$p" curl -sf -X POST "${BASE[$p]}/git-annex/$UUID/v4/gettimestamp?clientuuid=$CLIENT"
 done
@@ -161,7 +184,7 @@ measure_rps() { # path concurrency -> requests/s
 }
 
 # utime+stime of a process in clock ticks: CPU cost is less disturbed than wall time by other load on the machine.
-declare -A PID=([direct]=$NODE_PID [edge]=$EDGE_PID [edge-info]=$EDGE_INFO_PID [caddy]=$CADDY_PID)
+declare -A PID=([direct]=$NODE_PID [edge]=$EDGE_PID [edge-info]=$EDGE_INFO_PID [caddy]=$CADDY_PID [edge-tls]=$EDGE_PID [caddy-tls]=$CADDY_PID)
 record() { # operation path measure-command... ; appends to results.tsv and cpu.tsv
   local op=$1 p=$2 n0 x0 n1 x1 r; shift 2
   n0=$(ticks "$NODE_PID"); x0=$(ticks "${PID[$p]}")

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 
 // Closed-loop load generator for one POST URL (p2phttp checkpresent):
-//   AnnexEdge.Bench URL CONCURRENCY SECONDS
+//   [BENCH_CA_FILE=cert.pem] AnnexEdge.Bench URL CONCURRENCY SECONDS
 // Prints "<requests per second> <errors> <all answers>": the rate and errors count answers inside the measured
 // window; the last figure includes the warm-up, for CPU cost per request. Every request uses a pooled keep-alive connection, as git-annex does.
 if (args.Length != 3
@@ -21,6 +21,17 @@ using var handler = new SocketsHttpHandler
     UseCookies = false,
     AutomaticDecompression = System.Net.DecompressionMethods.None,
 };
+// An https URL is verified against the certificate in BENCH_CA_FILE alone (the benchmark's self-signed one).
+if (Environment.GetEnvironmentVariable("BENCH_CA_FILE") is { Length: > 0 } caFile)
+{
+    var policy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+    {
+        TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+    };
+    policy.CustomTrustStore.Add(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(caFile));
+    handler.SslOptions.CertificateChainPolicy = policy;
+}
+
 using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
 
 // Connections are opened and the JIT warmed before the clock starts.
