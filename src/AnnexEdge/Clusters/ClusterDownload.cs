@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
+using AnnexEdge.Telemetry;
 
 namespace AnnexEdge.Clusters;
 
@@ -18,7 +19,7 @@ namespace AnnexEdge.Clusters;
 /// next GET whole.
 /// </summary>
 internal sealed partial class ClusterDownload(
-    NodeClient nodes, ClusterCheckPresent checkPresent, IOptions<AnnexEdgeOptions> options, ILogger<ClusterDownload> logger)
+    NodeClient nodes, ClusterCheckPresent checkPresent, EdgeMetrics metrics, IOptions<AnnexEdgeOptions> options, ILogger<ClusterDownload> logger)
 {
     private const int ChunkSize = 64 * 1024;
 
@@ -98,6 +99,8 @@ internal sealed partial class ClusterDownload(
                 // The node's bytes are read straight into Kestrel's output buffer: no copy in between.
                 var writer = context.Response.BodyWriter;
                 var sentBefore = sent;
+                var measured = metrics.NodeDownloadStarted((Cluster)feature.Target, node);
+                var outcome = EdgeMetrics.DownloadOutcome.Failed;
                 try
                 {
                     await using var body = await message.Content.ReadAsStreamAsync(activity.Token);
@@ -136,6 +139,7 @@ internal sealed partial class ClusterDownload(
                 {
                     if (stall.IsCancellationRequested)
                     {
+                        outcome = EdgeMetrics.DownloadOutcome.TimedOut;
                         if (sent > sentBefore && !again.Contains(node))
                         {
                             // A short answer after some progress, not (yet) a wedged node: it stays in rotation, to
@@ -147,6 +151,10 @@ internal sealed partial class ClusterDownload(
                             response!.Failed();
                         }
                     }
+                }
+                finally
+                {
+                    measured.End(sent == total ? EdgeMetrics.DownloadOutcome.Complete : outcome, sent - sentBefore);
                 }
 
                 if (sent == total)

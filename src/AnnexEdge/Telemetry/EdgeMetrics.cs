@@ -41,6 +41,9 @@ internal sealed class EdgeMetrics
     private readonly Counter _nodeBytes;
     private readonly Gauge _nodeInFlight;
     private readonly Histogram _nodeDuration;
+    private readonly Gauge _nodeDownloadsInFlight;
+    private readonly Counter _nodeReceivedBytes;
+    private readonly Histogram _nodeDownloadDuration;
     private readonly Histogram _fanOutWidth;
     private readonly Counter _nodeOutcomes;
     private readonly Counter _healthTransitions;
@@ -84,6 +87,18 @@ internal sealed class EdgeMetrics
             "Uploads the cluster gateway is sending to a node now.", ["cluster", "node"]);
         _nodeDuration = factory.CreateHistogram(Prefix + "node_upload_duration_seconds",
             "Duration of the cluster gateway's uploads to a node, from the request to the node's answer, by outcome.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["cluster", "node", "outcome"],
+                Buckets = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600],
+            });
+        _nodeDownloadsInFlight = factory.CreateGauge(Prefix + "node_downloads_in_flight",
+            "Downloads the cluster gateway is taking from a node now for a client's GET.", ["cluster", "node"]);
+        _nodeReceivedBytes = factory.CreateCounter(Prefix + "node_received_bytes_total",
+            "Bytes the cluster gateway received from a node in downloads (counted when each node's part ends).", ["cluster", "node"]);
+        _nodeDownloadDuration = factory.CreateHistogram(Prefix + "node_download_duration_seconds",
+            "Duration of the cluster gateway's downloads from a node, by outcome: complete (the node sent the rest of the object), "
+            + "timed_out (it stopped sending for Forwarding:ActivityTimeout) or failed (its connection broke, or the client left).",
             new HistogramConfiguration
             {
                 LabelNames = ["cluster", "node", "outcome"],
@@ -169,6 +184,14 @@ internal sealed class EdgeMetrics
         return new NodeTransfer(this, cluster.Name, node.Name, inFlight, Stopwatch.GetTimestamp());
     }
 
+    /// <summary>Counts one download from a node as in flight until <see cref="NodeDownload.End"/>.</summary>
+    public NodeDownload NodeDownloadStarted(Cluster cluster, Repository node)
+    {
+        var inFlight = _nodeDownloadsInFlight.WithLabels(cluster.Name, node.Name);
+        inFlight.Inc();
+        return new NodeDownload(this, cluster.Name, node.Name, inFlight, Stopwatch.GetTimestamp());
+    }
+
     public void FanOutStarted(Cluster cluster, int width) => _fanOutWidth.WithLabels(cluster.Name).Observe(width);
 
     /// <summary>A node of a cluster put that was sent nothing (its transfers end in <see cref="NodeTransfer.End"/>).</summary>
@@ -202,6 +225,34 @@ internal sealed class EdgeMetrics
 
     /// <param name="busy">Refused for checks running rather than for failures.</param>
     public void LoginThrottled(bool busy) => _loginsThrottled.WithLabels(busy ? "busy" : "failures").Inc();
+
+    /// <summary>How a node's part of a cluster download ended (the <c>outcome</c> label).</summary>
+    internal enum DownloadOutcome
+    {
+        Complete,
+        TimedOut,
+        Failed,
+    }
+
+    /// <summary>One download of the gateway from one node: in flight until <see cref="End"/>.</summary>
+    internal sealed class NodeDownload(EdgeMetrics metrics, string cluster, string node, Gauge.Child inFlight, long started)
+    {
+        public void End(DownloadOutcome outcome, long bytesReceived)
+        {
+            inFlight.Dec();
+            var name = outcome switch
+            {
+                DownloadOutcome.Complete => "complete",
+                DownloadOutcome.TimedOut => "timed_out",
+                _ => "failed",
+            };
+            metrics._nodeDownloadDuration.WithLabels(cluster, node, name).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            if (bytesReceived > 0)
+            {
+                metrics._nodeReceivedBytes.WithLabels(cluster, node).Inc(bytesReceived);
+            }
+        }
+    }
 
     /// <summary>One upload of the gateway to one node: in flight until <see cref="End"/>.</summary>
     internal sealed class NodeTransfer(EdgeMetrics metrics, string cluster, string node, Gauge.Child inFlight, long started)

@@ -115,6 +115,17 @@ public sealed class ClusterNodeFailureTests
         Assert.Equal(content.Length, received);
         Assert.Equal(content.Sha256, hash.GetHashAndReset());
         await lab.Edge.EventAsync(EdgeEventIds.ClusterDownloadResumed, e => e.Text("Node") == lab.Nodes[1].Name);
+
+        // Metrics say which node served what: node1 failed mid-body, node2 sent the rest, none is in flight now.
+        var metrics = PrometheusText.Parse(await lab.Http.GetStringAsync(lab.Edge.Url + "/metrics", ct));
+        (string, string) Node(int i) => ("node", lab.Nodes[i].Name);
+        var fromFirst = metrics.Value("annexedge_node_received_bytes_total", Node(0)) ?? 0;
+        var fromSecond = metrics.Value("annexedge_node_received_bytes_total", Node(1)) ?? 0;
+        Assert.InRange(fromFirst, 32.0 * 1024 * 1024, content.Length - 1);
+        Assert.Equal(content.Length, fromFirst + fromSecond);
+        Assert.Equal(1, metrics.Value("annexedge_node_download_duration_seconds_count", Node(0), ("outcome", "failed")));
+        Assert.Equal(1, metrics.Value("annexedge_node_download_duration_seconds_count", Node(1), ("outcome", "complete")));
+        Assert.Equal(0, metrics.Value("annexedge_node_downloads_in_flight"));
     }
 
     [Fact]
