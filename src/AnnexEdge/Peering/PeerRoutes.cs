@@ -1,0 +1,91 @@
+using System.Collections.Frozen;
+using AnnexEdge.Clusters;
+using AnnexEdge.Configuration;
+using AnnexEdge.Logging;
+using AnnexEdge.Routing;
+using Microsoft.Extensions.Options;
+
+namespace AnnexEdge.Peering;
+
+/// <summary>
+/// This edge's routing table over its own nodes and its peers (<see cref="RouteTable"/>), kept up to date by the
+/// <see cref="PeerRefresher"/>, and what the request path asks of it: which peer a node UUID that no configured
+/// repository has is reached through.
+/// </summary>
+internal sealed partial class PeerRoutes
+{
+    private readonly RepositoryCatalog _catalog;
+    private readonly NodeClient _nodes;
+    private readonly ILogger<PeerRoutes> _logger;
+    private readonly FrozenDictionary<string, Peer> _peers;
+
+    public PeerRoutes(RepositoryCatalog catalog, NodeClient nodes, IOptions<AnnexEdgeOptions> options, TimeProvider time, ILogger<PeerRoutes> logger)
+    {
+        _catalog = catalog;
+        _nodes = nodes;
+        _logger = logger;
+        _peers = catalog.Peers.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
+        Table = new RouteTable(catalog.Peers.Select(p => new PeerLink(p.Name, p.Uuid, p.LinkCost, p.Nodes)), options.Value.Routing, time);
+    }
+
+    public RouteTable Table { get; }
+
+    /// <summary>The peers whose routes are fetched (AnnexEdges; a git-annex gateway advertises nothing).</summary>
+    public IEnumerable<Peer> AdvertisingPeers => _catalog.Peers.Where(p => p.Advertises);
+
+    public Peer? PeerByUuid(string uuid) => _catalog.Peers.FirstOrDefault(p => p.Uuid == uuid);
+
+    /// <summary>
+    /// A node this edge does not serve itself, as a repository reached through the cheapest peer not in the request's
+    /// <c>bypass</c>; null when no route reaches it.
+    /// </summary>
+    public Repository? Through(string uuid, IReadOnlyList<string> bypass)
+    {
+        if (Table.Best(uuid, bypass) is not { ViaUuid: not null } route)
+        {
+            return null;
+        }
+
+        var peer = _peers[route.Via!];
+        // No lock slots through a peer in this slice: a lockcontent is answered locked:false (always safe).
+        return new Repository(peer.Name, uuid, peer.Backends, Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices, route.Cost, MaxLocks: 0)
+        {
+            Via = peer,
+        };
+    }
+
+    /// <summary>Recomputes the table from the nodes' health now and the peers' last advertisements, logging each change.</summary>
+    public void Recompute()
+    {
+        var local = _catalog.Repositories.Select(r => new LocalNode(r.Uuid, r.Cost, _nodes.IsLive(r))).ToArray();
+        foreach (var change in Table.Recompute(local))
+        {
+            var after = change.After;
+            var via = after.Via ?? "direct";
+            if (!after.IsLive)
+            {
+                Log.RouteWithdrawn(_logger, change.Destination, via, after.Withdrawn!);
+            }
+            else if (change.Before is not { IsLive: true })
+            {
+                Log.RouteAdded(_logger, change.Destination, via, after.Hops, after.Cost);
+            }
+            else
+            {
+                Log.RouteChanged(_logger, change.Destination, change.Before.Via ?? "direct", via, after.Hops, after.Cost);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.RouteAdded, LogLevel.Information, "Route to {Destination} via {Via}: {Hops} hop(s), cost {Cost}")]
+        public static partial void RouteAdded(ILogger logger, string destination, string via, int hops, double cost);
+
+        [LoggerMessage(EdgeEventIds.RouteChanged, LogLevel.Information, "Route to {Destination} moved from {Before} to {Via}: {Hops} hop(s), cost {Cost}")]
+        public static partial void RouteChanged(ILogger logger, string destination, string before, string via, int hops, double cost);
+
+        [LoggerMessage(EdgeEventIds.RouteWithdrawn, LogLevel.Warning, "Route to {Destination} via {Via} withdrawn: {Reason}")]
+        public static partial void RouteWithdrawn(ILogger logger, string destination, string via, string reason);
+    }
+}
