@@ -105,6 +105,9 @@ public sealed class PeerRoutingTests
         Assert.True(await nodeB.HasKeyAsync(key), "B's node holds what was put through A");
         Assert.True(await P2pHttp.IsPresentAsync(api, key));
         Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(api, "key/" + key), ct));
+        // The peer's internal route is no way in for a client: only a request resolved to the peer passes it.
+        var (direct, _) = await P2pHttp.PostAsync($"{edgeA.Url}/_annexedge/via/b/{nodeB.Uuid}/v4/checkpresent?key={key}&clientuuid={P2pHttp.ClientUuid}", cancellationToken: ct);
+        Assert.Equal(404, direct);
         // B served them as requests to its node, from A (with A's credentials: B has no anonymous access at all).
         await edgeB.RequestEventAsync("GET", "/key/" + key, 200);
         Assert.Contains(edgeB.Events.All, e => e.IsRequest("POST", "/put", 200) && e.Text("User") == "edge-a");
