@@ -42,7 +42,7 @@ internal static partial class PeerEndpoints
             return Results.Json(new
             {
                 gateway = catalog.GatewayUuid,
-                routes = routes.Table.AdvertiseTo(peer.Uuid).Select(a => new { uuid = a.Uuid, cost = a.Cost, hops = a.Hops }),
+                routes = routes.Table.AdvertiseTo(peer.Uuid).Select(a => new { uuid = a.Uuid, cost = a.Cost, hops = a.Hops, clusters = a.Clusters ?? [] }),
             });
         });
 

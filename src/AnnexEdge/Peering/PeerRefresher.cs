@@ -120,12 +120,14 @@ internal sealed partial class PeerRefresher(
                 var uuid = item.GetProperty("uuid").GetString();
                 var cost = item.GetProperty("cost").GetDouble();
                 var hops = item.GetProperty("hops").GetInt32();
-                if (!AnnexEdgeOptionsValidator.IsUuid(uuid) || !double.IsFinite(cost) || cost < 0 || hops < 0)
+                string[]? clusters = item.TryGetProperty("clusters", out var memberOf) ? memberOf.EnumerateArray().Select(c => c.GetString()!).ToArray() : null;
+                if (!AnnexEdgeOptionsValidator.IsUuid(uuid) || !double.IsFinite(cost) || cost < 0 || hops < 0
+                    || (clusters is not null && !clusters.All(AnnexEdgeOptionsValidator.IsClusterUuid)))
                 {
                     return null;
                 }
 
-                routes.Add(new Advertisement(uuid!, cost, hops));
+                routes.Add(new Advertisement(uuid!, cost, hops, clusters is { Length: > 0 } ? clusters : null));
             }
 
             return routes;

@@ -25,7 +25,11 @@ internal sealed partial class PeerRoutes
         _nodes = nodes;
         _logger = logger;
         _peers = catalog.Peers.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
-        Table = new RouteTable(catalog.Peers.Select(p => new PeerLink(p.Name, p.Uuid, p.LinkCost, p.Nodes)), options.Value.Routing, time);
+        var clusterUuids = catalog.Clusters.ToDictionary(c => c.Name, c => c.Uuid, StringComparer.OrdinalIgnoreCase);
+        Table = new RouteTable(
+            catalog.Peers.Select(p => new PeerLink(p.Name, p.Uuid, p.LinkCost, p.Nodes, p.Clusters.Select(c => clusterUuids[c]).ToArray())),
+            options.Value.Routing,
+            time);
     }
 
     public RouteTable Table { get; }
@@ -41,14 +45,21 @@ internal sealed partial class PeerRoutes
     /// </summary>
     public Repository? Through(string uuid, IReadOnlyList<string> bypass)
     {
-        if (Table.Best(uuid, bypass) is not { ViaUuid: not null } route)
-        {
-            return null;
-        }
+        return Table.Best(uuid, bypass) is { ViaUuid: not null } route ? Node(route) : null;
+    }
 
+    /// <summary>
+    /// The cluster's nodes at other sites, each through the cheapest peer not in <paramref name="bypass"/>, at the
+    /// cost of the whole path (so a download tries them after every cheaper node).
+    /// </summary>
+    public IReadOnlyList<Repository> RemoteNodes(Cluster cluster, IReadOnlyList<string> bypass) =>
+        Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).ToArray();
+
+    private Repository Node(Route route)
+    {
         var peer = _peers[route.Via!];
         // No lock slots through a peer in this slice: a lockcontent is answered locked:false (always safe).
-        return new Repository(peer.Name, uuid, peer.Backends, Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices, route.Cost, MaxLocks: 0)
+        return new Repository(peer.Name, route.Destination, peer.Backends, Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices, route.Cost, MaxLocks: 0)
         {
             Via = peer,
         };
@@ -57,7 +68,9 @@ internal sealed partial class PeerRoutes
     /// <summary>Recomputes the table from the nodes' health now and the peers' last advertisements, logging each change.</summary>
     public void Recompute()
     {
-        var local = _catalog.Repositories.Select(r => new LocalNode(r.Uuid, r.Cost, _nodes.IsLive(r))).ToArray();
+        var local = _catalog.Repositories
+            .Select(r => new LocalNode(r.Uuid, r.Cost, _nodes.IsLive(r), _catalog.Clusters.Where(c => c.Nodes.Contains(r)).Select(c => c.Uuid).ToArray()))
+            .ToArray();
         foreach (var change in Table.Recompute(local))
         {
             var after = change.After;

@@ -2,14 +2,20 @@ using AnnexEdge.Configuration;
 
 namespace AnnexEdge.Peering;
 
-/// <summary>A node of this edge as routing sees it: reached directly at its configured Cost while live.</summary>
-internal sealed record LocalNode(string Uuid, double Cost, bool Live);
+/// <summary>A node of this edge as routing sees it: reached directly at its configured Cost while live; a node of those clusters (UUIDs).</summary>
+internal sealed record LocalNode(string Uuid, double Cost, bool Live, IReadOnlyList<string>? Clusters = null);
 
-/// <summary>One destination a gateway advertises: the node's UUID, its cost to it, and the gateway hops on its way.</summary>
-internal sealed record Advertisement(string Uuid, double Cost, int Hops);
+/// <summary>
+/// One destination a gateway advertises: the node's UUID, its cost to it, the gateway hops on its way, and the UUIDs of
+/// the clusters it is a node of (so a gateway of the same cluster can count it among the cluster's nodes).
+/// </summary>
+internal sealed record Advertisement(string Uuid, double Cost, int Hops, IReadOnlyList<string>? Clusters = null);
 
-/// <summary>A peer as routing sees it: its link cost, and for a git-annex gateway the nodes it reaches (it advertises nothing).</summary>
-internal sealed record PeerLink(string Name, string Uuid, double LinkCost, IReadOnlyList<string>? Nodes = null);
+/// <summary>
+/// A peer as routing sees it: its link cost, and for a git-annex gateway the nodes it reaches (it advertises nothing)
+/// and the UUIDs of the clusters they are nodes of.
+/// </summary>
+internal sealed record PeerLink(string Name, string Uuid, double LinkCost, IReadOnlyList<string>? Nodes = null, IReadOnlyList<string>? Clusters = null);
 
 /// <summary>
 /// The way to one destination: directly (<see cref="Via"/> null) or through a peer, with the hops and cost of the
@@ -18,6 +24,9 @@ internal sealed record PeerLink(string Name, string Uuid, double LinkCost, IRead
 internal sealed record Route(string Destination, string? Via, string? ViaUuid, int Hops, double Cost, DateTimeOffset Since, string? Withdrawn = null)
 {
     public bool IsLive => Withdrawn is null;
+
+    /// <summary>UUIDs of the clusters the destination is a node of.</summary>
+    public IReadOnlyList<string> Clusters { get; init; } = [];
 
     /// <summary>Same path, hops and cost (the time and withdrawal aside).</summary>
     public bool SamePath(Route other) =>
@@ -107,7 +116,7 @@ internal sealed class RouteTable
             var candidates = new Dictionary<string, List<Route>>(StringComparer.Ordinal);
             foreach (var node in local.Where(n => n.Live))
             {
-                Add(candidates, new Route(node.Uuid, null, null, 0, node.Cost, now));
+                Add(candidates, new Route(node.Uuid, null, null, 0, node.Cost, now) { Clusters = node.Clusters ?? [] });
             }
 
             foreach (var peer in _peers.Values.Where(p => IsUp(p, now)))
@@ -117,7 +126,10 @@ internal sealed class RouteTable
                     var hops = advertised.Hops + 1;
                     if (hops <= _options.MaxHops)
                     {
-                        Add(candidates, new Route(advertised.Uuid, peer.Link.Name, peer.Link.Uuid, hops, advertised.Cost + peer.Link.LinkCost, now));
+                        Add(candidates, new Route(advertised.Uuid, peer.Link.Name, peer.Link.Uuid, hops, advertised.Cost + peer.Link.LinkCost, now)
+                        {
+                            Clusters = advertised.Clusters ?? [],
+                        });
                     }
                 }
             }
@@ -174,6 +186,22 @@ internal sealed class RouteTable
     }
 
     /// <summary>
+    /// The best route to each destination that is a node of the cluster, reached through a peer not in
+    /// <paramref name="bypass"/> (the cluster's nodes at other sites, for the cluster's downloads).
+    /// </summary>
+    public IReadOnlyList<Route> ThroughPeers(string clusterUuid, IReadOnlyCollection<string> bypass)
+    {
+        lock (_gate)
+        {
+            return _candidates.Values
+                .Select(ordered => ordered.FirstOrDefault(r => r.ViaUuid is null || !bypass.Contains(r.ViaUuid)))
+                .Where(r => r is { ViaUuid: not null } && r.Clusters.Contains(clusterUuid, StringComparer.Ordinal) && !bypass.Contains(r.Destination))
+                .Select(r => r!)
+                .ToArray();
+        }
+    }
+
+    /// <summary>
     /// What this edge advertises to a peer: every live best route, except those learned from that very peer (split
     /// horizon: offering a peer its own path back would make a loop the moment the peer loses it).
     /// </summary>
@@ -184,7 +212,7 @@ internal sealed class RouteTable
             return _routes.Values
                 .Where(r => r.IsLive && r.ViaUuid != peerUuid)
                 .OrderBy(r => r.Destination, StringComparer.Ordinal)
-                .Select(r => new Advertisement(r.Destination, r.Cost, r.Hops))
+                .Select(r => new Advertisement(r.Destination, r.Cost, r.Hops, r.Clusters.Count == 0 ? null : r.Clusters))
                 .ToArray();
         }
     }
@@ -212,7 +240,7 @@ internal sealed class RouteTable
     });
 
     private static IEnumerable<Advertisement> Advertisement(PeerState peer) =>
-        peer.Link.Nodes is { } nodes ? nodes.Select(n => new Advertisement(n, 0, 0)) : peer.Routes;
+        peer.Link.Nodes is { } nodes ? nodes.Select(n => new Advertisement(n, 0, 0, peer.Link.Clusters)) : peer.Routes;
 
     private bool IsUp(PeerState peer, DateTimeOffset now) =>
         peer.Link.Nodes is not null

@@ -123,6 +123,34 @@ public sealed class PeerRoutingTests
     }
 
     [Fact]
+    public async Task A_cluster_read_at_one_site_uses_another_sites_node_only_when_no_cheaper_node_has_the_key()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("reada");
+        await using var nodeB = await P2pNode.StartAsync("readb");
+        var (portA, portB) = (FreePort.Next(), FreePort.Next());
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, nodeB, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portB}");
+        await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10)), $"http://127.0.0.1:{portA}");
+        var (here, hereKey) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeA.Url, nodeA.Uuid), 200_000);
+        var (there, thereKey) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeB.Url, nodeB.Uuid), 200_000);
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to B's node", () => edgeA.Logs);
+        var cluster = P2pHttp.Api(edgeA.Url, ClusterUuid);
+
+        // Only B's node has it: the cluster at A finds it there and serves it, byte-exact.
+        Assert.True(await P2pHttp.IsPresentAsync(cluster, thereKey), edgeA.Logs);
+        Assert.Equal(there, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + thereKey), ct));
+        await edgeB.RequestEventAsync("GET", "/key/" + thereKey, 200);
+
+        // A's own node has it and is cheaper (100 against 110): B is not asked for the content.
+        Assert.Equal(here, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + hereKey), ct));
+        await edgeA.RequestEventAsync("GET", "/key/" + hereKey, 200);
+        Assert.DoesNotContain(edgeB.Events.All, e => e.IsRequest("GET", "/key/" + hereKey));
+
+        // Nobody has it: not present, and no site loops asking the other.
+        Assert.False(await P2pHttp.IsPresentAsync(cluster, P2pHttp.RandomObject(10).Key));
+    }
+
+    [Fact]
     public async Task A_request_that_could_loop_between_three_gateways_visits_each_at_most_once()
     {
         // A routing loop on purpose: each site believes the next one reaches X (a node nobody has), as a git-annex

@@ -199,6 +199,23 @@ public sealed class RouteTableTests
     }
 
     [Fact]
+    public void A_clusters_nodes_at_other_sites_are_those_advertised_as_its_nodes_through_peers_not_in_bypass()
+    {
+        const string cluster = "ac1f5c3e-2b44-8d01-9a7e-0c3b5d6e7f80";
+        const string z = "33333333-3333-4333-8333-333333333333";
+        var lab = new PeerLink("lab", "dddddddd-dddd-4ddd-8ddd-dddddddddddd", 30, [z], [cluster]);
+        var table = Table(B, lab);
+        table.Advertised("b", [new Advertisement(X, 100, 0, [cluster]), new Advertisement(Y, 100, 0)]);
+        table.Recompute([new LocalNode("44444444-4444-4444-8444-444444444444", 100, Live: true, [cluster])]);
+
+        Assert.Equal([(X, "b", 110.0), (z, "lab", 30.0)], table.ThroughPeers(cluster, []).Select(r => (r.Destination, r.Via!, r.Cost)).OrderBy(r => r.Item1));
+        Assert.Equal([z], table.ThroughPeers(cluster, [B.Uuid]).Select(r => r.Destination));
+        Assert.Empty(table.ThroughPeers("ac000000-0000-8000-8000-000000000000", []));
+        // The membership travels on: a third site learns it from this edge's advertisement.
+        Assert.Equal([cluster], table.AdvertiseTo(C.Uuid).Single(a => a.Uuid == X).Clusters);
+    }
+
+    [Fact]
     public void A_git_annex_gateway_peer_reaches_its_configured_nodes_at_its_link_cost_and_one_hop_without_fetching()
     {
         var table = Table(new PeerLink("lab", "dddddddd-dddd-4ddd-8ddd-dddddddddddd", 30, [X]));
