@@ -143,7 +143,8 @@ internal sealed class RouteTable
                 var before = _routes.GetValueOrDefault(destination);
                 if (before is not null && before.SamePath(best))
                 {
-                    routes[destination] = before;
+                    // Same path, same age; the clusters the node belongs to are taken as last advertised.
+                    routes[destination] = before with { Clusters = best.Clusters };
                 }
                 else
                 {
