@@ -19,7 +19,7 @@ internal sealed class HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog
     private readonly FrozenDictionary<string, Repository> _repositories = catalog.Repositories.ToFrozenDictionary(r => r.YarpClusterId, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _inRotation = new(StringComparer.Ordinal);
 
-    /// <summary>A backend of a repository moved into or out of rotation (routing recomputes and tells its peers).</summary>
+    /// <summary>A backend of a repository moved into or out of rotation (routing recomputes at once; see PeerRefresher).</summary>
     public event Action? RotationChanged;
 
     public void Observe(ClusterState cluster, DestinationState destination)
