@@ -1,3 +1,4 @@
+using AnnexEdge.Peering;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
@@ -15,7 +16,8 @@ internal sealed class ClusterGateway(
     ClusterCheckPresent checkPresent,
     ClusterDownload download,
     ClusterUpload upload,
-    ClusterRemove remove)
+    ClusterRemove remove,
+    PeerRoutes peers)
 {
     public Task ServeAsync(HttpContext context, P2pRequestFeature feature, Cluster cluster)
     {
@@ -24,16 +26,23 @@ internal sealed class ClusterGateway(
         return feature.Request.Endpoint switch
         {
             P2pEndpoint.GetTimestamp => context.AnswerAsync(P2pAnswers.Timestamp(clock.Timestamp())),
-            P2pEndpoint.CheckPresent => checkPresent.ServeAsync(context, feature, nodes, ct),
+            P2pEndpoint.CheckPresent => checkPresent.ServeAsync(context, feature, WithRemote(feature.Request, cluster, nodes), ct),
             P2pEndpoint.Remove or P2pEndpoint.RemoveBefore => remove.ServeAsync(context, feature, cluster, nodes, ct),
             P2pEndpoint.PutOffset => upload.PutOffsetAsync(context, feature, cluster, nodes, ct),
             P2pEndpoint.Put => upload.PutAsync(context, feature, cluster, nodes, ct),
-            P2pEndpoint.Key => download.ServeAsync(context, feature, nodes, ct),
+            P2pEndpoint.Key => download.ServeAsync(context, feature, WithRemote(feature.Request, cluster, nodes), ct),
             // LockPolicyMiddleware answers locks before this; should one get here, it is never claimed locked.
             P2pEndpoint.LockContent or P2pEndpoint.KeepLocked => context.AnswerAsync(P2pAnswers.Locked(false)),
             _ => context.RejectAsync(P2pRejection.NotFound),
         };
     }
+
+    /// <summary>
+    /// For reads: the cluster's nodes at other sites too, through their peers, at the cost of the whole path. Uploads
+    /// and removals stay with the local nodes (multi-site writes are not built yet: docs/multisite.md).
+    /// </summary>
+    private Repository[] WithRemote(P2pRequest request, Cluster cluster, Repository[] local) =>
+        [.. local, .. peers.RemoteNodes(cluster, request.Bypass)];
 
     /// <summary>The cluster's nodes, less any the client asked to bypass.</summary>
     private static Repository[] NodesFor(P2pRequest request, Cluster cluster) =>

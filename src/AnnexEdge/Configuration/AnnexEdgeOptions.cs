@@ -59,6 +59,60 @@ internal sealed class AnnexEdgeOptions
 
     /// <summary>Git over smart HTTP (<c>/NAME</c>, <c>/NAME.git</c>) for repositories and clusters with a git source.</summary>
     public GitOptions Git { get; set; } = new();
+
+    /// <summary>Other gateways of the same clusters (other AnnexEdges, or git-annex p2phttp gateways): see docs/multisite.md.</summary>
+    public List<PeerOptions> Peers { get; set; } = [];
+
+    /// <summary>How routes to nodes behind peers are learned and aged (docs/multisite.md).</summary>
+    public RoutingOptions Routing { get; set; } = new();
+}
+
+/// <summary>
+/// Another gateway of the same clusters: an AnnexEdge (which advertises the nodes it reaches) or a git-annex p2phttp
+/// gateway (which advertises nothing: its <see cref="Nodes"/> are configured here).
+/// </summary>
+internal sealed class PeerOptions
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>The peer's gateway UUID (its <c>AnnexEdge:Uuid</c>, or the git-annex gateway repository's annex.uuid).</summary>
+    public string Uuid { get; set; } = "";
+
+    /// <summary>Base URLs of the peer; the edge appends <c>/git-annex/{uuid}/...</c> (and <c>/_annexedge/peer/routes</c>).</summary>
+    public List<string> Backends { get; set; } = [];
+
+    /// <summary>Cost of the link to the peer, added to every cost the peer advertises; default 100.</summary>
+    public double LinkCost { get; set; } = 100;
+
+    /// <summary>Names of this edge's clusters that the peer also serves.</summary>
+    public List<string> Clusters { get; set; } = [];
+
+    /// <summary>
+    /// Node UUIDs behind a peer that advertises nothing (a git-annex gateway), reached at <see cref="LinkCost"/> and one
+    /// hop. Unset: the peer is an AnnexEdge and its routes are fetched from it.
+    /// </summary>
+    public List<string>? Nodes { get; set; }
+
+    /// <summary>User the edge authenticates as to the peer (it needs <c>full</c> access to the shared clusters there).</summary>
+    public string? BackendUser { get; set; }
+
+    public string? BackendPassword { get; set; }
+}
+
+/// <summary>Distance-vector routing between peers.</summary>
+internal sealed class RoutingOptions
+{
+    /// <summary>Time between fetches of each AnnexEdge peer's routes (also fetched at once after a local node's health changes).</summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Routes longer than this many gateway hops are dropped, which bounds count-to-infinity after a withdrawal.</summary>
+    public int MaxHops { get; set; } = 16;
+
+    /// <summary>Consecutive failed fetches of a peer's routes after which its link counts as down and its routes are withdrawn.</summary>
+    public int LinkFailures { get; set; } = 3;
+
+    /// <summary>A peer's advertisement older than this (no successful fetch since) is withdrawn whatever the failure count.</summary>
+    public TimeSpan MaxRouteAge { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>How the edge serves git repositories over smart HTTP.</summary>

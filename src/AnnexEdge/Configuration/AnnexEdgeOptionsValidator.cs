@@ -111,6 +111,7 @@ internal static partial class AnnexEdgeOptionsValidator
         }
 
         ValidateClusters(options, names, uuids, errors);
+        ValidatePeers(options, names, uuids, errors);
         ValidateGit(options, errors);
 
         var health = options.HealthChecks;
@@ -323,6 +324,133 @@ internal static partial class AnnexEdgeOptionsValidator
             {
                 errors.Add($"{at}: TimestampSkewMargin must not be negative");
             }
+        }
+    }
+
+    private static void ValidatePeers(AnnexEdgeOptions options, Dictionary<string, int> repositoryNames, Dictionary<string, int> repositoryUuids, List<string> errors)
+    {
+        const string prefix = AnnexEdgeOptions.SectionName;
+        // With clusters, their own check says it already.
+        if (options.Peers.Count > 0 && options.Uuid is null && options.Clusters.Count == 0)
+        {
+            errors.Add($"{prefix}:Uuid is missing: an edge with Peers needs its own gateway UUID (peers know it by it, and forwarded requests carry it in bypass)");
+        }
+
+        var clusterNames = options.Clusters.Select(c => c.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var clusterUuids = options.Clusters.Select(c => c.Uuid).ToHashSet(StringComparer.Ordinal);
+        var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var uuids = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Peers.Count; i++)
+        {
+            var peer = options.Peers[i];
+            var at = $"{prefix}:Peers[{i}]" + (string.IsNullOrWhiteSpace(peer.Name) ? "" : $" ({peer.Name})");
+            if (string.IsNullOrWhiteSpace(peer.Name) || !NamePattern().IsMatch(peer.Name))
+            {
+                errors.Add($"{at}: Name is missing or holds characters other than letters, digits, '.', '_' and '-'");
+            }
+            else if (names.TryGetValue(peer.Name, out var first))
+            {
+                errors.Add($"{at}: Name \"{peer.Name}\" is already used by {prefix}:Peers[{first}]");
+            }
+            else if (repositoryNames.ContainsKey(peer.Name) || clusterNames.Contains(peer.Name))
+            {
+                errors.Add($"{at}: Name \"{peer.Name}\" is already the name of a repository or cluster (permissions and logs name peers by it)");
+            }
+            else
+            {
+                names[peer.Name] = i;
+            }
+
+            if (!IsUuid(peer.Uuid))
+            {
+                errors.Add($"{at}: Uuid \"{peer.Uuid}\" is not a UUID: give the peer's gateway UUID (its AnnexEdge:Uuid, or its gateway repository's annex.uuid)");
+            }
+            else if (uuids.TryGetValue(peer.Uuid, out var first))
+            {
+                errors.Add($"{at}: Uuid {peer.Uuid} is already used by {prefix}:Peers[{first}]");
+            }
+            else if (repositoryUuids.ContainsKey(peer.Uuid) || clusterUuids.Contains(peer.Uuid) || peer.Uuid == options.Uuid)
+            {
+                errors.Add($"{at}: Uuid {peer.Uuid} is already the UUID of a repository, a cluster or this edge: a peer is another gateway, with its own UUID");
+            }
+            else
+            {
+                uuids[peer.Uuid] = i;
+            }
+
+            if (peer.Backends.Count == 0)
+            {
+                errors.Add($"{at}: Backends is empty: give the peer's base URL, e.g. https://edge2.example.org");
+            }
+
+            for (var b = 0; b < peer.Backends.Count; b++)
+            {
+                if (!TryParseBackend(peer.Backends[b], out var problem))
+                {
+                    errors.Add($"{at}: Backends[{b}] \"{peer.Backends[b]}\" {problem}");
+                }
+            }
+
+            if (!double.IsFinite(peer.LinkCost) || peer.LinkCost < 0)
+            {
+                errors.Add($"{at}: LinkCost {peer.LinkCost} must be a number of 0 or more");
+            }
+
+            if (peer.Clusters.Count == 0)
+            {
+                errors.Add($"{at}: Clusters is empty: list the Names of this edge's clusters that the peer also serves");
+            }
+
+            foreach (var cluster in peer.Clusters.Where(c => !clusterNames.Contains(c)))
+            {
+                errors.Add($"{at}: cluster \"{cluster}\" is not the Name of any cluster in {prefix}:Clusters");
+            }
+
+            foreach (var node in peer.Nodes ?? [])
+            {
+                if (!IsUuid(node))
+                {
+                    errors.Add($"{at}: Nodes entry \"{node}\" is not a UUID (give the annex.uuid of each node behind the peer)");
+                }
+                else if (repositoryUuids.ContainsKey(node))
+                {
+                    errors.Add($"{at}: node {node} is a repository of this edge: it is reached directly, never through a peer");
+                }
+            }
+
+            if (peer.Nodes is { Count: 0 })
+            {
+                errors.Add($"{at}: Nodes is empty: list the node UUIDs behind a git-annex gateway, or leave Nodes out for an AnnexEdge peer (its routes are fetched)");
+            }
+
+            if (peer.BackendUser is null != peer.BackendPassword is null)
+            {
+                errors.Add($"{at}: BackendUser and BackendPassword go together");
+            }
+            else if (peer.BackendUser is { } user && (user.Length == 0 || user.Contains(':', StringComparison.Ordinal)))
+            {
+                errors.Add($"{at}: BackendUser must be non-empty and hold no ':'");
+            }
+        }
+
+        var routing = options.Routing;
+        if (routing.RefreshInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"{prefix}:Routing:RefreshInterval {routing.RefreshInterval} must be a positive duration (e.g. \"00:00:30\")");
+        }
+        else if (routing.MaxRouteAge <= routing.RefreshInterval)
+        {
+            errors.Add($"{prefix}:Routing:MaxRouteAge {routing.MaxRouteAge} must be longer than RefreshInterval {routing.RefreshInterval}, or every route would expire between two fetches");
+        }
+
+        if (routing.MaxHops is < 1 or > 255)
+        {
+            errors.Add($"{prefix}:Routing:MaxHops {routing.MaxHops} must be between 1 and 255 (16 bounds count-to-infinity quickly)");
+        }
+
+        if (routing.LinkFailures < 1)
+        {
+            errors.Add($"{prefix}:Routing:LinkFailures {routing.LinkFailures} must be 1 or more");
         }
     }
 

@@ -10,7 +10,7 @@ namespace AnnexEdge.Forwarding;
 
 /// <summary>
 /// YARP's client factory with a connect timeout, so a dead host is noticed in seconds, not minutes, with the
-/// repository's backend credentials in place of the client's, and with content downloads on the configured
+/// repository's (or peer's) backend credentials in place of the client's, and with content downloads on the configured
 /// <see cref="DownloadTransport"/>.
 /// </summary>
 internal sealed class EdgeHttpClientFactory(
@@ -27,12 +27,15 @@ internal sealed class EdgeHttpClientFactory(
     {
         var name = catalog.Repositories.FirstOrDefault(r => r.YarpClusterId == context.ClusterId)?.Name;
         var repository = options.Value.Repositories.FirstOrDefault(r => r.Name == name);
+        // A peer is sent its own credentials, never a client's (Peers[].BackendUser).
+        var peerName = catalog.Peers.FirstOrDefault(p => p.YarpClusterId == context.ClusterId)?.Name;
+        var peer = options.Value.Peers.FirstOrDefault(p => p.Name == peerName);
         var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time);
 
         return new BackendCredentialsHandler(
             new ProbeTimingHandler(wrapped, probes, time),
-            repository?.BackendUser,
-            repository?.BackendPassword,
+            repository?.BackendUser ?? peer?.BackendUser,
+            repository?.BackendPassword ?? peer?.BackendPassword,
             repository?.ForwardClientAuthorization ?? false);
     }
 }

@@ -7,6 +7,7 @@ using AnnexEdge.Git;
 using AnnexEdge.Health;
 using AnnexEdge.Locking;
 using AnnexEdge.Logging;
+using AnnexEdge.Peering;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Routing;
 using AnnexEdge.Security;
@@ -99,6 +100,8 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<ClusterRemove>();
         builder.Services.AddSingleton<ClusterGateway>();
         builder.Services.AddSingleton<GatewayRepository>();
+        builder.Services.AddSingleton<PeerRoutes>();
+        builder.Services.AddHostedService<PeerRefresher>();
         builder.Services.AddSingleton<EdgeMetrics>();
         builder.Services.AddSingleton<Transfers>();
         builder.Services.AddSingleton<ProbeTimes>();
@@ -166,6 +169,7 @@ internal static partial class EdgeApplication
 
         app.UseRouting();
         app.MapStatusEndpoints();
+        app.MapPeerEndpoints();
         app.MapTelemetryEndpoints();
         app.MapReverseProxy(proxy =>
         {

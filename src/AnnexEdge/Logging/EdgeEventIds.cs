@@ -71,4 +71,12 @@ internal static class EdgeEventIds
     public const int GitUpstreamFailed = 8005;
     public const int GitNoPublicUrl = 8006;
     public const int GitBackendsBusy = 8007;
+
+    // 9000-9039: routing between peers (multi-site clusters).
+    public const int RouteAdded = 9000;
+    public const int RouteChanged = 9001;
+    public const int RouteWithdrawn = 9002;
+    public const int PeerFetchFailed = 9003;
+    public const int RoutedThroughPeer = 9004;
+    public const int UnknownPeerAsked = 9005;
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AnnexEdge.Logging;
+using AnnexEdge.Peering;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
 using AnnexEdge.Telemetry;
@@ -10,11 +11,12 @@ namespace AnnexEdge.Pipeline;
 /// <summary>
 /// The first P2P layer: every <c>/git-annex/</c> request is parsed and validated here and resolved to its one
 /// <see cref="Target"/>. Malformed requests are answered as <c>git annex p2phttp</c> would answer them and unknown
-/// UUIDs get 404, without any backend being contacted. Valid requests go on with a <see cref="P2pRequestFeature"/>,
+/// UUIDs get 404, without any backend being contacted. A node UUID no repository has but a peer reaches resolves to
+/// that node through the peer (<see cref="PeerRoutes"/>). Valid requests go on with a <see cref="P2pRequestFeature"/>,
 /// whatever their target: access, lock policy and the target's handler come next (see <c>EdgeApplication</c>).
 /// </summary>
 internal sealed partial class P2pRequestMiddleware(
-    RequestDelegate next, RepositoryCatalog catalog, EdgeMetrics metrics, Transfers transfers, ILogger<P2pRequestMiddleware> logger)
+    RequestDelegate next, RepositoryCatalog catalog, PeerRoutes peers, EdgeMetrics metrics, Transfers transfers, ILogger<P2pRequestMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -44,7 +46,20 @@ internal sealed partial class P2pRequestMiddleware(
         }
 
         var request = parsed.Request!;
-        if (catalog.Resolve(request.Uuid) is not { } target)
+        var target = catalog.Resolve(request.Uuid);
+        if (target is null && peers.Through(request.Uuid, request.Bypass) is { Via: { } peer } routed)
+        {
+            // A node of another site: on to the cheapest peer not already on the request's path, with this edge added
+            // to bypass so that no gateway further on sends it back here.
+            Log.RoutedThroughPeer(logger, request.Uuid, peer.Name);
+            target = routed;
+            if (!request.Bypass.Contains(catalog.GatewayUuid!, StringComparer.Ordinal))
+            {
+                request = request with { Bypass = [.. request.Bypass, catalog.GatewayUuid!] };
+            }
+        }
+
+        if (target is null)
         {
             Log.UnknownUuid(logger, request.Uuid);
             await context.RejectAsync(P2pRejection.NotFound);
@@ -90,6 +105,9 @@ internal sealed partial class P2pRequestMiddleware(
     {
         [LoggerMessage(EdgeEventIds.RequestRejected, LogLevel.Debug, "Refused a malformed p2phttp request with {StatusCode}: {Reason}")]
         public static partial void RequestRejected(ILogger logger, int statusCode, string reason);
+
+        [LoggerMessage(EdgeEventIds.RoutedThroughPeer, LogLevel.Debug, "Node {Uuid} is reached through peer {Peer}")]
+        public static partial void RoutedThroughPeer(ILogger logger, string uuid, string peer);
 
         [LoggerMessage(EdgeEventIds.UnknownUuid, LogLevel.Debug, "No repository with UUID {Uuid} is configured")]
         public static partial void UnknownUuid(ILogger logger, string uuid);

@@ -36,7 +36,12 @@ internal sealed partial class TargetMiddleware(
     private async Task ProxyAsync(HttpContext context, P2pRequestFeature feature)
     {
         var request = feature.Request;
-        if (request.UuidWasEncoded)
+        if (feature.Repository!.Via is { } peer)
+        {
+            // Onto the peer's YARP route (the backend request is written from the parsed request anyway).
+            context.Request.Path = peer.ProxyPath + request.Uuid;
+        }
+        else if (request.UuidWasEncoded)
         {
             // Routed by the plain UUID (the backend request is written from the parsed request anyway).
             var path = context.Request.Path.Value!;

@@ -8,7 +8,13 @@ internal sealed record Repository(string Name, string Uuid, IReadOnlyList<Backen
     : Target(Name, Uuid)
 {
     /// <summary>YARP route and YARP cluster id of the repository (a YARP cluster is not a git-annex cluster).</summary>
-    public string YarpClusterId => "repo:" + Name;
+    public string YarpClusterId => Via?.YarpClusterId ?? "repo:" + Name;
+
+    /// <summary>
+    /// The peer a node that this edge does not serve itself is reached through (see <c>Peering/PeerRoutes</c>); null
+    /// for a configured repository. Such a node is served as a repository whose backends are the peer's.
+    /// </summary>
+    public Peer? Via { get; init; }
 
     public override string LogProperty => Logging.RequestLogProperties.Repository;
 }

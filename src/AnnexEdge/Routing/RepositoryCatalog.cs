@@ -26,6 +26,9 @@ internal sealed class RepositoryCatalog
             .Select(c => new Cluster(c.Name, c.Uuid, c.Nodes.Select(n => byName[n]).ToArray(), c.Copies, c.TimestampSkewMargin))
             .ToArray();
         _clustersByUuid = Clusters.ToFrozenDictionary(c => c.Uuid, StringComparer.Ordinal);
+        Peers = options.Peers
+            .Select(p => new Peer(p.Name, p.Uuid, p.Backends.Select(b => Backend.For(p.Name, b)).ToArray(), p.LinkCost, p.Clusters, p.Nodes))
+            .ToArray();
         GatewayUuid = options.Uuid;
         _gateway = options.Uuid is null ? null : new Gateway(options.Uuid);
     }
@@ -36,6 +39,9 @@ internal sealed class RepositoryCatalog
     public IReadOnlyList<Repository> Repositories { get; }
 
     public IReadOnlyList<Cluster> Clusters { get; }
+
+    /// <summary>Other gateways of the same clusters (<c>AnnexEdge:Peers</c>).</summary>
+    public IReadOnlyList<Peer> Peers { get; }
 
     /// <summary>The edge's own UUID as a gateway, when configured.</summary>
     public string? GatewayUuid { get; }

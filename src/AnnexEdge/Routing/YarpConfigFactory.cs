@@ -2,12 +2,13 @@ using AnnexEdge.Configuration;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Health;
+using Yarp.ReverseProxy.LoadBalancing;
 
 namespace AnnexEdge.Routing;
 
 /// <summary>
-/// Turns the repositories of the configuration into YARP routes and clusters, so operators never write YARP
-/// configuration for repositories. One route and one cluster per repository; each backend is a destination.
+/// Turns the repositories and peers of the configuration into YARP routes and clusters, so operators never write YARP
+/// configuration. One route and one cluster per repository and per peer; each backend is a destination.
 /// </summary>
 internal static class YarpConfigFactory
 {
@@ -15,29 +16,42 @@ internal static class YarpConfigFactory
     public const string RepositoryUuidMetadata = "AnnexEdge.RepositoryUuid";
 
     public static IReadOnlyList<RouteConfig> Routes(RepositoryCatalog catalog) =>
-        catalog.Repositories.Select(r => new RouteConfig
-        {
-            RouteId = r.YarpClusterId,
-            ClusterId = r.YarpClusterId,
-            Match = new RouteMatch { Path = $"/git-annex/{r.Uuid}/{{**rest}}" },
-            // Objects can be many GB; the P2P layer has already validated the request.
-            MaxRequestBodySize = -1,
-        }).ToArray();
+        catalog.Repositories.Select(r => Route(r.YarpClusterId, $"/git-annex/{r.Uuid}/{{**rest}}"))
+            // A node reached through a peer has no path of its own: TargetMiddleware moves its request onto the peer's.
+            .Concat(catalog.Peers.Select(p => Route(p.YarpClusterId, p.ProxyPath + "{**rest}")))
+            .ToArray();
 
-    public static IReadOnlyList<ClusterConfig> Clusters(RepositoryCatalog catalog, AnnexEdgeOptions options)
+    private static RouteConfig Route(string id, string path) => new()
+    {
+        RouteId = id,
+        ClusterId = id,
+        Match = new RouteMatch { Path = path },
+        // Objects can be many GB; the P2P layer has already validated the request.
+        MaxRequestBodySize = -1,
+    };
+
+    public static IReadOnlyList<ClusterConfig> Clusters(RepositoryCatalog catalog, AnnexEdgeOptions options) =>
+        catalog.Repositories.Select(r => Cluster(r.YarpClusterId, r.LoadBalancing, r.Backends, r.Uuid, options, activeChecks: true))
+            // A peer's liveness is its route fetches (PeerRefresher); passive checks still keep a dead backend aside.
+            .Concat(catalog.Peers.Select(p => Cluster(
+                p.YarpClusterId, LoadBalancingPolicies.PowerOfTwoChoices, p.Backends, p.Uuid, options, activeChecks: false)))
+            .ToArray();
+
+    private static ClusterConfig Cluster(
+        string id, string loadBalancing, IReadOnlyList<Backend> backends, string uuid, AnnexEdgeOptions options, bool activeChecks)
     {
         var health = options.HealthChecks;
         var forwarding = options.Forwarding;
-        return catalog.Repositories.Select(r => new ClusterConfig
+        return new ClusterConfig
         {
-            ClusterId = r.YarpClusterId,
-            LoadBalancingPolicy = r.LoadBalancing,
-            Destinations = r.Backends.ToDictionary(b => b.Id, b => new DestinationConfig { Address = b.Address }, StringComparer.Ordinal),
+            ClusterId = id,
+            LoadBalancingPolicy = loadBalancing,
+            Destinations = backends.ToDictionary(b => b.Id, b => new DestinationConfig { Address = b.Address }, StringComparer.Ordinal),
             HealthCheck = new HealthCheckConfig
             {
                 Active = new ActiveHealthCheckConfig
                 {
-                    Enabled = health.Enabled,
+                    Enabled = health.Enabled && activeChecks,
                     Interval = health.Interval,
                     Timeout = health.Timeout,
                     Policy = HealthCheckConstants.ActivePolicy.ConsecutiveFailures,
@@ -62,9 +76,9 @@ internal static class YarpConfigFactory
             },
             Metadata = new Dictionary<string, string>
             {
-                [RepositoryUuidMetadata] = r.Uuid,
+                [RepositoryUuidMetadata] = uuid,
                 [ConsecutiveFailuresHealthPolicyOptions.ThresholdMetadataName] = health.FailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
             },
-        }).ToArray();
+        };
     }
 }

@@ -78,7 +78,10 @@ internal sealed class AccessPolicy
     };
 
     public static AccessTarget TargetOf(RepositoryCatalog catalog, Repository repository) =>
-        new(repository.Name, catalog.Clusters.Where(c => c.Nodes.Contains(repository)).Select(c => c.Name).ToArray());
+        repository.Via is { } peer
+            // A node behind a peer: named by the peer, and a node of the clusters the peer shares with this edge.
+            ? new(peer.Name, peer.Clusters)
+            : new(repository.Name, catalog.Clusters.Where(c => c.Nodes.Contains(repository)).Select(c => c.Name).ToArray());
 
     private static AccessLevel Resolve(FrozenDictionary<string, AccessLevel> map, AccessTarget target)
     {

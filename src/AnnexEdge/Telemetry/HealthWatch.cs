@@ -19,6 +19,9 @@ internal sealed class HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog
     private readonly FrozenDictionary<string, Repository> _repositories = catalog.Repositories.ToFrozenDictionary(r => r.YarpClusterId, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _inRotation = new(StringComparer.Ordinal);
 
+    /// <summary>A backend of a repository moved into or out of rotation (routing recomputes at once; see PeerRefresher).</summary>
+    public event Action? RotationChanged;
+
     public void Observe(ClusterState cluster, DestinationState destination)
     {
         if (!_repositories.TryGetValue(cluster.ClusterId, out var repository))
@@ -44,6 +47,7 @@ internal sealed class HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog
             else if (_inRotation.TryUpdate(id, up, was))
             {
                 metrics.HealthChanged(repository.Name, id, up);
+                RotationChanged?.Invoke();
                 return;
             }
         }

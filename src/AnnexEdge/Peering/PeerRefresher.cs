@@ -1,0 +1,146 @@
+using System.Net;
+using System.Text.Json;
+using System.Threading.Channels;
+using AnnexEdge.Configuration;
+using AnnexEdge.Forwarding;
+using AnnexEdge.Logging;
+using AnnexEdge.Routing;
+using AnnexEdge.Telemetry;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy;
+
+namespace AnnexEdge.Peering;
+
+/// <summary>
+/// Keeps the routing table current: every <c>Routing:RefreshInterval</c>, and at once when a local node's backend goes
+/// into or out of rotation, it fetches each AnnexEdge peer's advertisement for this edge
+/// (<see cref="PeerEndpoints.RoutesPath"/>) through the peer's YARP cluster (so with the peer's backend credentials)
+/// and recomputes the table.
+/// </summary>
+internal sealed partial class PeerRefresher(
+    PeerRoutes routes,
+    RepositoryCatalog catalog,
+    IProxyStateLookup proxyState,
+    HealthWatch health,
+    IOptions<AnnexEdgeOptions> options,
+    TimeProvider time,
+    ILogger<PeerRefresher> logger) : BackgroundService
+{
+    /// <summary>A larger advertisement than this is refused (a route is well under 100 bytes).</summary>
+    private const int MaxAdvertisementBytes = 4 * 1024 * 1024;
+
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        health.RotationChanged += Wake;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                // Local health first, so what is fetched and what is advertised next reflects it.
+                routes.Recompute();
+                await Task.WhenAll(routes.AdvertisingPeers.Select(p => FetchAsync(p, stoppingToken)));
+                routes.Recompute();
+
+                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                var woken = _wake.Reader.WaitToReadAsync(sleep.Token).AsTask();
+                await Task.WhenAny(woken, Task.Delay(options.Value.Routing.RefreshInterval, time, sleep.Token));
+                await sleep.CancelAsync();
+                _wake.Reader.TryRead(out _);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            health.RotationChanged -= Wake;
+        }
+    }
+
+    private void Wake() => _wake.Writer.TryWrite(true);
+
+    private async Task FetchAsync(Peer peer, CancellationToken cancellationToken)
+    {
+        string? problem = null;
+        if (!proxyState.TryGetCluster(peer.YarpClusterId, out var yarpCluster))
+        {
+            return;
+        }
+
+        foreach (var backend in peer.Backends)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.Value.Forwarding.NodeAnswerTimeout);
+            try
+            {
+                var uri = backend.Address + PeerEndpoints.RoutesPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid;
+                using var request = BackendRequests.Http11(new HttpRequestMessage(HttpMethod.Get, uri));
+                using var response = await yarpCluster.Model.HttpClient.SendAsync(request, timeout.Token);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    problem = $"{backend.Address} answered {(int)response.StatusCode}";
+                    continue;
+                }
+
+                if (await BoundedContent.ReadAsync(response.Content, MaxAdvertisementBytes, timeout.Token) is { } body
+                    && Parse(body) is { } advertised)
+                {
+                    routes.Table.Advertised(peer.Name, advertised);
+                    return;
+                }
+
+                problem = $"{backend.Address} sent no valid advertisement";
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                problem = $"{backend.Address}: {e.Message}";
+            }
+        }
+
+        routes.Table.FetchFailed(peer.Name);
+        Log.FetchFailed(logger, peer.Name, problem ?? "no backend");
+    }
+
+    /// <summary>The routes of an advertisement (<see cref="PeerEndpoints"/> writes it); null when it is not one.</summary>
+    internal static IReadOnlyList<Advertisement>? Parse(byte[] body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (!json.RootElement.TryGetProperty("routes", out var list) || list.ValueKind != JsonValueKind.Array)
+            {
+                return null;
+            }
+
+            var routes = new List<Advertisement>();
+            foreach (var item in list.EnumerateArray())
+            {
+                var uuid = item.GetProperty("uuid").GetString();
+                var cost = item.GetProperty("cost").GetDouble();
+                var hops = item.GetProperty("hops").GetInt32();
+                string[]? clusters = item.TryGetProperty("clusters", out var memberOf) ? memberOf.EnumerateArray().Select(c => c.GetString()!).ToArray() : null;
+                if (!AnnexEdgeOptionsValidator.IsUuid(uuid) || !double.IsFinite(cost) || cost < 0 || hops < 0
+                    || (clusters is not null && !clusters.All(AnnexEdgeOptionsValidator.IsClusterUuid)))
+                {
+                    return null;
+                }
+
+                routes.Add(new Advertisement(uuid!, cost, hops, clusters is { Length: > 0 } ? clusters : null));
+            }
+
+            return routes;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.PeerFetchFailed, LogLevel.Warning, "Could not fetch the routes of peer {Peer}: {Problem}")]
+        public static partial void FetchFailed(ILogger logger, string peer, string problem);
+    }
+}

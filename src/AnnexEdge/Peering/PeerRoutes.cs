@@ -1,0 +1,104 @@
+using System.Collections.Frozen;
+using AnnexEdge.Clusters;
+using AnnexEdge.Configuration;
+using AnnexEdge.Logging;
+using AnnexEdge.Routing;
+using Microsoft.Extensions.Options;
+
+namespace AnnexEdge.Peering;
+
+/// <summary>
+/// This edge's routing table over its own nodes and its peers (<see cref="RouteTable"/>), kept up to date by the
+/// <see cref="PeerRefresher"/>, and what the request path asks of it: which peer a node UUID that no configured
+/// repository has is reached through.
+/// </summary>
+internal sealed partial class PeerRoutes
+{
+    private readonly RepositoryCatalog _catalog;
+    private readonly NodeClient _nodes;
+    private readonly ILogger<PeerRoutes> _logger;
+    private readonly FrozenDictionary<string, Peer> _peers;
+
+    public PeerRoutes(RepositoryCatalog catalog, NodeClient nodes, IOptions<AnnexEdgeOptions> options, TimeProvider time, ILogger<PeerRoutes> logger)
+    {
+        _catalog = catalog;
+        _nodes = nodes;
+        _logger = logger;
+        _peers = catalog.Peers.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
+        var clusterUuids = catalog.Clusters.ToDictionary(c => c.Name, c => c.Uuid, StringComparer.OrdinalIgnoreCase);
+        Table = new RouteTable(
+            catalog.Peers.Select(p => new PeerLink(p.Name, p.Uuid, p.LinkCost, p.Nodes, p.Clusters.Select(c => clusterUuids[c]).ToArray())),
+            options.Value.Routing,
+            time);
+    }
+
+    public RouteTable Table { get; }
+
+    /// <summary>The peers whose routes are fetched (AnnexEdges; a git-annex gateway advertises nothing).</summary>
+    public IEnumerable<Peer> AdvertisingPeers => _catalog.Peers.Where(p => p.Advertises);
+
+    public Peer? PeerByUuid(string uuid) => _catalog.Peers.FirstOrDefault(p => p.Uuid == uuid);
+
+    /// <summary>
+    /// A node this edge does not serve itself, as a repository reached through the cheapest peer not in the request's
+    /// <c>bypass</c>; null when no route reaches it.
+    /// </summary>
+    public Repository? Through(string uuid, IReadOnlyList<string> bypass)
+    {
+        return Table.Best(uuid, bypass) is { ViaUuid: not null } route ? Node(route) : null;
+    }
+
+    /// <summary>
+    /// The cluster's nodes at other sites, each through the cheapest peer not in <paramref name="bypass"/>, at the
+    /// cost of the whole path (so a download tries them after every cheaper node).
+    /// </summary>
+    public IReadOnlyList<Repository> RemoteNodes(Cluster cluster, IReadOnlyList<string> bypass) =>
+        Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).ToArray();
+
+    private Repository Node(Route route)
+    {
+        var peer = _peers[route.Via!];
+        // No lock slots through a peer in this slice: a lockcontent is answered locked:false (always safe).
+        return new Repository(peer.Name, route.Destination, peer.Backends, Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices, route.Cost, MaxLocks: 0)
+        {
+            Via = peer,
+        };
+    }
+
+    /// <summary>Recomputes the table from the nodes' health now and the peers' last advertisements, logging each change.</summary>
+    public void Recompute()
+    {
+        var local = _catalog.Repositories
+            .Select(r => new LocalNode(r.Uuid, r.Cost, _nodes.IsLive(r), _catalog.Clusters.Where(c => c.Nodes.Contains(r)).Select(c => c.Uuid).ToArray()))
+            .ToArray();
+        foreach (var change in Table.Recompute(local))
+        {
+            var after = change.After;
+            var via = after.Via ?? "direct";
+            if (!after.IsLive)
+            {
+                Log.RouteWithdrawn(_logger, change.Destination, via, after.Withdrawn!);
+            }
+            else if (change.Before is not { IsLive: true })
+            {
+                Log.RouteAdded(_logger, change.Destination, via, after.Hops, after.Cost);
+            }
+            else
+            {
+                Log.RouteChanged(_logger, change.Destination, change.Before.Via ?? "direct", via, after.Hops, after.Cost);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.RouteAdded, LogLevel.Information, "Route to {Destination} via {Via}: {Hops} hop(s), cost {Cost}")]
+        public static partial void RouteAdded(ILogger logger, string destination, string via, int hops, double cost);
+
+        [LoggerMessage(EdgeEventIds.RouteChanged, LogLevel.Information, "Route to {Destination} moved from {Before} to {Via}: {Hops} hop(s), cost {Cost}")]
+        public static partial void RouteChanged(ILogger logger, string destination, string before, string via, int hops, double cost);
+
+        [LoggerMessage(EdgeEventIds.RouteWithdrawn, LogLevel.Warning, "Route to {Destination} via {Via} withdrawn: {Reason}")]
+        public static partial void RouteWithdrawn(ILogger logger, string destination, string via, string reason);
+    }
+}

@@ -1,0 +1,18 @@
+namespace AnnexEdge.Routing;
+
+/// <summary>
+/// Another gateway of the same clusters (<c>AnnexEdge:Peers</c>): an AnnexEdge, whose routes are fetched from it, or a
+/// git-annex gateway, which advertises nothing and reaches its configured <see cref="Nodes"/>. Requests for a node it
+/// reaches go through YARP like a repository's, on the peer's own YARP cluster.
+/// </summary>
+internal sealed record Peer(string Name, string Uuid, IReadOnlyList<Backend> Backends, double LinkCost, IReadOnlyList<string> Clusters, IReadOnlyList<string>? Nodes)
+{
+    /// <summary>YARP route and YARP cluster id of the peer.</summary>
+    public string YarpClusterId => "peer:" + Name;
+
+    /// <summary>The path prefix the edge routes a request through the peer by (internal: only a resolved request passes YARP).</summary>
+    public string ProxyPath => "/_annexedge/via/" + Name + "/";
+
+    /// <summary>Whether the peer is an AnnexEdge that advertises its routes (a git-annex gateway has configured Nodes instead).</summary>
+    public bool Advertises => Nodes is null;
+}

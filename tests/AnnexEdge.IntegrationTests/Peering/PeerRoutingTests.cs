@@ -1,0 +1,220 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
+using AnnexEdge.Security;
+
+namespace AnnexEdge.IntegrationTests.Peering;
+
+/// <summary>
+/// Edges on loopback as sites that peer with each other (AnnexEdge:Peers), each with a real p2phttp node of one
+/// cluster: a node of another site is reached by its UUID through the peer, the routing table shows it, a dead node's
+/// route is withdrawn within a refresh, and a request that could loop between gateways does not.
+/// </summary>
+public sealed class PeerRoutingTests
+{
+    private const string ClusterUuid = "ac1f5c3e-2b44-8d01-9a7e-0c3b5d6e7f80";
+    private const string UuidA = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    private const string UuidB = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    private const string UuidC = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
+    private const string PeerPassword = "peer-secret-1";
+
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    /// <summary>A site's edge config: its node as the cluster's local node, short refreshes, and its peers.</summary>
+    private static JsonObject Site(string uuid, P2pNode node, params JsonObject[] peers)
+    {
+        var config = EdgeHost.ConfigFor(node);
+        config["Uuid"] = uuid;
+        config["Clusters"] = new JsonArray(new JsonObject { ["Name"] = "multi", ["Uuid"] = ClusterUuid, ["Nodes"] = new JsonArray(node.Name) });
+        config["Peers"] = new JsonArray(peers);
+        config["Routing"] = new JsonObject { ["RefreshInterval"] = "00:00:00.300", ["MaxRouteAge"] = "00:00:10", ["LinkFailures"] = 2, ["MaxHops"] = 4 };
+        return config;
+    }
+
+    private static JsonObject Peer(string name, string uuid, int port, double linkCost, params string[] nodes)
+    {
+        var peer = new JsonObject
+        {
+            ["Name"] = name, ["Uuid"] = uuid, ["Backends"] = new JsonArray($"http://127.0.0.1:{port}"),
+            ["LinkCost"] = linkCost, ["Clusters"] = new JsonArray("multi"),
+        };
+        if (nodes.Length > 0)
+        {
+            peer["Nodes"] = new JsonArray(nodes.Select(n => (JsonNode)JsonValue.Create(n)!).ToArray());
+        }
+
+        return peer;
+    }
+
+    private static async Task<JsonObject?> RouteAsync(EdgeHost edge, string destination)
+    {
+        var table = JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edge.Url + "/_annexedge/routes", TestContext.Current.CancellationToken))!;
+        return table["routes"]!.AsArray().Select(r => r!.AsObject()).FirstOrDefault(r => (string?)r["destination"] == destination);
+    }
+
+    private static int RequestsFor(EdgeHost edge, string uuid) =>
+        edge.Events.All.Count(e => e.IsRequest() && (e.Text("RequestPath")?.Contains(uuid, StringComparison.Ordinal) ?? false));
+
+    [Fact]
+    public async Task A_node_of_another_site_is_reached_by_its_uuid_through_the_peer_with_the_peers_credentials_and_withdrawn_when_it_dies()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("sitea");
+        await using var nodeB = await P2pNode.StartAsync("siteb");
+        var (portA, portB) = (FreePort.Next(), FreePort.Next());
+
+        // B lets only its peer A's user see its routes and use its cluster (full access, as the routes endpoint needs).
+        var b = Site(UuidB, nodeB, Peer("a", UuidA, portA, 10));
+        b["Users"] = new JsonArray(new JsonObject
+        {
+            ["Name"] = "edge-a",
+            ["PasswordHash"] = PasswordHash.Create(PeerPassword, PasswordHash.MinimumIterations),
+            ["Access"] = new JsonObject { ["multi"] = "full" },
+        });
+        b["AllowBasicAuthOverHttp"] = true;
+        var peerB = Peer("b", UuidB, portB, 10);
+        peerB["BackendUser"] = "edge-a";
+        peerB["BackendPassword"] = PeerPassword;
+        await using var edgeB = await EdgeHost.StartAsync(b, $"http://127.0.0.1:{portB}");
+        await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, peerB), $"http://127.0.0.1:{portA}");
+
+        // Nobody else learns B's routes: not without credentials, not for a peer B does not know.
+        using (var anonymous = await P2pHttp.Http.GetAsync($"{edgeB.Url}/_annexedge/peer/routes?peer={UuidA}", ct))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        using (var stranger = await P2pHttp.Http.GetAsync($"{edgeB.Url}/_annexedge/peer/routes?peer={UuidC}", ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, stranger.StatusCode);
+        }
+
+        // A's table: B's node one hop away at B's node cost plus the link cost; A's own node direct.
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && (string?)r["nextHop"] == "b", Deadline,
+            "A routes to B's node through b", () => edgeA.Logs);
+        var route = (await RouteAsync(edgeA, nodeB.Uuid))!;
+        Assert.Equal((1, 110.0, UuidB, null), ((int)route["hops"]!, (double)route["cost"]!, (string?)route["nextHopUuid"], (string?)route["withdrawn"]));
+        var own = (await RouteAsync(edgeA, nodeA.Uuid))!;
+        Assert.Equal(("direct", 0, 100.0), ((string?)own["nextHop"], (int)own["hops"]!, (double)own["cost"]!));
+        await edgeA.EventAsync(EdgeEventIds.RouteAdded, e => e.Text("Destination") == nodeB.Uuid && e.Text("Via") == "b");
+
+        // put, checkpresent and get of B's node through A, byte-exact.
+        var api = P2pHttp.Api(edgeA.Url, nodeB.Uuid);
+        var (data, key) = await P2pHttp.PutRandomObjectAsync(api, 300_000);
+        Assert.True(await nodeB.HasKeyAsync(key), "B's node holds what was put through A");
+        Assert.True(await P2pHttp.IsPresentAsync(api, key));
+        Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(api, "key/" + key), ct));
+        // The peer's internal route is no way in for a client: only a request resolved to the peer passes it.
+        var (direct, _) = await P2pHttp.PostAsync($"{edgeA.Url}/_annexedge/via/b/{nodeB.Uuid}/v4/checkpresent?key={key}&clientuuid={P2pHttp.ClientUuid}", cancellationToken: ct);
+        Assert.Equal(404, direct);
+        // B served them as requests to its node, from A (with A's credentials: B has no anonymous access at all).
+        await edgeB.RequestEventAsync("GET", "/key/" + key, 200);
+        Assert.Contains(edgeB.Events.All, e => e.IsRequest("POST", "/put", 200) && e.Text("User") == "edge-a");
+
+        // B's node dies: B's health checks take it out, B stops advertising it, A withdraws it within a refresh.
+        nodeB.KillServer(0);
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
+            "A withdraws the route to B's dead node", () => edgeA.Logs + "\n--- B\n" + edgeB.Logs);
+        Assert.Equal("no longer advertised by b", (string?)(await RouteAsync(edgeA, nodeB.Uuid))!["withdrawn"]);
+        await edgeA.EventAsync(EdgeEventIds.RouteWithdrawn, e => e.Text("Destination") == nodeB.Uuid);
+        var (status, _) = await P2pHttp.PostAsync(P2pHttp.Url(api, "checkpresent", key), cancellationToken: ct);
+        Assert.Equal(404, status);
+    }
+
+    [Fact]
+    public async Task A_cluster_read_at_one_site_uses_another_sites_node_only_when_no_cheaper_node_has_the_key()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("reada");
+        await using var nodeB = await P2pNode.StartAsync("readb");
+        var (portA, portB) = (FreePort.Next(), FreePort.Next());
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, nodeB, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portB}");
+        await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10)), $"http://127.0.0.1:{portA}");
+        var (here, hereKey) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeA.Url, nodeA.Uuid), 200_000);
+        var (there, thereKey) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeB.Url, nodeB.Uuid), 200_000);
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to B's node", () => edgeA.Logs);
+        var cluster = P2pHttp.Api(edgeA.Url, ClusterUuid);
+
+        // Only B's node has it: the cluster at A finds it there and serves it, byte-exact.
+        Assert.True(await P2pHttp.IsPresentAsync(cluster, thereKey), edgeA.Logs);
+        Assert.Equal(there, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + thereKey), ct));
+        await edgeB.RequestEventAsync("GET", "/key/" + thereKey, 200);
+
+        // A's own node has it and is cheaper (100 against 110): B is not asked for the content.
+        Assert.Equal(here, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + hereKey), ct));
+        await edgeA.RequestEventAsync("GET", "/key/" + hereKey, 200);
+        Assert.DoesNotContain(edgeB.Events.All, e => e.IsRequest("GET", "/key/" + hereKey));
+
+        // Nobody has it: not present, and no site loops asking the other.
+        Assert.False(await P2pHttp.IsPresentAsync(cluster, P2pHttp.RandomObject(10).Key));
+    }
+
+    [Fact]
+    public async Task A_request_that_could_loop_between_three_gateways_visits_each_at_most_once()
+    {
+        // A routing loop on purpose: each site believes the next one reaches X (a node nobody has), as a git-annex
+        // gateway peer's configured Nodes would say. Only bypass stops the request.
+        const string x = "12345678-1234-4234-8234-123456789abc";
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("loopa");
+        await using var nodeB = await P2pNode.StartAsync("loopb");
+        await using var nodeC = await P2pNode.StartAsync("loopc");
+        var (portA, portB, portC) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+        await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10, x)), $"http://127.0.0.1:{portA}");
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, nodeB, Peer("c", UuidC, portC, 10, x)), $"http://127.0.0.1:{portB}");
+        await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, nodeC, Peer("a", UuidA, portA, 10, x)), $"http://127.0.0.1:{portC}");
+        foreach (var edge in new[] { edgeA, edgeB, edgeC })
+        {
+            await Eventually.Async(async () => await RouteAsync(edge, x) is { } r && r["withdrawn"] is null, Deadline, "X routed", () => edge.Logs);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Deadline);
+        var (status, _) = await P2pHttp.PostAsync(P2pHttp.Url(P2pHttp.Api(edgeA.Url, x), "checkpresent", "SHA256E-s1--00"), cancellationToken: timeout.Token);
+
+        // A -> B (bypass A) -> C (bypass A, B); C's only way is back to A, which is in bypass: C answers 404.
+        Assert.Equal(404, status);
+        foreach (var edge in new[] { edgeA, edgeB, edgeC })
+        {
+            await Eventually.Async(() => RequestsFor(edge, x) == 1, Deadline, "one request per edge", () => edge.Logs);
+        }
+
+        await edgeC.RequestEventAsync("POST", "/checkpresent", 404);
+        Assert.All(new[] { edgeA, edgeB, edgeC }, e => Assert.Equal(1, RequestsFor(e, x)));
+    }
+
+    [Fact]
+    public async Task In_a_triangle_of_advertising_edges_a_dead_nodes_route_is_withdrawn_everywhere_within_the_hop_limit()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("tria");
+        await using var nodeB = await P2pNode.StartAsync("trib");
+        await using var nodeC = await P2pNode.StartAsync("tric");
+        var (portA, portB, portC) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+        await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10), Peer("c", UuidC, portC, 50)), $"http://127.0.0.1:{portA}");
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, nodeB, Peer("a", UuidA, portA, 10), Peer("c", UuidC, portC, 10)), $"http://127.0.0.1:{portB}");
+        await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, nodeC, Peer("a", UuidA, portA, 50), Peer("b", UuidB, portB, 10)), $"http://127.0.0.1:{portC}");
+        var edges = new[] { edgeA, edgeB, edgeC };
+
+        // A reaches C's node by the cheaper path through B (10 + 10 + 100) rather than directly (50 + 100).
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && (string?)r["nextHop"] == "b" && (int)r["hops"]! == 2,
+            Deadline, "A routes to C's node through B", () => edgeA.Logs);
+        Assert.Equal(120.0, (double)(await RouteAsync(edgeA, nodeC.Uuid))!["cost"]!);
+
+        nodeC.KillServer(0);
+        var maxHops = 0;
+        await Eventually.Async(async () =>
+        {
+            var routes = await Task.WhenAll(edges.Select(e => RouteAsync(e, nodeC.Uuid)));
+            maxHops = Math.Max(maxHops, routes.Max(r => r?["withdrawn"] is null ? (int?)r?["hops"] ?? 0 : 0));
+            // Withdrawn, or already forgotten (after MaxRouteAge).
+            return routes.All(r => r is null || r["withdrawn"] is not null);
+        }, Deadline, "every edge withdraws the route to C's dead node", () => string.Join("\n---\n", edges.Select(e => e.Logs)));
+
+        Assert.True(maxHops <= 4, $"a route of {maxHops} hops was seen, over MaxHops 4");
+        // And no request for it loops either.
+        var (status, _) = await P2pHttp.PostAsync(P2pHttp.Url(P2pHttp.Api(edgeA.Url, nodeC.Uuid), "checkpresent", "SHA256E-s1--00"), cancellationToken: ct);
+        Assert.Equal(404, status);
+    }
+}
