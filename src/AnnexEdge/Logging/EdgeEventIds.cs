@@ -69,4 +69,11 @@ internal static class EdgeEventIds
     public const int GitClientGone = 8004;
     public const int GitUpstreamFailed = 8005;
     public const int GitNoPublicUrl = 8006;
+
+    // 8040-8079: reloading the configuration, directories of repositories.
+    public const int ConfigReloaded = 8040;
+    public const int ConfigReloadRefused = 8041;
+    public const int ConfigNeedsRestart = 8042;
+    public const int ConfigUnchanged = 8043;
+    public const int ConfigWatchFailed = 8044;
 }

@@ -44,7 +44,8 @@ internal sealed partial class P2pRequestMiddleware(
         }
 
         var request = parsed.Request!;
-        if (catalog.Resolve(request.Uuid) is not { } target)
+        var snapshot = catalog.Current;
+        if (snapshot.Resolve(request.Uuid) is not { } target)
         {
             Log.UnknownUuid(logger, request.Uuid);
             await context.RejectAsync(P2pRejection.NotFound);
@@ -52,7 +53,7 @@ internal sealed partial class P2pRequestMiddleware(
             return;
         }
 
-        var feature = new P2pRequestFeature(request, target);
+        var feature = new P2pRequestFeature(request, target, snapshot);
         context.Features.Set(feature);
         var counter = new ByteCountingStream(context.Request.Body);
         context.Request.Body = counter;

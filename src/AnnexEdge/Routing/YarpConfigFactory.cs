@@ -1,4 +1,3 @@
-using AnnexEdge.Configuration;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Health;
@@ -14,7 +13,7 @@ internal static class YarpConfigFactory
     /// <summary>Cluster metadata key holding the repository UUID (read by the health probe).</summary>
     public const string RepositoryUuidMetadata = "AnnexEdge.RepositoryUuid";
 
-    public static IReadOnlyList<RouteConfig> Routes(RepositoryCatalog catalog) =>
+    public static IReadOnlyList<RouteConfig> Routes(CatalogSnapshot catalog) =>
         catalog.Repositories.Select(r => new RouteConfig
         {
             RouteId = r.YarpClusterId,
@@ -24,8 +23,9 @@ internal static class YarpConfigFactory
             MaxRequestBodySize = -1,
         }).ToArray();
 
-    public static IReadOnlyList<ClusterConfig> Clusters(RepositoryCatalog catalog, AnnexEdgeOptions options)
+    public static IReadOnlyList<ClusterConfig> Clusters(CatalogSnapshot catalog)
     {
+        var options = catalog.Options;
         var health = options.HealthChecks;
         var forwarding = options.Forwarding;
         return catalog.Repositories.Select(r => new ClusterConfig

@@ -68,16 +68,15 @@ internal sealed class AccessPolicy
         _ => false,
     };
 
-    /// <summary>The target of a request: a repository with its clusters, a cluster, or the gateway itself (by UUID).</summary>
     /// <summary>What permissions name: a cluster or repository by its Name (a repository also by its clusters), the gateway by its UUID.</summary>
-    public static AccessTarget TargetOf(RepositoryCatalog catalog, Target target) => target switch
+    public static AccessTarget TargetOf(CatalogSnapshot catalog, Target target) => target switch
     {
         Repository repository => TargetOf(catalog, repository),
         Gateway gateway => AccessTarget.Of(gateway.Uuid),
         _ => AccessTarget.Of(target.Name),
     };
 
-    public static AccessTarget TargetOf(RepositoryCatalog catalog, Repository repository) =>
+    public static AccessTarget TargetOf(CatalogSnapshot catalog, Repository repository) =>
         new(repository.Name, catalog.Clusters.Where(c => c.Nodes.Contains(repository)).Select(c => c.Name).ToArray());
 
     private static AccessLevel Resolve(FrozenDictionary<string, AccessLevel> map, AccessTarget target)

@@ -60,7 +60,7 @@ public sealed class AccessPolicyTests
         var catalog = new RepositoryCatalog(options);
         var target = targetKind == "cluster"
             ? AccessTarget.Of("mycluster")
-            : AccessPolicy.TargetOf(catalog, catalog.Repositories[0]);
+            : AccessPolicy.TargetOf(catalog.Current, catalog.Repositories[0]);
         var (state, level) = principal switch
         {
             "anonymous" => (CredentialState.Absent, policy.AnonymousLevel(target)),
