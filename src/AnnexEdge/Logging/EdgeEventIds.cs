@@ -76,4 +76,8 @@ internal static class EdgeEventIds
     public const int ConfigNeedsRestart = 8042;
     public const int ConfigUnchanged = 8043;
     public const int ConfigWatchFailed = 8044;
+    public const int DirectoryRepositoryAdded = 8045;
+    public const int DirectoryRepositoryRemoved = 8046;
+    public const int DirectoryRepositorySkipped = 8047;
+    public const int DirectoryUnreadable = 8048;
 }
