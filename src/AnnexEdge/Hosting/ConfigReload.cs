@@ -240,6 +240,13 @@ internal sealed partial class ConfigReload(
             return null;
         }
 
+        var next = new CatalogSnapshot(effective, version);
+        // YARP first: a request resolved in the new snapshot finds its route; one still resolved in the old
+        // snapshot to a removed repository gets 404, as it would a moment later.
+        yarp.Update(YarpConfigFactory.Routes(next), YarpConfigFactory.Clusters(next));
+        catalog.Replace(next);
+
+        // Said once in force, so whoever reads the event finds the repository served (or gone).
         foreach (var gone in _served.Except(served))
         {
             Log.DirectoryRepositoryRemoved(_logger, gone.Name, gone.Uuid, gone.Directory);
@@ -251,11 +258,6 @@ internal sealed partial class ConfigReload(
         }
 
         _served = served;
-        var next = new CatalogSnapshot(effective, version);
-        // YARP first: a request resolved in the new snapshot finds its route; one still resolved in the old
-        // snapshot to a removed repository gets 404, as it would a moment later.
-        yarp.Update(YarpConfigFactory.Routes(next), YarpConfigFactory.Clusters(next));
-        catalog.Replace(next);
         return next;
     }
 
