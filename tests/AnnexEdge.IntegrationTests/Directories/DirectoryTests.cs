@@ -37,6 +37,10 @@ public sealed class DirectoryTests
         await edge.EventAsync(EdgeEventIds.DirectoryRepositoryAdded, e => e.RenderMessage().Contains("proj-b", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
         // The operator's part in external mode: the running p2phttp --directory learns of the new repository.
         await directory.RestartAsync();
+        // The edge's kept-alive connections to the old process may fail a request or two (502): wait for an answer.
+        await Eventually.Async(
+            async () => (await P2pHttp.PostAsync(P2pHttp.Url(api, "checkpresent", key), cancellationToken: cancel)).Status == 200,
+            TimeSpan.FromSeconds(10), "proj-b served", () => edge.Logs + directory.Logs);
 
         await P2pHttp.PutObjectAsync(api, key, data);
         Assert.True(await P2pHttp.IsPresentAsync(api, key), directory.Logs);
