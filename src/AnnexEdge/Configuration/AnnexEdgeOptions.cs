@@ -12,6 +12,12 @@ internal sealed class AnnexEdgeOptions
 
     public List<RepositoryOptions> Repositories { get; set; } = [];
 
+    /// <summary>
+    /// Directories whose git-annex repositories (immediate subdirectories) the edge serves, found by scanning, with
+    /// their annex API on the directory's own <c>git annex p2phttp --directory</c> servers (see docs/directories.md).
+    /// </summary>
+    public List<DirectoryOptions> Directories { get; set; } = [];
+
     /// <summary>Clusters: one UUID (made by <c>git annex initcluster</c>) standing for several node repositories.</summary>
     public List<ClusterOptions> Clusters { get; set; } = [];
 
@@ -65,6 +71,14 @@ internal sealed class AnnexEdgeOptions
 
     /// <summary>How routes to nodes behind peers are learned and aged (docs/multisite.md).</summary>
     public RoutingOptions Routing { get; set; } = new();
+
+    /// <summary>These options with other repositories (the configured ones and those found in <see cref="Directories"/>).</summary>
+    public AnnexEdgeOptions WithRepositories(List<RepositoryOptions> repositories)
+    {
+        var copy = (AnnexEdgeOptions)MemberwiseClone();
+        copy.Repositories = repositories;
+        return copy;
+    }
 }
 
 /// <summary>
@@ -113,6 +127,23 @@ internal sealed class RoutingOptions
 
     /// <summary>A peer's advertisement older than this (no successful fetch since) is withdrawn whatever the failure count.</summary>
     public TimeSpan MaxRouteAge { get; set; } = TimeSpan.FromMinutes(2);
+}
+
+
+/// <summary>A directory of git-annex repositories, each served as a repository named by its subdirectory.</summary>
+internal sealed class DirectoryOptions
+{
+    /// <summary>Absolute path of the directory; each immediate subdirectory holding a git-annex repository is served.</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>Base URLs of the <c>git annex p2phttp --directory Path</c> servers the operator runs for it.</summary>
+    public List<string> Backends { get; set; } = [];
+
+    /// <summary>The <c>--jobs</c> of those servers (default 4): sets each repository's lock budget as for a repository.</summary>
+    public int Jobs { get; set; } = 4;
+
+    /// <summary>How often the directory is scanned again (default 5 s), besides when it changes.</summary>
+    public TimeSpan RescanInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>How the edge serves git repositories over smart HTTP.</summary>

@@ -24,10 +24,12 @@ internal static partial class AnnexEdgeOptionsValidator
             errors.Add($"{prefix}:Uuid \"{edgeUuid}\" is not a UUID (expected lowercase 8-4-4-4-12 hex, as in annex.uuid)");
         }
 
-        if (options.Repositories.Count == 0)
+        if (options.Repositories.Count == 0 && options.Directories.Count == 0)
         {
-            errors.Add($"{prefix}:Repositories is empty: configure at least one repository with Name, Uuid and Backends (see config/annexedge.example.json)");
+            errors.Add($"{prefix}:Repositories is empty: configure at least one repository with Name, Uuid and Backends, or a Directories entry (see config/annexedge.example.json)");
         }
+
+        ValidateDirectories(options, errors);
 
         var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         var uuids = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -487,6 +489,50 @@ internal static partial class AnnexEdgeOptionsValidator
         var buffer = new byte[key.Length];
         return Convert.TryFromBase64String(key, buffer, out var written) && written >= 32;
     }
+
+    private static void ValidateDirectories(AnnexEdgeOptions options, List<string> errors)
+    {
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Directories.Count; i++)
+        {
+            var directory = options.Directories[i];
+            var at = $"{AnnexEdgeOptions.SectionName}:Directories[{i}]";
+            if (!Path.IsPathFullyQualified(directory.Path) || !Directory.Exists(directory.Path))
+            {
+                errors.Add($"{at}: Path \"{directory.Path}\" is not an absolute path of an existing directory");
+            }
+            else if (!paths.Add(Path.TrimEndingDirectorySeparator(directory.Path)))
+            {
+                errors.Add($"{at}: Path \"{directory.Path}\" is listed twice");
+            }
+
+            if (directory.Backends.Count == 0)
+            {
+                errors.Add($"{at}: Backends is empty: give the base URL of at least one `git annex p2phttp --directory {directory.Path}` server");
+            }
+
+            for (var b = 0; b < directory.Backends.Count; b++)
+            {
+                if (!TryParseBackend(directory.Backends[b], out var problem))
+                {
+                    errors.Add($"{at}: Backends[{b}] \"{directory.Backends[b]}\" {problem}");
+                }
+            }
+
+            if (directory.Jobs < 2)
+            {
+                errors.Add($"{at}: Jobs {directory.Jobs} must be 2 or more, as git annex p2phttp --jobs needs");
+            }
+
+            if (directory.RescanInterval < TimeSpan.FromMilliseconds(100))
+            {
+                errors.Add($"{at}: RescanInterval {directory.RescanInterval} must be at least 00:00:00.1");
+            }
+        }
+    }
+
+    /// <summary>Whether a name may be a repository's: letters, digits, '.', '_' and '-'.</summary>
+    public static bool IsName(string name) => NamePattern().IsMatch(name);
 
     // \z, not $: $ also matches before a final newline.
     [GeneratedRegex(@"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z")]

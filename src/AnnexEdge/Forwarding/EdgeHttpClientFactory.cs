@@ -25,11 +25,13 @@ internal sealed class EdgeHttpClientFactory(
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
-        var name = catalog.Repositories.FirstOrDefault(r => r.YarpClusterId == context.ClusterId)?.Name;
-        var repository = options.Value.Repositories.FirstOrDefault(r => r.Name == name);
+        // YARP makes a client when a cluster is added or its HttpClient settings change: from the configuration then in force.
+        var snapshot = catalog.Current;
+        var name = snapshot.FindByYarpCluster(context.ClusterId)?.Name;
+        var repository = snapshot.Options.Repositories.FirstOrDefault(r => r.Name == name);
         // A peer is sent its own credentials, never a client's (Peers[].BackendUser).
-        var peerName = catalog.Peers.FirstOrDefault(p => p.YarpClusterId == context.ClusterId)?.Name;
-        var peer = options.Value.Peers.FirstOrDefault(p => p.Name == peerName);
+        var peerName = snapshot.Peers.FirstOrDefault(p => p.YarpClusterId == context.ClusterId)?.Name;
+        var peer = snapshot.Options.Peers.FirstOrDefault(p => p.Name == peerName);
         var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time);
 
         return new BackendCredentialsHandler(

@@ -23,7 +23,7 @@ internal sealed class GitCatalog
 {
     private readonly FrozenDictionary<string, GitRepository> _byName;
 
-    public GitCatalog(AnnexEdgeOptions options, RepositoryCatalog catalog)
+    public GitCatalog(AnnexEdgeOptions options, CatalogSnapshot catalog)
     {
         var repositories = options.Repositories
             .Where(r => r.GitDirectory is not null || r.GitUpstream is not null)

@@ -1,9 +1,7 @@
-using AnnexEdge.Configuration;
 using AnnexEdge.Logging;
 using AnnexEdge.Routing;
 using AnnexEdge.Security;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Options;
 
 namespace AnnexEdge.Git;
 
@@ -15,21 +13,21 @@ namespace AnnexEdge.Git;
 /// </summary>
 internal sealed partial class GitMiddleware(
     RequestDelegate next,
-    GitCatalog catalog,
     RepositoryCatalog repositories,
     AccessGate gate,
     AuditLog audit,
     AnnexConfig annexConfig,
     GitHttpBackend backend,
     GitUpstreamProxy upstream,
-    IOptions<AnnexEdgeOptions> options,
     ILogger<GitMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
+        // The configuration in force when the request arrived serves it to its end, whatever a reload does meanwhile.
+        var snapshot = repositories.Current;
         if (GitPath.Parse(request.Method, request.Path.Value ?? "", request.QueryString.Value) is not { } path
-            || catalog.Find(path.Name) is not { } repository)
+            || snapshot.Git.Find(path.Name) is not { } repository)
         {
             await next(context);
             return;
@@ -38,12 +36,12 @@ internal sealed partial class GitMiddleware(
         context.Features.Set(new GitRequestFeature(repository, path));
         var access = new AccessRequest(
             path.ServiceName,
-            path.Action(options.Value.Git.AppendOnlyMayPush),
+            path.Action(snapshot.Options.Git.AppendOnlyMayPush),
             repository.AnnexUuid,
             Key: null,
             Audited: path.IsPush);
-        var target = AccessPolicy.TargetOf(repositories, repository.Target);
-        if (!await gate.AuthorizeAsync(context, access, target))
+        var target = AccessPolicy.TargetOf(snapshot, repository.Target);
+        if (!await gate.AuthorizeAsync(context, access, target, snapshot.Access))
         {
             return;
         }

@@ -1,6 +1,5 @@
 using AnnexEdge.Acme.Hosting;
 using AnnexEdge.Clusters;
-using AnnexEdge.Configuration;
 using AnnexEdge.Connections;
 using AnnexEdge.Forwarding;
 using AnnexEdge.Git;
@@ -35,25 +34,10 @@ internal static partial class EdgeApplication
         // Nothing is reloaded on change, and the default appsettings.json watch is recursive over the working
         // directory: started next to a repository, every object a node writes woke the edge (measured in bench/).
         var builder = WebApplication.CreateSlimBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
-        AnnexEdgeOptions options;
-        try
-        {
-            EdgeConfiguration.AddConfigFile(builder.Configuration, configFile, args);
-            options = EdgeConfiguration.Bind(builder.Configuration);
-        }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException)
-        {
-            throw new EdgeConfigurationException([$"cannot read configuration: {e.Message}"]);
-        }
-
-        if (AnnexEdgeOptionsValidator.Errors(options) is { Count: > 0 } errors)
-        {
-            throw new EdgeConfigurationException(errors.Select(e => "config error: " + e).ToArray());
-        }
+        var options = EdgeConfiguration.Load(builder.Configuration, configFile, args);
 
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.Services.AddSingleton(Options.Create(options));
-        builder.Services.AddSingleton(ConfigVersion.Of(configFile, TimeProvider.System.GetUtcNow()));
         builder.Services.AddSingleton(ConfiguredCertificates.Load(builder.Configuration));
         var recentProblems = new RecentProblems();
         builder.Services.AddSingleton(recentProblems);
@@ -83,8 +67,11 @@ internal static partial class EdgeApplication
             kestrel.AddServerHeader = false;
         });
 
-        var catalog = new RepositoryCatalog(options);
+        var catalog = new RepositoryCatalog(new CatalogSnapshot(options, ConfigVersion.Of(configFile, TimeProvider.System.GetUtcNow())));
         builder.Services.AddSingleton(catalog);
+        builder.Services.AddSingleton(new ConfigSource(configFile, args));
+        builder.Services.AddSingleton<ConfigReload>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ConfigReload>());
         builder.Services.AddSingleton<LockTokenCodec>();
         builder.Services.AddSingleton<KeepLockedRelay>();
         builder.Services.AddSingleton<LockLedger>();
@@ -113,7 +100,6 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<ConnectFailurePolicy>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy>(services => services.GetRequiredService<ConnectFailurePolicy>());
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();
-        builder.Services.AddSingleton(new GitCatalog(options, catalog));
         builder.Services.AddSingleton(services => new AnnexConfig(
             options, services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()));
         builder.Services.AddSingleton<GitHttpBackend>();
@@ -135,7 +121,7 @@ internal static partial class EdgeApplication
         builder.Services.AddHostedService<LocksReleasedAtStop>();
 
         builder.Services.AddReverseProxy()
-            .LoadFromMemory(YarpConfigFactory.Routes(catalog), YarpConfigFactory.Clusters(catalog, options))
+            .LoadFromMemory(YarpConfigFactory.Routes(catalog.Current), YarpConfigFactory.Clusters(catalog.Current))
             .AddTransforms<P2pTransforms>();
         ObserveHealthChanges(builder.Services);
 
@@ -182,8 +168,8 @@ internal static partial class EdgeApplication
             proxy.UsePassiveHealthChecks();
         });
 
-        LogStartup(app, catalog);
-        SecurityHosting.LogAccess(app, catalog, options);
+        LogStartup(app, catalog.Current);
+        SecurityHosting.LogAccess(app.Services.GetRequiredService<ILoggerFactory>(), catalog.Current);
         return app;
     }
 
@@ -197,7 +183,7 @@ internal static partial class EdgeApplication
             provider.GetRequiredService<HealthWatch>()));
     }
 
-    private static void LogStartup(WebApplication app, RepositoryCatalog catalog)
+    private static void LogStartup(WebApplication app, CatalogSnapshot catalog)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AnnexEdge");
         foreach (var repository in catalog.Repositories)
@@ -205,7 +191,7 @@ internal static partial class EdgeApplication
             Log.RepositoryConfigured(logger, repository.Name, repository.Uuid, repository.Backends.Select(b => b.Address).ToArray());
         }
 
-        foreach (var git in app.Services.GetRequiredService<GitCatalog>().Repositories)
+        foreach (var git in catalog.Git.Repositories)
         {
             Log.GitConfigured(logger, git.Name, git.Directory ?? git.Upstream!.ToString());
         }
@@ -218,7 +204,7 @@ internal static partial class EdgeApplication
         // With users configured, a backend with no more lock slots than are reserved for them grants anonymous
         // clients no lock at all: say so where anonymous clients may lock, rather than let their drops fail unexplained.
         var quota = app.Services.GetRequiredService<LockLedger>().Quota;
-        var policy = app.Services.GetRequiredService<AccessPolicy>();
+        var policy = catalog.Access;
         foreach (var repository in catalog.Repositories)
         {
             var anonymousMayLock = AccessPolicy.Permits(

@@ -45,6 +45,37 @@ internal static class EdgeConfiguration
         configuration.AddCommandLine(args);
     }
 
+    /// <summary>
+    /// Adds the config file (with the environment and <paramref name="args"/> over it) to <paramref name="configuration"/>,
+    /// binds and validates the options: at start-up, by <c>check-config</c> and at each reload, with the same messages.
+    /// </summary>
+    /// <exception cref="EdgeConfigurationException">The configuration cannot be read or is not valid.</exception>
+    public static AnnexEdgeOptions Load(IConfigurationManager configuration, string? file, string[] args)
+    {
+        AnnexEdgeOptions options;
+        try
+        {
+            AddConfigFile(configuration, file, args);
+            options = Bind(configuration);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException or IOException)
+        {
+            throw new EdgeConfigurationException([$"cannot read configuration: {e.Message}"]);
+        }
+
+        Validate(options);
+        return options;
+    }
+
+    /// <exception cref="EdgeConfigurationException">The options are not valid.</exception>
+    public static void Validate(AnnexEdgeOptions options)
+    {
+        if (AnnexEdgeOptionsValidator.Errors(options) is { Count: > 0 } errors)
+        {
+            throw new EdgeConfigurationException(errors.Select(e => "config error: " + e).ToArray());
+        }
+    }
+
     public static AnnexEdgeOptions Bind(IConfiguration configuration)
     {
         var options = new AnnexEdgeOptions();
@@ -58,3 +89,6 @@ internal sealed class EdgeConfigurationException(IReadOnlyList<string> errors) :
 {
     public IReadOnlyList<string> Errors { get; } = errors;
 }
+
+/// <summary>Where the running configuration came from: the config file (null without one) and the host arguments over it.</summary>
+internal sealed record ConfigSource(string? File, string[] Args);

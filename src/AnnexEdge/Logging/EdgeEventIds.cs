@@ -79,4 +79,15 @@ internal static class EdgeEventIds
     public const int PeerFetchFailed = 9003;
     public const int RoutedThroughPeer = 9004;
     public const int UnknownPeerAsked = 9005;
+
+    // 8040-8079: reloading the configuration, directories of repositories.
+    public const int ConfigReloaded = 8040;
+    public const int ConfigReloadRefused = 8041;
+    public const int ConfigNeedsRestart = 8042;
+    public const int ConfigUnchanged = 8043;
+    public const int ConfigWatchFailed = 8044;
+    public const int DirectoryRepositoryAdded = 8045;
+    public const int DirectoryRepositoryRemoved = 8046;
+    public const int DirectoryRepositorySkipped = 8047;
+    public const int DirectoryUnreadable = 8048;
 }

@@ -30,10 +30,11 @@ internal static partial class PeerEndpoints
             }
 
             // Full access, as removing from the cluster needs: what the peer learns here decides where it sends writes.
+            var policy = catalog.Current.Access;
             foreach (var cluster in peer.Clusters)
             {
                 var request = new AccessRequest("peer-routes", P2pAction.Remove, asking, null, Audited: false);
-                if (!await gate.AuthorizeAsync(context, request, AccessTarget.Of(cluster)))
+                if (!await gate.AuthorizeAsync(context, request, AccessTarget.Of(cluster), policy))
                 {
                     return Results.Empty;
                 }

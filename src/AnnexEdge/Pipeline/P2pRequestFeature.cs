@@ -9,7 +9,7 @@ namespace AnnexEdge.Pipeline;
 /// The parsed p2phttp request, its target and what serving it did, for every layer after the P2P layer and for the
 /// request log (which is enriched from this feature alone). Set on every P2P request, whatever its target.
 /// </summary>
-internal sealed class P2pRequestFeature(P2pRequest request, Target target) : Telemetry.ITransfer
+internal sealed class P2pRequestFeature(P2pRequest request, Target target, CatalogSnapshot catalog) : Telemetry.ITransfer
 {
     private readonly List<string> _backends = [];
     private ByteCountingStream? _requestCounter;
@@ -18,6 +18,9 @@ internal sealed class P2pRequestFeature(P2pRequest request, Target target) : Tel
     public P2pRequest Request { get; } = request;
 
     public Target Target { get; } = target;
+
+    /// <summary>The configuration the target was resolved in: it serves the request to its end, whatever a reload does.</summary>
+    public CatalogSnapshot Catalog { get; } = catalog;
 
     /// <summary>The repository, when the target is one (the YARP path).</summary>
     public Repository? Repository => Target as Repository;

@@ -46,16 +46,17 @@ internal sealed partial class P2pRequestMiddleware(
         }
 
         var request = parsed.Request!;
-        var target = catalog.Resolve(request.Uuid);
+        var snapshot = catalog.Current;
+        var target = snapshot.Resolve(request.Uuid);
         if (target is null && peers.Through(request.Uuid, request.Bypass) is { Via: { } peer } routed)
         {
             // A node of another site: on to the cheapest peer not already on the request's path, with this edge added
             // to bypass so that no gateway further on sends it back here.
             Log.RoutedThroughPeer(logger, request.Uuid, peer.Name);
             target = routed;
-            if (!request.Bypass.Contains(catalog.GatewayUuid!, StringComparer.Ordinal))
+            if (!request.Bypass.Contains(snapshot.GatewayUuid!, StringComparer.Ordinal))
             {
-                request = request with { Bypass = [.. request.Bypass, catalog.GatewayUuid!] };
+                request = request with { Bypass = [.. request.Bypass, snapshot.GatewayUuid!] };
             }
         }
 
@@ -67,7 +68,7 @@ internal sealed partial class P2pRequestMiddleware(
             return;
         }
 
-        var feature = new P2pRequestFeature(request, target);
+        var feature = new P2pRequestFeature(request, target, snapshot);
         context.Features.Set(feature);
         var counter = new ByteCountingStream(context.Request.Body);
         context.Request.Body = counter;

@@ -1,15 +1,70 @@
 using System.Collections.Frozen;
 using AnnexEdge.Configuration;
+using AnnexEdge.Git;
+using AnnexEdge.Security;
+using AnnexEdge.Telemetry;
 
 namespace AnnexEdge.Routing;
 
-/// <summary>Looks up what a repository UUID names, from the validated configuration.</summary>
-internal sealed class RepositoryCatalog
+/// <summary>
+/// Looks up what a repository UUID names, from the configuration in force: one immutable
+/// <see cref="CatalogSnapshot"/> that a reload replaces as a whole. A request resolves its target once, when it
+/// arrives, and keeps that target (an immutable record) to its end, so a reload never changes a request in flight.
+/// </summary>
+internal sealed class RepositoryCatalog(CatalogSnapshot initial)
 {
-    private readonly FrozenDictionary<string, Repository> _byUuid;
+    private volatile CatalogSnapshot _current = initial;
 
     public RepositoryCatalog(AnnexEdgeOptions options)
+        : this(new CatalogSnapshot(options, ConfigVersion.Of(null, DateTimeOffset.UnixEpoch)))
     {
+    }
+
+    /// <summary>The configuration in force now.</summary>
+    public CatalogSnapshot Current => _current;
+
+    public IReadOnlyList<Repository> Repositories => _current.Repositories;
+
+    public IReadOnlyList<Cluster> Clusters => _current.Clusters;
+
+    /// <inheritdoc cref="CatalogSnapshot.Peers"/>
+    public IReadOnlyList<Peer> Peers => _current.Peers;
+
+    /// <inheritdoc cref="CatalogSnapshot.GatewayUuid"/>
+    public string? GatewayUuid => _current.GatewayUuid;
+
+    /// <inheritdoc cref="CatalogSnapshot.ClientUuid"/>
+    public string ClientUuid => _current.ClientUuid;
+
+    /// <summary>Puts <paramref name="next"/> in force for every request that arrives from now on.</summary>
+    public void Replace(CatalogSnapshot next) => _current = next;
+
+    /// <inheritdoc cref="CatalogSnapshot.Resolve"/>
+    public Target? Resolve(string uuid) => _current.Resolve(uuid);
+
+    public Repository? Find(string uuid) => _current.Find(uuid);
+
+    public Cluster? FindCluster(string uuid) => _current.FindCluster(uuid);
+}
+
+/// <summary>
+/// Everything that a reload may change, built from one validated configuration: repositories, clusters, the access
+/// policy, the git repositories and the version of the config file they came from.
+/// </summary>
+internal sealed class CatalogSnapshot
+{
+    /// <summary>The clientuuid of an edge without a UUID of its own.</summary>
+    public const string DefaultClientUuid = "00000000-0000-4000-8000-00000000ed9e";
+
+    private readonly FrozenDictionary<string, Repository> _byUuid;
+    private readonly FrozenDictionary<string, Repository> _byYarpCluster;
+    private readonly FrozenDictionary<string, Cluster> _clustersByUuid;
+    private readonly Gateway? _gateway;
+
+    public CatalogSnapshot(AnnexEdgeOptions options, ConfigVersion version)
+    {
+        Options = options;
+        Version = version;
         Repositories = options.Repositories
             .Select(r => new Repository(
                 r.Name,
@@ -21,6 +76,7 @@ internal sealed class RepositoryCatalog
                 r.Jobs))
             .ToArray();
         _byUuid = Repositories.ToFrozenDictionary(r => r.Uuid, StringComparer.Ordinal);
+        _byYarpCluster = Repositories.ToFrozenDictionary(r => r.YarpClusterId, StringComparer.Ordinal);
         var byName = Repositories.ToDictionary(r => r.Name, StringComparer.OrdinalIgnoreCase);
         Clusters = options.Clusters
             .Select(c => new Cluster(c.Name, c.Uuid, c.Nodes.Select(n => byName[n]).ToArray(), c.Copies, c.TimestampSkewMargin))
@@ -31,10 +87,14 @@ internal sealed class RepositoryCatalog
             .ToArray();
         GatewayUuid = options.Uuid;
         _gateway = options.Uuid is null ? null : new Gateway(options.Uuid);
+        Access = new AccessPolicy(options);
+        Git = new GitCatalog(options, this);
     }
 
-    private readonly FrozenDictionary<string, Cluster> _clustersByUuid;
-    private readonly Gateway? _gateway;
+    /// <summary>The validated options this snapshot was built from (those a reload cannot change are the running ones).</summary>
+    public AnnexEdgeOptions Options { get; }
+
+    public ConfigVersion Version { get; }
 
     public IReadOnlyList<Repository> Repositories { get; }
 
@@ -42,6 +102,10 @@ internal sealed class RepositoryCatalog
 
     /// <summary>Other gateways of the same clusters (<c>AnnexEdge:Peers</c>).</summary>
     public IReadOnlyList<Peer> Peers { get; }
+
+    public AccessPolicy Access { get; }
+
+    public GitCatalog Git { get; }
 
     /// <summary>The edge's own UUID as a gateway, when configured.</summary>
     public string? GatewayUuid { get; }
@@ -52,9 +116,6 @@ internal sealed class RepositoryCatalog
     /// </summary>
     public string ClientUuid => GatewayUuid ?? DefaultClientUuid;
 
-    /// <summary>The clientuuid of an edge without a UUID of its own.</summary>
-    public const string DefaultClientUuid = "00000000-0000-4000-8000-00000000ed9e";
-
     /// <summary>What the UUID names, or null when the edge serves no such UUID.</summary>
     public Target? Resolve(string uuid) =>
         _clustersByUuid.GetValueOrDefault(uuid) ?? (Target?)_byUuid.GetValueOrDefault(uuid)
@@ -63,4 +124,7 @@ internal sealed class RepositoryCatalog
     public Repository? Find(string uuid) => _byUuid.GetValueOrDefault(uuid);
 
     public Cluster? FindCluster(string uuid) => _clustersByUuid.GetValueOrDefault(uuid);
+
+    /// <summary>The repository whose backends form this YARP cluster, or null.</summary>
+    public Repository? FindByYarpCluster(string clusterId) => _byYarpCluster.GetValueOrDefault(clusterId);
 }

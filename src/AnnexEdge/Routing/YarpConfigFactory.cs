@@ -15,7 +15,7 @@ internal static class YarpConfigFactory
     /// <summary>Cluster metadata key holding the repository UUID (read by the health probe).</summary>
     public const string RepositoryUuidMetadata = "AnnexEdge.RepositoryUuid";
 
-    public static IReadOnlyList<RouteConfig> Routes(RepositoryCatalog catalog) =>
+    public static IReadOnlyList<RouteConfig> Routes(CatalogSnapshot catalog) =>
         catalog.Repositories.Select(r => Route(r.YarpClusterId, $"/git-annex/{r.Uuid}/{{**rest}}"))
             // A node reached through a peer has no path of its own: TargetMiddleware moves its request onto the peer's.
             .Concat(catalog.Peers.Select(p => Route(p.YarpClusterId, p.ProxyPath + "{**rest}")))
@@ -30,11 +30,11 @@ internal static class YarpConfigFactory
         MaxRequestBodySize = -1,
     };
 
-    public static IReadOnlyList<ClusterConfig> Clusters(RepositoryCatalog catalog, AnnexEdgeOptions options) =>
-        catalog.Repositories.Select(r => Cluster(r.YarpClusterId, r.LoadBalancing, r.Backends, r.Uuid, options, activeChecks: true))
+    public static IReadOnlyList<ClusterConfig> Clusters(CatalogSnapshot catalog) =>
+        catalog.Repositories.Select(r => Cluster(r.YarpClusterId, r.LoadBalancing, r.Backends, r.Uuid, catalog.Options, activeChecks: true))
             // A peer's liveness is its route fetches (PeerRefresher); passive checks still keep a dead backend aside.
             .Concat(catalog.Peers.Select(p => Cluster(
-                p.YarpClusterId, LoadBalancingPolicies.PowerOfTwoChoices, p.Backends, p.Uuid, options, activeChecks: false)))
+                p.YarpClusterId, LoadBalancingPolicies.PowerOfTwoChoices, p.Backends, p.Uuid, catalog.Options, activeChecks: false)))
             .ToArray();
 
     private static ClusterConfig Cluster(

@@ -8,14 +8,16 @@ namespace AnnexEdge.Security;
 /// <c>Expect: 100-continue</c> upload that is refused never sends its body), and answers the refusals.
 /// </summary>
 internal sealed partial class AccessGate(
-    AccessPolicy policy,
     Authenticator authenticator,
     AuditLog audit,
     Telemetry.EdgeMetrics metrics,
     ILogger<AccessGate> logger)
 {
-    /// <summary>True when the request may be served; otherwise the refusal has been written.</summary>
-    public async Task<bool> AuthorizeAsync(HttpContext context, AccessRequest request, AccessTarget target)
+    /// <summary>
+    /// True when the request may be served; otherwise the refusal has been written. <paramref name="policy"/> is that
+    /// of the configuration the request resolved its target in.
+    /// </summary>
+    public async Task<bool> AuthorizeAsync(HttpContext context, AccessRequest request, AccessTarget target, AccessPolicy policy)
     {
         var secure = context.Request.IsHttps;
         var remote = context.Connection.RemoteIpAddress;

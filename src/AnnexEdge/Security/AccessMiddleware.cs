@@ -1,5 +1,4 @@
 using AnnexEdge.Pipeline;
-using AnnexEdge.Routing;
 
 namespace AnnexEdge.Security;
 
@@ -7,7 +6,7 @@ namespace AnnexEdge.Security;
 /// The access layer of every P2P request, before anything is forwarded, fanned out or read from the body: who the
 /// client is, whether it may do this to this target, and the audit event of every write or removal.
 /// </summary>
-internal sealed class AccessMiddleware(RequestDelegate next, RepositoryCatalog catalog, AccessGate gate, AuditLog audit)
+internal sealed class AccessMiddleware(RequestDelegate next, AccessGate gate, AuditLog audit)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -18,8 +17,8 @@ internal sealed class AccessMiddleware(RequestDelegate next, RepositoryCatalog c
         }
 
         var request = AccessRequest.Of(feature.Request);
-        var target = AccessPolicy.TargetOf(catalog, feature.Target);
-        if (!await gate.AuthorizeAsync(context, request, target))
+        var target = AccessPolicy.TargetOf(feature.Catalog, feature.Target);
+        if (!await gate.AuthorizeAsync(context, request, target, feature.Catalog.Access))
         {
             return;
         }

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Text.RegularExpressions;
 using AnnexEdge.Configuration;
 using AnnexEdge.Routing;
 
@@ -6,15 +7,16 @@ namespace AnnexEdge.Security;
 
 /// <summary>
 /// The permission model of <c>git annex p2phttp</c>, scoped per repository and cluster. A map entry for the
-/// target's Name wins; a node without one takes the highest entry among its clusters (whoever may remove from a
-/// cluster removes from its nodes anyway); then <c>*</c>; then <c>none</c>.
+/// target's Name wins; then the longest name pattern (<c>proj-*</c>, <c>*</c> and <c>?</c> as in shell globs) that
+/// matches it, the lower access among equally long ones; a node without either takes the highest entry among its
+/// clusters (whoever may remove from a cluster removes from its nodes anyway); then <c>*</c>; then <c>none</c>.
 /// </summary>
 internal sealed class AccessPolicy
 {
     public const string Wildcard = "*";
 
-    private readonly FrozenDictionary<string, AccessLevel> _anonymous;
-    private readonly FrozenDictionary<string, FrozenDictionary<string, AccessLevel>> _users;
+    private readonly AccessMap _anonymous;
+    private readonly FrozenDictionary<string, AccessMap> _users;
 
     public AccessPolicy(AnnexEdgeOptions options)
     {
@@ -68,26 +70,37 @@ internal sealed class AccessPolicy
         _ => false,
     };
 
-    /// <summary>The target of a request: a repository with its clusters, a cluster, or the gateway itself (by UUID).</summary>
     /// <summary>What permissions name: a cluster or repository by its Name (a repository also by its clusters), the gateway by its UUID.</summary>
-    public static AccessTarget TargetOf(RepositoryCatalog catalog, Target target) => target switch
+    public static AccessTarget TargetOf(CatalogSnapshot catalog, Target target) => target switch
     {
         Repository repository => TargetOf(catalog, repository),
         Gateway gateway => AccessTarget.Of(gateway.Uuid),
         _ => AccessTarget.Of(target.Name),
     };
 
-    public static AccessTarget TargetOf(RepositoryCatalog catalog, Repository repository) =>
+    public static AccessTarget TargetOf(CatalogSnapshot catalog, Repository repository) =>
         repository.Via is { } peer
             // A node behind a peer: named by the peer, and a node of the clusters the peer shares with this edge.
             ? new(peer.Name, peer.Clusters)
             : new(repository.Name, catalog.Clusters.Where(c => c.Nodes.Contains(repository)).Select(c => c.Name).ToArray());
 
-    private static AccessLevel Resolve(FrozenDictionary<string, AccessLevel> map, AccessTarget target)
+    /// <summary>Whether an access map key is a name pattern (other than the wildcard <c>*</c> alone).</summary>
+    public static bool IsPattern(string key) => key != Wildcard && key.AsSpan().IndexOfAny('*', '?') >= 0;
+
+    private static AccessLevel Resolve(AccessMap access, AccessTarget target)
     {
+        var map = access.Names;
         if (map.TryGetValue(target.Name, out var own))
         {
             return own;
+        }
+
+        foreach (var (pattern, matched) in access.Patterns)
+        {
+            if (pattern.IsMatch(target.Name))
+            {
+                return matched;
+            }
         }
 
         var viaCluster = target.Clusters
@@ -102,11 +115,24 @@ internal sealed class AccessPolicy
         return map.GetValueOrDefault(Wildcard, AccessLevel.None);
     }
 
-    private static FrozenDictionary<string, AccessLevel> ToLevels(Dictionary<string, string>? map) =>
-        (map ?? []).ToFrozenDictionary(
-            e => e.Key,
-            e => AccessLevels.TryParse(e.Value, out var level) ? level : AccessLevel.None,
-            StringComparer.OrdinalIgnoreCase);
+    private static AccessMap ToLevels(Dictionary<string, string>? map)
+    {
+        var levels = (map ?? []).Select(e => (e.Key, Level: AccessLevels.TryParse(e.Value, out var level) ? level : AccessLevel.None)).ToArray();
+        var names = levels.Where(e => !IsPattern(e.Key)).ToFrozenDictionary(e => e.Key, e => e.Level, StringComparer.OrdinalIgnoreCase);
+        var patterns = levels.Where(e => IsPattern(e.Key))
+            .OrderByDescending(e => e.Key.Length).ThenBy(e => e.Level)
+            .Select(e => (Glob(e.Key), e.Level))
+            .ToArray();
+        return new AccessMap(names, patterns);
+    }
+
+    // Names compare case-insensitively everywhere, so patterns do too.
+    private static Regex Glob(string pattern) => new(
+        "^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+
+    /// <summary>One access map: entries by exact name, and name patterns in the order they are tried.</summary>
+    private sealed record AccessMap(FrozenDictionary<string, AccessLevel> Names, IReadOnlyList<(Regex Pattern, AccessLevel Level)> Patterns);
 }
 
 internal enum CredentialState

@@ -18,7 +18,7 @@ internal sealed class Authenticator
 {
     private const int MaxCachedCredentials = 10_000;
 
-    private readonly FrozenDictionary<string, PasswordHash> _users;
+    private volatile FrozenDictionary<string, PasswordHash> _users;
     private readonly PasswordHash _decoy;
     private readonly bool _allowOverHttp;
     private readonly TimeSpan _cacheDuration;
@@ -32,10 +32,7 @@ internal sealed class Authenticator
 
     public Authenticator(AnnexEdgeOptions options, TimeProvider time)
     {
-        _users = options.Users
-            .Select(u => (u.Name, Hash: PasswordHash.TryParse(u.PasswordHash, out var h) ? h : null))
-            .Where(u => u.Hash is not null)
-            .ToFrozenDictionary(u => u.Name, u => u.Hash!, StringComparer.Ordinal);
+        _users = Users(options);
         // Unknown users are checked against this so that timing does not tell which user names exist.
         var iterations = _users.Values.Select(h => h.Iterations).DefaultIfEmpty(PasswordHash.DefaultIterations).Max();
         _decoy = PasswordHash.Parse(PasswordHash.Create(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)), iterations));
@@ -45,6 +42,16 @@ internal sealed class Authenticator
         _throttle = new LoginThrottle(options.Limits, time);
         var concurrency = options.Limits.ConcurrentPasswordChecks;
         _scheduler = new PasswordCheckScheduler(concurrency > 0 ? concurrency : Math.Max(1, Environment.ProcessorCount));
+    }
+
+    /// <summary>
+    /// Checks credentials against the users of a reloaded configuration from now on. Remembered logins are forgotten,
+    /// so a removed user or a changed password is refused at once; the login throttles carry over.
+    /// </summary>
+    public void ReplaceUsers(AnnexEdgeOptions options)
+    {
+        _users = Users(options);
+        _verified.Clear();
     }
 
     /// <summary>Number of PBKDF2 verifications started (for tests and the cache measurement).</summary>
@@ -174,4 +181,9 @@ internal sealed class Authenticator
 
     private string CacheKey(BasicCredentials credentials) =>
         Convert.ToBase64String(HMACSHA256.HashData(_cacheKey, Encoding.UTF8.GetBytes(credentials.User + "\0" + credentials.Password)));
+
+    private static FrozenDictionary<string, PasswordHash> Users(AnnexEdgeOptions options) => options.Users
+        .Select(u => (u.Name, Hash: PasswordHash.TryParse(u.PasswordHash, out var h) ? h : null))
+        .Where(u => u.Hash is not null)
+        .ToFrozenDictionary(u => u.Name, u => u.Hash!, StringComparer.Ordinal);
 }

@@ -15,7 +15,6 @@ internal static partial class SecurityHosting
 {
     public static void AddEdgeSecurity(this WebApplicationBuilder builder, AnnexEdgeOptions options)
     {
-        builder.Services.AddSingleton(services => new AccessPolicy(services.GetRequiredService<IOptions<AnnexEdgeOptions>>().Value));
         builder.Services.AddSingleton(services => new Authenticator(
             services.GetRequiredService<IOptions<AnnexEdgeOptions>>().Value, services.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<AuditLog>();
@@ -65,11 +64,12 @@ internal static partial class SecurityHosting
         app.UseRateLimiter();
     }
 
-    /// <summary>Says at start-up what clients without credentials may do, target by target.</summary>
-    public static void LogAccess(WebApplication app, RepositoryCatalog catalog, AnnexEdgeOptions options)
+    /// <summary>Says at start-up and at each reload what clients without credentials may do, target by target.</summary>
+    public static void LogAccess(ILoggerFactory loggers, CatalogSnapshot catalog)
     {
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AnnexEdge.Security");
-        var policy = app.Services.GetRequiredService<AccessPolicy>();
+        var logger = loggers.CreateLogger("AnnexEdge.Security");
+        var policy = catalog.Access;
+        var options = catalog.Options;
         var targets = catalog.Clusters.Select(c => AccessTarget.Of(c.Name))
             .Concat(catalog.Repositories.Select(r => AccessPolicy.TargetOf(catalog, r)));
         if (catalog.GatewayUuid is { } gateway)

@@ -123,9 +123,10 @@ internal static class SecurityOptionsValidator
     {
         foreach (var (target, level) in map)
         {
-            if (!targets.Contains(target))
+            // A name pattern may match no repository yet: repositories of a directory come and go.
+            if (!targets.Contains(target) && !AccessPolicy.IsPattern(target))
             {
-                errors.Add($"{at}: \"{target}\" is not the Name of a repository or cluster, the edge's Uuid, or \"*\"");
+                errors.Add($"{at}: \"{target}\" is not the Name of a repository or cluster, the edge's Uuid, a name pattern with * or ?, or \"*\"");
             }
 
             if (!AccessLevels.TryParse(level, out _))

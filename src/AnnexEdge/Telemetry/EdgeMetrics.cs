@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
 using AnnexEdge.Locking;
@@ -37,7 +36,9 @@ internal sealed class EdgeMetrics
     private readonly Histogram _requestDuration;
     private readonly ConcurrentDictionary<(int Endpoint, TargetKind Kind, int Status), Counter.Child> _requestChildren = new();
     private readonly ConcurrentDictionary<(int Endpoint, TargetKind Kind), Histogram.Child> _durationChildren = new();
-    private readonly FrozenDictionary<string, (Counter.Child In, Counter.Child Out)> _targetBytes;
+    private readonly Counter _targetReceived;
+    private readonly Counter _targetSent;
+    private readonly ConcurrentDictionary<(TargetKind Kind, string Name), (Counter.Child In, Counter.Child Out)> _targetBytes = new();
     private readonly Counter _nodeBytes;
     private readonly Gauge _nodeInFlight;
     private readonly Histogram _nodeDuration;
@@ -66,9 +67,9 @@ internal sealed class EdgeMetrics
                 Buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
             });
 
-        var received = factory.CreateCounter(Prefix + "target_received_bytes_total",
+        _targetReceived = factory.CreateCounter(Prefix + "target_received_bytes_total",
             "Request body bytes the edge read from clients, by repository or cluster (target) and its kind.", ["target_kind", "target"]);
-        var sent = factory.CreateCounter(Prefix + "target_sent_bytes_total",
+        _targetSent = factory.CreateCounter(Prefix + "target_sent_bytes_total",
             "Response body bytes the edge sent to clients, by repository or cluster (target) and its kind.", ["target_kind", "target"]);
         var targets = catalog.Repositories.Cast<Target>().Concat(catalog.Clusters);
         if (catalog.GatewayUuid is { } gateway)
@@ -76,10 +77,11 @@ internal sealed class EdgeMetrics
             targets = targets.Append(new Gateway(gateway));
         }
 
-        _targetBytes = targets.ToFrozenDictionary(
-            t => t.Uuid,
-            t => (received.WithLabels(KindName(KindOf(t)), t.Name), sent.WithLabels(KindName(KindOf(t)), t.Name)),
-            StringComparer.Ordinal);
+        // Every target has its series from the start (at 0); a target a reload adds gets them at its first request.
+        foreach (var target in targets)
+        {
+            TargetBytes(target);
+        }
 
         _nodeBytes = factory.CreateCounter(Prefix + "node_sent_bytes_total",
             "Bytes the cluster gateway sent to a node in uploads (counted when each node's transfer ends).", ["cluster", "node"]);
@@ -134,6 +136,10 @@ internal sealed class EdgeMetrics
         Gateway,
     }
 
+    private (Counter.Child In, Counter.Child Out) TargetBytes(Target target) =>
+        _targetBytes.GetOrAdd((KindOf(target), target.Name), static (k, metrics) =>
+            (metrics._targetReceived.WithLabels(KindName(k.Kind), k.Name), metrics._targetSent.WithLabels(KindName(k.Kind), k.Name)), this);
+
     public static TargetKind KindOf(Target? target) => target switch
     {
         null => TargetKind.None,
@@ -162,8 +168,9 @@ internal sealed class EdgeMetrics
             durations.WithLabels(k.Endpoint < 0 ? "invalid" : EndpointNames[k.Endpoint], KindName(k.Kind)), _requestDuration)
             .Observe(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 
-        if (target is not null && _targetBytes.TryGetValue(target.Uuid, out var bytes))
+        if (target is not null)
         {
+            var bytes = TargetBytes(target);
             if (bytesIn > 0)
             {
                 bytes.In.Inc(bytesIn);

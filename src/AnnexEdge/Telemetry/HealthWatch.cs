@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using AnnexEdge.Clusters;
 using AnnexEdge.Routing;
 using Yarp.ReverseProxy;
@@ -16,7 +15,6 @@ namespace AnnexEdge.Telemetry;
 /// </summary>
 internal sealed class HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog)
 {
-    private readonly FrozenDictionary<string, Repository> _repositories = catalog.Repositories.ToFrozenDictionary(r => r.YarpClusterId, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _inRotation = new(StringComparer.Ordinal);
 
     /// <summary>A backend of a repository moved into or out of rotation (routing recomputes at once; see PeerRefresher).</summary>
@@ -24,7 +22,7 @@ internal sealed class HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog
 
     public void Observe(ClusterState cluster, DestinationState destination)
     {
-        if (!_repositories.TryGetValue(cluster.ClusterId, out var repository))
+        if (catalog.Current.FindByYarpCluster(cluster.ClusterId) is not { } repository)
         {
             return;
         }

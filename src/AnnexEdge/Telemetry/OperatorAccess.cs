@@ -1,6 +1,6 @@
-using System.Collections.Frozen;
 using System.Net;
 using AnnexEdge.Configuration;
+using AnnexEdge.Routing;
 using AnnexEdge.Security;
 using Microsoft.Extensions.Options;
 
@@ -11,13 +11,8 @@ namespace AnnexEdge.Telemetry;
 /// as for <c>/_annexedge/status</c>, and from anywhere a user with the <c>metrics</c> role (Basic credentials,
 /// checked and throttled as every login is). Anyone else gets 404, so the pages do not show that they exist.
 /// </summary>
-internal sealed class OperatorAccess(IOptions<AnnexEdgeOptions> options, Authenticator authenticator, EdgeMetrics metrics)
+internal sealed class OperatorAccess(IOptions<AnnexEdgeOptions> options, RepositoryCatalog catalog, Authenticator authenticator, EdgeMetrics metrics)
 {
-    private readonly FrozenSet<string> _operators = options.Value.Users
-        .Where(u => u.Roles.Contains(UserOptions.MetricsRole, StringComparer.Ordinal))
-        .Select(u => u.Name)
-        .ToFrozenSet(StringComparer.Ordinal);
-
     public async ValueTask<bool> AllowsAsync(HttpContext context)
     {
         var remote = context.Connection.RemoteIpAddress;
@@ -27,7 +22,7 @@ internal sealed class OperatorAccess(IOptions<AnnexEdgeOptions> options, Authent
         }
 
         var authorization = context.Request.Headers.Authorization.ToString();
-        if (_operators.Count == 0 || authorization.Length == 0)
+        if (!catalog.Current.Options.Users.Any(IsOperator) || authorization.Length == 0)
         {
             return false;
         }
@@ -47,6 +42,9 @@ internal sealed class OperatorAccess(IOptions<AnnexEdgeOptions> options, Authent
                 break;
         }
 
-        return user is not null && _operators.Contains(user);
+        return user is not null && catalog.Current.Options.Users.Any(u => u.Name == user && IsOperator(u));
     }
+
+    // Read from the configuration in force: a reload may add or remove operators.
+    private static bool IsOperator(UserOptions user) => user.Roles.Contains(UserOptions.MetricsRole, StringComparer.Ordinal);
 }

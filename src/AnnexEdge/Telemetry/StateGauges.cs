@@ -28,6 +28,8 @@ internal sealed class StateGauges
     private readonly Gauge _certificateExpiry;
     private readonly Gauge _renewalSuccess;
     private readonly Gauge _renewalTime;
+    private readonly Gauge _configInfo;
+    private readonly Gauge _configLoaded;
 
     public StateGauges(
         EdgeMetrics metrics,
@@ -37,7 +39,6 @@ internal sealed class StateGauges
         LockLedger locks,
         HealthWatch health,
         ProbeTimes probes,
-        ConfigVersion config,
         IServiceProvider services)
     {
         (_catalog, _state, _load, _locks, _health, _probes, _services) = (catalog, state, load, locks, health, probes, services);
@@ -56,16 +57,23 @@ internal sealed class StateGauges
             "1 if the last certificate order or renewal check succeeded, 0 if it failed (absent before the first).");
         _renewalTime = factory.CreateGauge(prefix + "certificate_last_renewal_timestamp_seconds",
             "When the last certificate order or renewal check ended, as a Unix time.");
-        factory.CreateGauge(prefix + "config_info", "Always 1; version is the hash of the config file the edge runs.", ["version"])
-            .WithLabels(config.Version).Set(1);
-        factory.CreateGauge(prefix + "config_load_timestamp_seconds", "When the configuration was loaded, as a Unix time.")
-            .Set(config.LoadedAt.ToUnixTimeMilliseconds() / 1000.0);
+        _configInfo = factory.CreateGauge(prefix + "config_info", "Always 1; version is the hash of the config file the edge runs.", ["version"]);
+        _configLoaded = factory.CreateGauge(prefix + "config_load_timestamp_seconds", "When the configuration was loaded (at start or by the last reload), as a Unix time.");
     }
 
     public void Update()
     {
         _health.ObserveAll(_state);
-        foreach (var repository in _catalog.Repositories)
+        var catalog = _catalog.Current;
+        // One series: the version a reload replaced goes.
+        foreach (var labels in _configInfo.GetAllLabelValues().Where(l => l[0] != catalog.Version.Version).ToArray())
+        {
+            _configInfo.RemoveLabelled(labels);
+        }
+
+        _configInfo.WithLabels(catalog.Version.Version).Set(1);
+        _configLoaded.Set(catalog.Version.LoadedAt.ToUnixTimeMilliseconds() / 1000.0);
+        foreach (var repository in catalog.Repositories)
         {
             if (!_state.TryGetCluster(repository.YarpClusterId, out var cluster))
             {

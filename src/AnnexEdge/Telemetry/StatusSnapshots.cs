@@ -16,13 +16,13 @@ internal sealed class StatusSnapshots(
     ProbeTimes probes,
     Transfers transfers,
     RecentProblems problems,
-    ConfigVersion config,
     TimeProvider time,
     IServiceProvider services)
 {
     public StatusSnapshot Take()
     {
-        var repositories = catalog.Repositories.Select(r =>
+        var snapshot = catalog.Current;
+        var repositories = snapshot.Repositories.Select(r =>
         {
             state.TryGetCluster(r.YarpClusterId, out var cluster);
             var backends = r.Backends.Select(b =>
@@ -41,7 +41,7 @@ internal sealed class StatusSnapshots(
             return new RepositoryView(r.Name, r.Uuid, r.MaxLocks, backends);
         }).ToArray();
 
-        var clusters = catalog.Clusters.Select(c => new ClusterView(
+        var clusters = snapshot.Clusters.Select(c => new ClusterView(
             c.Name, c.Uuid, c.Copies, c.Nodes.Select(n => new NodeView(n.Name, n.Uuid, nodes.IsLive(n), nodes.InFlight(n))).ToArray())).ToArray();
 
         var running = transfers.Snapshot()
@@ -59,6 +59,6 @@ internal sealed class StatusSnapshots(
             .Select(c => new CertificateView(c.Domains, c.Subject, c.NotAfter, SelfSigned: false)));
 
         var renewal = services.GetService<RenewalState>()?.Last is { } last ? new CertificateRenewalView(last.At, last.Succeeded, last.Problem) : null;
-        return new StatusSnapshot(time.GetUtcNow(), config, repositories, clusters, running, certificates, renewal, problems.Snapshot());
+        return new StatusSnapshot(time.GetUtcNow(), snapshot.Version, repositories, clusters, running, certificates, renewal, problems.Snapshot());
     }
 }

@@ -98,6 +98,9 @@ public sealed class EdgeHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Rewrites the edge's config file with this <c>AnnexEdge</c> section (the edge reloads it on its own).</summary>
+    public Task RewriteConfigAsync(JsonObject annexEdgeSection) => EdgeProcess.WriteConfigAsync(annexEdgeSection, _dir);
+
     /// <summary>Waits (default 10 s) for an event matching; one logged already counts.</summary>
     public Task<LogEvent> EventAsync(Func<LogEvent, bool> match, TimeSpan? deadline = null, string? what = null) =>
         Events.FirstAsync(match, deadline, what);

@@ -84,7 +84,7 @@ public sealed class GitPathTests
                 new RepositoryOptions { Name = "plain", Uuid = "5f0e8c1a-2b3c-4d5e-8f9a-0b1c2d3e4f5a", Backends = ["http://h:2"] },
             ],
         };
-        var catalog = new GitCatalog(options, new RepositoryCatalog(options));
+        var catalog = new RepositoryCatalog(options).Current.Git;
 
         Assert.Equal("/srv/proj", catalog.Find("proj")?.Directory);
         Assert.Equal("proj", catalog.Find("proj.git")?.Name);

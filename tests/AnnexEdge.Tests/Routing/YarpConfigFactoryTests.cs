@@ -35,7 +35,7 @@ public sealed class YarpConfigFactoryTests
     [Fact]
     public void One_route_per_repository_matching_its_uuid()
     {
-        var routes = YarpConfigFactory.Routes(new RepositoryCatalog(Options()));
+        var routes = YarpConfigFactory.Routes(new RepositoryCatalog(Options()).Current);
         Assert.Equal(2, routes.Count);
         Assert.Equal(["repo:node1", "repo:node2"], routes.Select(r => r.RouteId));
         Assert.All(routes, r => Assert.Equal(r.RouteId, r.ClusterId));
@@ -46,14 +46,14 @@ public sealed class YarpConfigFactoryTests
     [Fact]
     public void Routes_have_no_body_size_limit()
     {
-        Assert.All(YarpConfigFactory.Routes(new RepositoryCatalog(Options())), r => Assert.Equal(-1, r.MaxRequestBodySize));
+        Assert.All(YarpConfigFactory.Routes(new RepositoryCatalog(Options()).Current), r => Assert.Equal(-1, r.MaxRequestBodySize));
     }
 
     [Fact]
     public void One_cluster_per_repository_with_its_backends_as_destinations()
     {
         var options = Options();
-        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(options), options);
+        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current);
         Assert.Equal(["repo:node1", "repo:node2"], clusters.Select(c => c.ClusterId));
 
         var first = clusters[0].Destinations!;
@@ -71,8 +71,8 @@ public sealed class YarpConfigFactoryTests
     [Fact]
     public void Destination_ids_are_the_same_for_every_edge_with_the_same_configuration()
     {
-        var a = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()), Options());
-        var b = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()), Options());
+        var a = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()).Current);
+        var b = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()).Current);
         Assert.Equal(a.SelectMany(c => c.Destinations!.Keys), b.SelectMany(c => c.Destinations!.Keys));
     }
 
@@ -80,7 +80,7 @@ public sealed class YarpConfigFactoryTests
     public void Load_balancing_defaults_to_power_of_two_choices()
     {
         var options = Options();
-        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(options), options);
+        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current);
         Assert.Equal("PowerOfTwoChoices", clusters[0].LoadBalancingPolicy);
         Assert.Equal("RoundRobin", clusters[1].LoadBalancingPolicy);
     }
@@ -89,7 +89,7 @@ public sealed class YarpConfigFactoryTests
     public void Health_checks_come_from_the_options()
     {
         var options = Options();
-        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options), options)[0];
+        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current)[0];
         var active = cluster.HealthCheck!.Active!;
         Assert.False(active.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(7), active.Interval);
@@ -108,7 +108,7 @@ public sealed class YarpConfigFactoryTests
     {
         var options = Options();
         options.HealthChecks = new HealthCheckOptions();
-        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options), options)[0];
+        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current)[0];
         Assert.True(cluster.HealthCheck!.Active!.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(10), cluster.HealthCheck.Active.Interval);
         Assert.Equal("2", cluster.Metadata!["ConsecutiveFailuresHealthPolicy.Threshold"]);
@@ -118,7 +118,7 @@ public sealed class YarpConfigFactoryTests
     public void Metadata_holds_the_repository_uuid()
     {
         var options = Options();
-        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(options), options);
+        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current);
         Assert.Equal(Uuid1, clusters[0].Metadata![YarpConfigFactory.RepositoryUuidMetadata]);
         Assert.Equal(Uuid2, clusters[1].Metadata![YarpConfigFactory.RepositoryUuidMetadata]);
     }
@@ -127,7 +127,7 @@ public sealed class YarpConfigFactoryTests
     public void Forwarding_options_reach_the_http_client_and_request()
     {
         var options = Options();
-        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options), options)[0];
+        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current)[0];
         Assert.True(cluster.HttpClient!.DangerousAcceptAnyServerCertificate);
         Assert.Equal(12, cluster.HttpClient.MaxConnectionsPerServer);
         Assert.Equal(TimeSpan.FromMinutes(9), cluster.HttpRequest!.ActivityTimeout);
@@ -139,7 +139,7 @@ public sealed class YarpConfigFactoryTests
     {
         var options = Options();
         options.Forwarding.MaxConnectionsPerBackend = 0;
-        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options), options)[0];
+        var cluster = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current)[0];
         Assert.Null(cluster.HttpClient!.MaxConnectionsPerServer);
     }
 

@@ -60,7 +60,7 @@ public sealed class AccessPolicyTests
         var catalog = new RepositoryCatalog(options);
         var target = targetKind == "cluster"
             ? AccessTarget.Of("mycluster")
-            : AccessPolicy.TargetOf(catalog, catalog.Repositories[0]);
+            : AccessPolicy.TargetOf(catalog.Current, catalog.Repositories[0]);
         var (state, level) = principal switch
         {
             "anonymous" => (CredentialState.Absent, policy.AnonymousLevel(target)),
@@ -147,6 +147,57 @@ public sealed class AccessPolicyTests
         Assert.Equal(AccessLevel.ReadOnly, policy.UserLevel("alice", AccessTarget.Of("scratch")));
         Assert.Equal(AccessLevel.None, policy.UserLevel("alice", AccessTarget.Of("other")));
         Assert.Equal(AccessLevel.None, policy.UserLevel("bob", AccessTarget.Of("archive")));
+    }
+
+    [Fact]
+    public void A_name_pattern_matches_like_a_shell_glob_case_insensitively()
+    {
+        var policy = new AccessPolicy(new AnnexEdgeOptions { Anonymous = new() { ["proj-*"] = "readonly", ["lab-?"] = "full" } });
+
+        Assert.Equal(AccessLevel.ReadOnly, policy.AnonymousLevel(AccessTarget.Of("proj-one")));
+        Assert.Equal(AccessLevel.ReadOnly, policy.AnonymousLevel(AccessTarget.Of("PROJ-two")));
+        Assert.Equal(AccessLevel.None, policy.AnonymousLevel(AccessTarget.Of("myproj-one")));
+        Assert.Equal(AccessLevel.Full, policy.AnonymousLevel(AccessTarget.Of("lab-a")));
+        Assert.Equal(AccessLevel.None, policy.AnonymousLevel(AccessTarget.Of("lab-ab")));
+        Assert.Equal(AccessLevel.None, policy.AnonymousLevel(AccessTarget.Of("lab.a")));
+    }
+
+    [Fact]
+    public void Exact_name_beats_the_longest_pattern_which_beats_shorter_ones_clusters_and_the_wildcard()
+    {
+        var policy = new AccessPolicy(new AnnexEdgeOptions
+        {
+            Users =
+            [
+                new UserOptions
+                {
+                    Name = "alice",
+                    Access = new()
+                    {
+                        ["*"] = "full", ["c1"] = "full", ["proj-*"] = "readonly", ["proj-secret-*"] = "none", ["proj-secret-1"] = "appendonly",
+                        ["x?"] = "full", ["?y"] = "readonly",
+                    },
+                },
+            ],
+        });
+
+        Assert.Equal(AccessLevel.AppendOnly, policy.UserLevel("alice", AccessTarget.Of("proj-secret-1")));
+        Assert.Equal(AccessLevel.None, policy.UserLevel("alice", AccessTarget.Of("proj-secret-2")));
+        Assert.Equal(AccessLevel.ReadOnly, policy.UserLevel("alice", new AccessTarget("proj-a", ["c1"])));
+        Assert.Equal(AccessLevel.Full, policy.UserLevel("alice", AccessTarget.Of("other")));
+        // Equally long patterns: the lower access.
+        Assert.Equal(AccessLevel.ReadOnly, policy.UserLevel("alice", AccessTarget.Of("xy")));
+    }
+
+    [Fact]
+    public void A_pattern_is_a_valid_access_key_though_it_names_no_configured_repository()
+    {
+        var options = new AnnexEdgeOptions { Anonymous = new() { ["proj-*"] = "readonly", ["nosuch"] = "readonly" } };
+
+        var errors = AnnexEdgeOptionsValidator.Errors(options);
+
+        Assert.DoesNotContain(errors, e => e.Contains("proj-*", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("\"nosuch\"", StringComparison.Ordinal));
     }
 
     private static int StatusOf(AccessDecision decision) => decision switch

@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
+
+namespace AnnexEdge.IntegrationTests.Hosting;
+
+/// <summary>Reloading the configuration with real p2phttp nodes: nothing in flight is cut, the next request sees the change.</summary>
+public sealed class ConfigReloadTests
+{
+    private const long Size = 200L * 1024 * 1024;
+    private const long PauseAt = 64L * 1024 * 1024;
+
+    [Fact]
+    public async Task A_reload_during_a_200_MiB_upload_lets_it_finish_and_the_next_requests_use_the_new_config()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        await using var a = await P2pNode.StartAsync("a");
+        await using var b = await P2pNode.StartAsync("b");
+        var secondServer = await a.AddServerAsync();
+        var first = EdgeProcess.ConfigFor(a);
+        first["Repositories"]![0]!["Backends"] = new JsonArray((JsonNode)a.Urls[0]);
+        await using var edge = await EdgeHost.StartAsync(first);
+        var apiA = P2pHttp.Api(edge.Url, a.Uuid);
+        var apiB = P2pHttp.Api(edge.Url, b.Uuid);
+        using var source = new TempDirectory("source");
+        var (path, key) = await WriteRandomFileAsync(source.Combine("object.bin"), cancel);
+        Assert.Equal(404, (await P2pHttp.PostAsync(P2pHttp.Url(apiB, "checkpresent", key), cancellationToken: cancel)).Status);
+
+        // The upload goes to a's first server and stops a third of the way until the reload is done.
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+        await using var file = new PausingStream(File.OpenRead(path), PauseAt, resume.Task);
+        var content = new StreamContent(file, 1024 * 1024);
+        content.Headers.Add("X-git-annex-data-length", Size.ToString());
+        var put = http.PostAsync(P2pHttp.Url(apiA, "put", key), content, cancel);
+        await file.Paused.WaitAsync(TimeSpan.FromSeconds(60), cancel);
+
+        // The new config adds b and moves a to its second server.
+        var second = EdgeProcess.ConfigFor(a, b);
+        second["Repositories"]![0]!["Backends"] = new JsonArray((JsonNode)secondServer);
+        await edge.RewriteConfigAsync(second);
+        await edge.EventAsync(EdgeEventIds.ConfigReloaded);
+        Assert.Equal(200, (await P2pHttp.PostAsync(P2pHttp.Url(apiB, "checkpresent", key), cancellationToken: cancel)).Status);
+
+        resume.SetResult();
+        using (var answer = await put)
+        {
+            // p2phttp checks the key's SHA-256 before it answers stored: the bytes arrived whole and unchanged.
+            Assert.Equal("{\"plusuuids\":[],\"stored\":true}", await answer.Content.ReadAsStringAsync(cancel));
+        }
+
+        // Only the second server is left to answer for a: the edge asks it, as the new config says.
+        a.KillServer(0);
+        Assert.True(await P2pHttp.IsPresentAsync(apiA, key), edge.Logs);
+
+        // An invalid edit is refused, said why, and the running config goes on serving both repositories.
+        var invalid = EdgeProcess.ConfigFor(a, b);
+        invalid["Repositories"]![1]!["Uuid"] = "not-a-uuid";
+        await edge.RewriteConfigAsync(invalid);
+        var refused = await edge.EventAsync(EdgeEventIds.ConfigReloadRefused);
+        Assert.Contains("not-a-uuid", refused.RenderMessage(), StringComparison.Ordinal);
+        Assert.True(await P2pHttp.IsPresentAsync(apiA, key), edge.Logs);
+        Assert.Equal(200, (await P2pHttp.PostAsync(P2pHttp.Url(apiB, "checkpresent", key), cancellationToken: cancel)).Status);
+    }
+
+    [Fact]
+    public async Task SIGHUP_reloads_instead_of_ending_the_edge()
+    {
+        await using var a = await P2pNode.StartAsync("a");
+        await using var edge = await EdgeProcess.StartAsync(a);
+
+        edge.Signal("HUP");
+
+        await edge.LogLineAsync("nothing to reload");
+        Assert.True(await P2pHttp.AnswersAsync(P2pHttp.Api(edge.Url, a.Uuid), TimeSpan.FromSeconds(10)), edge.Logs);
+        Assert.False(edge.HasExited);
+    }
+
+    private static async Task<(string Path, string Key)> WriteRandomFileAsync(string path, CancellationToken cancel)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[4 * 1024 * 1024];
+        await using (var file = File.Create(path))
+        {
+            for (long left = Size; left > 0; left -= buffer.Length)
+            {
+                RandomNumberGenerator.Fill(buffer);
+                sha.AppendData(buffer);
+                await file.WriteAsync(buffer, cancel);
+            }
+        }
+
+        return (path, $"SHA256E-s{Size}--{Convert.ToHexStringLower(sha.GetHashAndReset())}");
+    }
+
+    /// <summary>Reads its inner stream through, but waits at <c>pauseAt</c> bytes until <c>resume</c> completes.</summary>
+    private sealed class PausingStream(Stream inner, long pauseAt, Task resume) : Stream
+    {
+        private readonly TaskCompletionSource _paused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _read;
+
+        public Task Paused => _paused.Task;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_read >= pauseAt && !resume.IsCompleted)
+            {
+                _paused.TrySetResult();
+                await resume.WaitAsync(cancellationToken);
+            }
+
+            var limit = _read < pauseAt ? (int)Math.Min(buffer.Length, pauseAt - _read) : buffer.Length;
+            var n = await inner.ReadAsync(buffer[..limit], cancellationToken);
+            _read += n;
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+using AnnexEdge.Configuration;
+using AnnexEdge.Directories;
+
+namespace AnnexEdge.Tests.Directories;
+
+public sealed class RepositoryDirectoriesTests : IDisposable
+{
+    private const string UuidA = "aaaaaaaa-1111-4111-8111-111111111111";
+    private const string UuidB = "bbbbbbbb-2222-4222-8222-222222222222";
+    private const string UuidC = "cccccccc-3333-4333-8333-333333333333";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("dirs-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Bare_and_non_bare_annex_repositories_are_found_by_name_without_git_suffix()
+    {
+        NonBare("work", UuidA);
+        Bare("archive.git", UuidB);
+        NonBare("plain-git", uuid: null);
+        Directory.CreateDirectory(Path.Combine(_dir, "empty"));
+        File.WriteAllText(Path.Combine(_dir, "notes.txt"), "");
+        NonBare(".hidden", UuidC);
+
+        var found = RepositoryDirectories.Scan(_dir);
+
+        Assert.Equal(
+            [new FoundRepository("archive", UuidB, Path.Combine(_dir, "archive.git")), new FoundRepository("work", UuidA, Path.Combine(_dir, "work"))],
+            found);
+    }
+
+    [Fact]
+    public void A_directory_with_a_config_file_but_no_HEAD_is_not_a_bare_repository()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, "looks-bare")).FullName;
+        File.WriteAllText(Path.Combine(dir, "config"), $"[annex]\n\tuuid = {UuidA}\n");
+
+        Assert.Empty(RepositoryDirectories.Scan(_dir));
+    }
+
+    [Theory]
+    [InlineData("[core]\n\tbare = false\n[annex]\n\tuuid = " + UuidA + "\n\tversion = 10\n", UuidA)]
+    [InlineData("[Annex]\n  UUID=\"" + UuidA + "\" # set by git annex init\n", UuidA)]
+    [InlineData("[annex]\n\tuuid = " + UuidA + "\n[annex]\n\tuuid = " + UuidB + "\n", UuidB)]
+    [InlineData("[remote \"origin\"]\n\tannex-uuid = " + UuidA + "\n\tuuid = " + UuidB + "\n", null)]
+    [InlineData("[core]\n\tuuid = " + UuidA + "\n", null)]
+    [InlineData("", null)]
+    public void Annex_uuid_is_read_from_the_annex_section_only(string config, string? expected)
+    {
+        Assert.Equal(expected, RepositoryDirectories.AnnexUuid(config.Split('\n')));
+    }
+
+    [Fact]
+    public void Found_repositories_are_added_after_the_configured_ones_with_the_directory_backends()
+    {
+        var configured = Options();
+        var found = new[] { new FoundRepository("b", UuidB, "/srv/b") };
+
+        var (effective, served, skipped) = RepositoryDirectories.Merge(configured, [found]);
+
+        Assert.Equal(["a", "b"], effective.Repositories.Select(r => r.Name));
+        var b = effective.Repositories[1];
+        Assert.Equal(["http://127.0.0.1:9000"], b.Backends);
+        Assert.Equal("/srv/b", b.GitDirectory);
+        Assert.Equal(8, b.Jobs);
+        Assert.Equal(found, served);
+        Assert.Empty(skipped);
+        Assert.Single(configured.Repositories);
+    }
+
+    [Fact]
+    public void A_taken_name_a_served_uuid_or_a_reserved_name_is_skipped_with_a_reason_and_the_rest_is_served()
+    {
+        var found = new[]
+        {
+            new FoundRepository("A", UuidC, "/srv/A"),          // a configured repository's name, any case
+            new FoundRepository("dup", UuidA, "/srv/dup"),      // a configured repository's UUID
+            new FoundRepository("metrics", UuidC, "/srv/metrics"),
+            new FoundRepository("bad name", UuidC, "/srv/bad name"),
+            new FoundRepository("olduuid", "not-a-uuid", "/srv/olduuid"),
+            new FoundRepository("c", UuidC, "/srv/c"),
+            new FoundRepository("c2", UuidC, "/srv/c2"),        // the same UUID as c, found after it
+        };
+
+        var (effective, served, skipped) = RepositoryDirectories.Merge(Options(), [found]);
+
+        Assert.Equal(["a", "c"], effective.Repositories.Select(r => r.Name));
+        Assert.Equal("c", Assert.Single(served).Name);
+        Assert.Equal(6, skipped.Count);
+        Assert.Contains(skipped, s => s.StartsWith("/srv/c2:", StringComparison.Ordinal) && s.Contains("already served", StringComparison.Ordinal));
+        Assert.Contains(skipped, s => s.StartsWith("/srv/A:", StringComparison.Ordinal) && s.Contains("already served", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Directories_are_validated()
+    {
+        var options = Options();
+        options.Directories.Add(new DirectoryOptions { Path = Path.Combine(_dir, "missing"), Backends = [], Jobs = 1 });
+        options.Directories.Add(new DirectoryOptions { Path = "relative", Backends = ["notaurl"] });
+
+        var errors = AnnexEdgeOptionsValidator.Errors(options);
+
+        Assert.Contains(errors, e => e.StartsWith("AnnexEdge:Directories[1]: Path", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("AnnexEdge:Directories[1]: Backends is empty", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("AnnexEdge:Directories[1]: Jobs", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("AnnexEdge:Directories[2]: Path", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("AnnexEdge:Directories[2]: Backends[0]", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_directory_alone_is_a_valid_configuration()
+    {
+        var options = new AnnexEdgeOptions { Directories = [new DirectoryOptions { Path = _dir, Backends = ["http://127.0.0.1:9000"] }] };
+
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+    }
+
+    private AnnexEdgeOptions Options() => new()
+    {
+        Repositories = [new RepositoryOptions { Name = "a", Uuid = UuidA, Backends = ["http://127.0.0.1:9001"] }],
+        Directories = [new DirectoryOptions { Path = _dir, Backends = ["http://127.0.0.1:9000"], Jobs = 8 }],
+    };
+
+    private void NonBare(string name, string? uuid)
+    {
+        var git = Directory.CreateDirectory(Path.Combine(_dir, name, ".git")).FullName;
+        File.WriteAllText(Path.Combine(git, "HEAD"), "ref: refs/heads/main\n");
+        File.WriteAllText(Path.Combine(git, "config"), "[core]\n\tbare = false\n" + (uuid is null ? "" : $"[annex]\n\tuuid = {uuid}\n"));
+    }
+
+    private void Bare(string name, string uuid)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, name)).FullName;
+        File.WriteAllText(Path.Combine(dir, "HEAD"), "ref: refs/heads/main\n");
+        File.WriteAllText(Path.Combine(dir, "config"), $"[core]\n\tbare = true\n[annex]\n\tuuid = {uuid}\n");
+    }
+}

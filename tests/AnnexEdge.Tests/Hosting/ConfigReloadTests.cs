@@ -1,0 +1,183 @@
+using System.Text.Json.Nodes;
+using AnnexEdge.Configuration;
+using AnnexEdge.Hosting;
+using AnnexEdge.Logging;
+using AnnexEdge.Routing;
+using AnnexEdge.Security;
+using AnnexEdge.Telemetry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Yarp.ReverseProxy.Configuration;
+
+namespace AnnexEdge.Tests.Hosting;
+
+public sealed class ConfigReloadTests : IDisposable
+{
+    private const string UuidA = "aaaaaaaa-1111-4111-8111-111111111111";
+    private const string UuidB = "bbbbbbbb-2222-4222-8222-222222222222";
+
+    private static readonly Dictionary<string, string?> NoOthers = [];
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("reload-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Changed_repositories_and_users_are_applied_without_a_restart()
+    {
+        var running = Options(("a", UuidA));
+        var next = Options(("a", UuidA), ("b", UuidB));
+        next.Users.Add(new UserOptions { Name = "alice" });
+
+        var plan = ConfigReload.Plan(running, next, NoOthers, NoOthers);
+
+        Assert.Empty(plan.NeedRestart);
+        Assert.Equal(["a", "b"], plan.Applied.Repositories.Select(r => r.Name));
+        Assert.Equal("alice", Assert.Single(plan.Applied.Users).Name);
+    }
+
+    [Fact]
+    public void A_changed_restart_only_setting_is_named_and_keeps_its_running_value()
+    {
+        var running = Options(("a", UuidA));
+        var next = Options(("a", UuidA));
+        next.Limits.MaxConnectionsPerIp = 7;
+        next.Uuid = "cccccccc-3333-4333-8333-333333333333";
+
+        var plan = ConfigReload.Plan(running, next, NoOthers, NoOthers);
+
+        Assert.Equal(["AnnexEdge:Uuid", "AnnexEdge:Limits"], plan.NeedRestart.Order(StringComparer.Ordinal).Reverse());
+        Assert.Equal(running.Limits.MaxConnectionsPerIp, plan.Applied.Limits.MaxConnectionsPerIp);
+        Assert.Null(plan.Applied.Uuid);
+    }
+
+    [Fact]
+    public void A_changed_listener_outside_the_section_needs_a_restart()
+    {
+        var plan = ConfigReload.Plan(
+            Options(), Options(),
+            new Dictionary<string, string?> { ["Kestrel:Endpoints:Https:Url"] = "https://0.0.0.0:443", ["Serilog:MinimumLevel"] = "Information" },
+            new Dictionary<string, string?> { ["Kestrel:Endpoints:Https:Url"] = "https://0.0.0.0:8443", ["Serilog:MinimumLevel"] = "Information" });
+
+        Assert.Equal(["Kestrel"], plan.NeedRestart);
+    }
+
+    [Fact]
+    public void A_valid_changed_file_replaces_the_snapshot_and_yarp_routes()
+    {
+        var file = Write(Repository("a", UuidA));
+        var (reload, catalog, yarp) = Start(file);
+        var before = catalog.Current;
+
+        Write(Repository("a", UuidA), Repository("b", UuidB));
+
+        Assert.True(reload.Reload());
+        Assert.NotSame(before, catalog.Current);
+        Assert.Equal("b", catalog.Resolve(UuidB)?.Name);
+        Assert.NotEqual(before.Version.Version, catalog.Current.Version.Version);
+        Assert.Equal(["repo:a", "repo:b"], yarp.GetConfig().Routes.Select(r => r.RouteId).Order(StringComparer.Ordinal));
+        // A request that resolved its target before keeps it: the old snapshot is not changed.
+        Assert.Null(before.Resolve(UuidB));
+    }
+
+    [Fact]
+    public void An_unchanged_file_is_not_reloaded()
+    {
+        var file = Write(Repository("a", UuidA));
+        var (reload, catalog, _) = Start(file);
+        var before = catalog.Current;
+
+        Assert.False(reload.Reload());
+        Assert.Same(before, catalog.Current);
+    }
+
+    [Fact]
+    public void An_invalid_file_is_refused_with_the_messages_of_check_config_and_the_old_config_serves_on()
+    {
+        var file = Write(Repository("a", UuidA));
+        var (reload, catalog, yarp) = Start(file, out var logged);
+        var before = catalog.Current;
+        var routes = yarp.GetConfig();
+
+        Write(Repository("a", UuidA), Repository("b", "not-a-uuid"), Repository("a", UuidB));
+        var expected = Assert.Throws<EdgeConfigurationException>(
+            () => EdgeConfiguration.Load(new ConfigurationManager(), file, [])).Errors;
+
+        Assert.False(reload.Reload());
+        Assert.Same(before, catalog.Current);
+        Assert.Same(routes, yarp.GetConfig());
+        Assert.True(expected.Count >= 2, string.Join("\n", expected));
+        Assert.Equal(expected, logged.Where(e => e.Id == EdgeEventIds.ConfigReloadRefused).Select(e => e.Problem));
+    }
+
+    private static (ConfigReload Reload, RepositoryCatalog Catalog, InMemoryConfigProvider Yarp) Start(string file) => Start(file, out _);
+
+    private static (ConfigReload Reload, RepositoryCatalog Catalog, InMemoryConfigProvider Yarp) Start(
+        string file, out List<(int Id, string Problem)> logged)
+    {
+        var options = EdgeConfiguration.Load(new ConfigurationManager(), file, []);
+        var catalog = new RepositoryCatalog(new CatalogSnapshot(options, ConfigVersion.Of(file, DateTimeOffset.UnixEpoch)));
+        var yarp = new InMemoryConfigProvider(YarpConfigFactory.Routes(catalog.Current), YarpConfigFactory.Clusters(catalog.Current));
+        var time = new FakeTimeProvider();
+        var capture = new Capture();
+        logged = capture.Events;
+        var loggers = LoggerFactory.Create(builder => builder.AddProvider(capture));
+        return (new ConfigReload(new ConfigSource(file, []), catalog, new Authenticator(options, time), yarp, time, loggers), catalog, yarp);
+    }
+
+    private string Write(params JsonObject[] repositories)
+    {
+        var path = Path.Combine(_dir, "annexedge.json");
+        var config = new JsonObject
+        {
+            ["AnnexEdge"] = new JsonObject
+            {
+                ["Repositories"] = new JsonArray(repositories.Select(r => (JsonNode)r).ToArray()),
+                ["Anonymous"] = new JsonObject { ["*"] = "readonly" },
+            },
+        };
+        File.WriteAllText(path, config.ToJsonString());
+        return path;
+    }
+
+    private static JsonObject Repository(string name, string uuid) => new()
+    {
+        ["Name"] = name,
+        ["Uuid"] = uuid,
+        ["Backends"] = new JsonArray((JsonNode)$"http://127.0.0.1:9/{name}"),
+    };
+
+    private static AnnexEdgeOptions Options(params (string Name, string Uuid)[] repositories) => new()
+    {
+        Repositories = repositories.Select(r => new RepositoryOptions { Name = r.Name, Uuid = r.Uuid, Backends = ["http://127.0.0.1:9"] }).ToList(),
+    };
+
+    /// <summary>Keeps the problem of every refusal the reload logs.</summary>
+    private sealed class Capture : ILoggerProvider, ILogger
+    {
+        public List<(int Id, string Problem)> Events { get; } = [];
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> values && values.FirstOrDefault(v => v.Key == "Problem").Value is string problem)
+            {
+                lock (Events)
+                {
+                    Events.Add((eventId.Id, problem));
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
