@@ -22,7 +22,7 @@ public sealed class StreamingMemoryTests
         await using var edge = await EdgeProcess.StartAsync(
             StallsCutEarly(EdgeProcess.ConfigFor(node)), new Dictionary<string, string> { ["TMPDIR"] = edgeTemp.Path, ["ASPNETCORE_TEMP"] = edgeTemp.Path });
         using var source = new TempDirectory("source");
-        var (path, key) = await WriteRandomFileAsync(source.Combine("object.bin"), cancel);
+        var (path, key) = await RandomFile.WriteAsync(source.Combine("object.bin"), Size, cancel);
         var api = P2pHttp.Api(edge.Url, node.Uuid);
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
 
@@ -97,23 +97,6 @@ public sealed class StreamingMemoryTests
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(body, cancel));
     }
 
-    /// <summary>Writes random bytes to a file and returns its SHA256E key (hashed while writing).</summary>
-    private static async Task<(string Path, string Key)> WriteRandomFileAsync(string path, CancellationToken cancel)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[4 * 1024 * 1024];
-        await using (var file = File.Create(path))
-        {
-            for (long left = Size; left > 0; left -= buffer.Length)
-            {
-                RandomNumberGenerator.Fill(buffer);
-                sha.AppendData(buffer);
-                await file.WriteAsync(buffer, cancel);
-            }
-        }
-
-        return (path, $"SHA256E-s{Size}--{Convert.ToHexStringLower(sha.GetHashAndReset())}");
-    }
 
     private static IEnumerable<string> BigFiles(string dir) =>
         new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Where(f => f.Length >= BigFile).Select(f => f.FullName);

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
 using AnnexEdge.Logging;
@@ -24,7 +23,7 @@ public sealed class ConfigReloadTests
         var apiA = P2pHttp.Api(edge.Url, a.Uuid);
         var apiB = P2pHttp.Api(edge.Url, b.Uuid);
         using var source = new TempDirectory("source");
-        var (path, key) = await WriteRandomFileAsync(source.Combine("object.bin"), cancel);
+        var (path, key) = await RandomFile.WriteAsync(source.Combine("object.bin"), Size, cancel);
         Assert.Equal(404, (await P2pHttp.PostAsync(P2pHttp.Url(apiB, "checkpresent", key), cancellationToken: cancel)).Status);
 
         // The upload goes to a's first server and stops a third of the way until the reload is done.
@@ -77,22 +76,6 @@ public sealed class ConfigReloadTests
         Assert.False(edge.HasExited);
     }
 
-    private static async Task<(string Path, string Key)> WriteRandomFileAsync(string path, CancellationToken cancel)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[4 * 1024 * 1024];
-        await using (var file = File.Create(path))
-        {
-            for (long left = Size; left > 0; left -= buffer.Length)
-            {
-                RandomNumberGenerator.Fill(buffer);
-                sha.AppendData(buffer);
-                await file.WriteAsync(buffer, cancel);
-            }
-        }
-
-        return (path, $"SHA256E-s{Size}--{Convert.ToHexStringLower(sha.GetHashAndReset())}");
-    }
 
     /// <summary>Reads its inner stream through, but waits at <c>pauseAt</c> bytes until <c>resume</c> completes.</summary>
     private sealed class PausingStream(Stream inner, long pauseAt, Task resume) : Stream
