@@ -4,17 +4,21 @@
 # on loopback with PEBBLE_VA_NOSLEEP=1. Every start has a fresh certificate store (new account, new order). The paths
 # are measured in turn, each round starting one path further, so that machine noise hits them alike.
 #
-# usage: bench/first-cert.sh [--rounds N]
+# usage: bench/first-cert.sh [--rounds N] [--edge-env "VAR=value ..."] [--edge-dll PATH]
+#   --edge-env  environment of the edge processes only (e.g. "DOTNET_TieredPGO=0"), to compare runtime settings
+#   --edge-dll  run this AnnexEdge.dll (e.g. a ReadyToRun publish) instead of building src/AnnexEdge
 # Prints a markdown table and writes it to bench/results/first-cert-latest.md.
 set -euo pipefail
 
-ROUNDS=5
+ROUNDS=5 EDGE_ENV="" EDGE_DLL=""
 # A start that has not served a verified certificate after this long failed.
 DEADLINE_SECS=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
-    *) echo "usage: $0 [--rounds N]" >&2; exit 2 ;;
+    --edge-env) EDGE_ENV=${2:?}; shift 2 ;;
+    --edge-dll) EDGE_DLL=${2:?}; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--edge-env \"VAR=value ...\"] [--edge-dll PATH]" >&2; exit 2 ;;
   esac
 done
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +32,7 @@ need dotnet "the .NET 10 SDK"
 need python3 "apt-get install python3"
 
 DOMAIN=edge.annexedge.test
-build_edge
+[ -n "$EDGE_DLL" ] || build_edge
 
 # Pebble validates http-01 on HTTP_PORT and tls-alpn-01 on HTTPS_PORT: every path listens on these two in turn.
 HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) PEBBLE_PORT=$(free_port) MGMT_PORT=$(free_port) DNS_PORT=$(free_port)
@@ -99,7 +103,8 @@ measure() { # path round
       write_edge_config "$dir/edge.json" "$challenge" "$dir/store"
       url="https://$DOMAIN:$HTTPS_PORT/_annexedge/health"
       t0=$(date +%s%N)
-      start "$dir/service.log" "$dir" dotnet "$EDGE_DLL" --config "$dir/edge.json" --urls "http://127.0.0.1:$HTTP_PORT;https://127.0.0.1:$HTTPS_PORT"
+      # shellcheck disable=SC2086 # EDGE_ENV is a list of VAR=value words
+      start "$dir/service.log" "$dir" env $EDGE_ENV dotnet "$EDGE_DLL" --config "$dir/edge.json" --urls "http://127.0.0.1:$HTTP_PORT;https://127.0.0.1:$HTTPS_PORT"
       ;;
     caddy-http|caddy-alpn)
       local challenge=http-01; [ "$path" = caddy-alpn ] && challenge=tls-alpn-01
@@ -151,7 +156,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$RESULTS" "$ROUNDS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY' | tee "$OUT/first-cert-latest.md"
+python3 - "$RESULTS" "$ROUNDS" "$LOAD_BEFORE" "$LOAD_AFTER" "$EDGE_DLL" "$EDGE_ENV" <<'PY' | tee "$OUT/first-cert-latest.md"
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
 by, up = {}, {}
@@ -164,6 +169,7 @@ names = {"edge-http": "AnnexEdge, http-01", "edge-alpn": "AnnexEdge, tls-alpn-01
 caddy = {"http": statistics.median(by["caddy-http"]), "alpn": statistics.median(by["caddy-alpn"])}
 print(f"Time to first certificate (process start to first verified HTTPS answer), Pebble with PEBBLE_VA_NOSLEEP=1,")
 print(f"{sys.argv[2]} rounds, fresh store each start; load average before {sys.argv[3]}, after {sys.argv[4]} (2 cores).")
+print(f"Edge: {sys.argv[5]}" + (f" with {sys.argv[6]}" if sys.argv[6] else "") + ".")
 print()
 print("| Path | first certificate, median ms | min–max ms | ÷ Caddy, same challenge | first plain-HTTP answer, median (min–max) ms |")
 print("|---|---:|---:|---:|---:|")
