@@ -119,7 +119,7 @@ public sealed partial class AcmeClient
     public async Task<AcmeAuthorization> WaitForAuthorizationAsync(string url, CancellationToken cancellationToken)
     {
         var deadline = _time.GetUtcNow() + PollTimeout;
-        while (true)
+        for (var polls = 0; ; polls++)
         {
             using var response = await PostAsync(url, null, useJwk: false, cancellationToken);
             var authorization = response.Json<AcmeAuthorization>();
@@ -128,7 +128,7 @@ public sealed partial class AcmeClient
                 case "valid":
                     return authorization;
                 case "pending" or "processing" when _time.GetUtcNow() < deadline:
-                    await Task.Delay(PollDelay(response.RetryAfter), _time, cancellationToken);
+                    await Task.Delay(PollPolicy.Delay(polls, response.RetryAfter, MaxPollInterval), _time, cancellationToken);
                     break;
                 default:
                     var failed = authorization.Challenges.FirstOrDefault(c => c.Error is not null);
@@ -148,7 +148,7 @@ public sealed partial class AcmeClient
         }
 
         var deadline = _time.GetUtcNow() + PollTimeout;
-        while (true)
+        for (var polls = 0; ; polls++)
         {
             using var response = await PostAsync(order.Url, null, useJwk: false, cancellationToken);
             var current = response.Json<AcmeOrder>() with { Url = order.Url };
@@ -157,7 +157,7 @@ public sealed partial class AcmeClient
                 case "valid" when current.Certificate is not null:
                     return current;
                 case "processing" or "ready" or "pending" or "valid" when _time.GetUtcNow() < deadline:
-                    await Task.Delay(PollDelay(response.RetryAfter), _time, cancellationToken);
+                    await Task.Delay(PollPolicy.Delay(polls, response.RetryAfter, MaxPollInterval), _time, cancellationToken);
                     break;
                 default:
                     var problem = current.Error is { } error
@@ -248,12 +248,6 @@ public sealed partial class AcmeClient
         }
 
         return new CertificateChain(pem, issuers);
-    }
-
-    private TimeSpan PollDelay(TimeSpan? retryAfter)
-    {
-        var delay = retryAfter ?? TimeSpan.FromSeconds(1);
-        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > MaxPollInterval ? MaxPollInterval : delay;
     }
 
     private TimeSpan? RetryAfter(RetryConditionHeaderValue? header) => header switch
