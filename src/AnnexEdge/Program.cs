@@ -15,7 +15,7 @@ if (args is [HealthCheckCommand.Name, var healthUrl])
 }
 
 var (configFile, rest) = EdgeConfiguration.TakeConfigArgument(args);
-var checkOnly = rest.Length > 0 && rest[0] == "check-config";
+var checkOnly = rest.Length > 0 && rest[0] == CheckConfigCommand.Name;
 if (checkOnly)
 {
     rest = rest[1..];
@@ -38,9 +38,9 @@ catch (EdgeConfigurationException e)
 
 if (checkOnly)
 {
-    Console.WriteLine($"AnnexEdge: configuration is valid ({app.Services.GetRequiredService<AnnexEdge.Routing.RepositoryCatalog>().Repositories.Count} repositories)");
+    var status = CheckConfigCommand.Run(app.Services.GetRequiredService<AnnexEdge.Routing.RepositoryCatalog>().Current.Options, Console.Out, Spectre.Console.AnsiConsole.Console);
     await app.DisposeAsync();
-    return 0;
+    return status;
 }
 
 await GracefulStop.RunAsync(app);

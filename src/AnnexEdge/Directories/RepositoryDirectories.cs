@@ -12,14 +12,15 @@ internal sealed record FoundRepository(string Name, string Uuid, string Director
 /// </summary>
 internal static class RepositoryDirectories
 {
-    /// <summary>The repositories in <paramref name="path"/>, by name.</summary>
+    /// <summary>The repositories in <paramref name="path"/>, by name; <paramref name="visited"/> is told each subdirectory looked at.</summary>
     /// <exception cref="IOException">The directory cannot be listed.</exception>
     /// <exception cref="UnauthorizedAccessException">The directory cannot be listed.</exception>
-    public static IReadOnlyList<FoundRepository> Scan(string path)
+    public static IReadOnlyList<FoundRepository> Scan(string path, Action? visited = null)
     {
         var found = new List<FoundRepository>();
         foreach (var directory in System.IO.Directory.EnumerateDirectories(path))
         {
+            visited?.Invoke();
             var name = Path.GetFileName(directory);
             if (name.StartsWith('.') || ConfigFile(directory) is not { } config)
             {
