@@ -2,7 +2,18 @@
 # The test command: installs what the tests need (git-annex from bookworm-backports, pebble, caddy) when missing,
 # then builds and runs every test of the solution in Release. Extra arguments go to `dotnet test`
 # (e.g. --filter "Category!=Slow" for a quick local run; CI runs everything).
+# A failing run ends by repeating each failed test with its message: CI keeps only the tail of the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-dotnet test AnnexEdge.sln -c Release --logger "console;verbosity=normal" "$@"
+log=$(mktemp "${TMPDIR:-/tmp}/annexedge-test.XXXXXX")
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test AnnexEdge.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo
+  echo "=== failed tests (repeated from above)"
+  # A failed test's block runs from its "Failed" line to the next test's result line.
+  awk '/^  (Passed|Skipped) /{f=0} /^  Failed /{f=1; n++} f && n<=20' "$log" | cut -c1-400 | head -400
+fi
+exit "$status"

@@ -39,6 +39,10 @@ public sealed class AnnexClient : IAsyncDisposable
     public Task<ProcessRunner.Result> GitAsync(params string[] args) =>
         ProcessRunner.RunAsync("git", args, RepositoryPath, timeout: TimeSpan.FromMinutes(10));
 
+    /// <summary>Runs git in the client with these environment variables added (e.g. the CA a client trusts).</summary>
+    public Task<ProcessRunner.Result> GitAsync(IDictionary<string, string> environment, params string[] args) =>
+        ProcessRunner.RunAsync("git", args, RepositoryPath, environment, TimeSpan.FromMinutes(10));
+
     /// <summary>Writes a file of random bytes, annexes and commits it, and returns its key.</summary>
     public async Task<string> AddRandomFileAsync(string name, long size)
     {

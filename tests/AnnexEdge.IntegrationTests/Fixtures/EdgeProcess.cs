@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 
@@ -17,27 +18,32 @@ public sealed class EdgeProcess : IAsyncDisposable
     private readonly BackgroundProcess _process;
     private readonly TempDirectory _dir;
 
-    private EdgeProcess(BackgroundProcess process, TempDirectory dir, int port)
+    private readonly string _scheme;
+    private readonly HttpClient _http;
+
+    private EdgeProcess(BackgroundProcess process, TempDirectory dir, int port, string? trustedCaFile = null)
     {
         _process = process;
         _dir = dir;
         Port = port;
+        _scheme = trustedCaFile is null ? "http" : "https";
+        _http = trustedCaFile is null ? Http : TrustingClient(trustedCaFile);
     }
 
     public int Port { get; }
 
-    /// <summary>http://127.0.0.1:PORT</summary>
-    public string Url => $"http://127.0.0.1:{Port}";
+    /// <summary>http://127.0.0.1:PORT (https for an edge serving HTTPS).</summary>
+    public string Url => $"{_scheme}://127.0.0.1:{Port}";
 
     /// <summary>What a git-annex client puts in remote.NAME.annexUrl.</summary>
-    public string AnnexUrl => $"annex+http://127.0.0.1:{Port}/git-annex/";
+    public string AnnexUrl => $"annex+{Url}/git-annex/";
 
     public string Logs => _process.Output;
 
-    /// <summary>Waits (up to 5 s, see <see cref="BackgroundProcess.LineAsync"/>) for a log line holding the text.</summary>
+    /// <summary>Waits (up to 30 s, see <see cref="BackgroundProcess.LineAsync"/>) for a log line holding the text.</summary>
     public Task<string> LogLineAsync(string text) => _process.LineAsync(new Regex(Regex.Escape(text)));
 
-    /// <summary>Waits (up to 5 s) for a log line matching the pattern.</summary>
+    /// <summary>Waits (up to 30 s) for a log line matching the pattern.</summary>
     public Task<string> LogMatchAsync(string pattern) => _process.LineAsync(new Regex(pattern));
 
     public string ConfigPath => _dir.Combine("annexedge.json");
@@ -94,16 +100,19 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// Starts the edge as systemd socket activation does, under <c>systemd-socket-activate</c>, which listens on a
     /// free loopback port itself and execs the edge (in its own process) on the first connection, passing the socket
     /// in <c>LISTEN_FDS</c> (named <paramref name="fdName"/> when given). No <c>--urls</c>: the socket is all it has.
+    /// With <paramref name="trustedCaFile"/> the socket is named <c>https</c> and served over HTTPS, with the
+    /// certificate the extra arguments give, which that CA issued.
     /// </summary>
-    public static async Task<EdgeProcess> StartSocketActivatedAsync(JsonObject annexEdgeSection, string? fdName = null)
+    public static async Task<EdgeProcess> StartSocketActivatedAsync(
+        JsonObject annexEdgeSection, string? fdName = null, string? trustedCaFile = null, params string[] extraArgs)
     {
         var dir = new TempDirectory("edge");
         var configPath = await WriteConfigAsync(annexEdgeSection, dir);
         var port = FreePort.Next();
         string[] args = ["-l", $"127.0.0.1:{port}", .. (fdName is null ? Array.Empty<string>() : [$"--fdname={fdName}"]),
-            "dotnet", EdgeBinary.Path, "--config", configPath];
+            "dotnet", EdgeBinary.Path, "--config", configPath, .. extraArgs];
         var process = new BackgroundProcess("systemd-socket-activate", args, dir.Path);
-        var edge = new EdgeProcess(process, dir, port);
+        var edge = new EdgeProcess(process, dir, port, trustedCaFile);
         await edge.WaitUntilServingAsync();
         return edge;
     }
@@ -134,8 +143,21 @@ public sealed class EdgeProcess : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _process.Dispose();
+        if (_http != Http)
+        {
+            _http.Dispose();
+        }
+
         await Task.Yield();
         _dir.Dispose();
+    }
+
+    /// <summary>A client that trusts this CA alone, as a real client told of the test CA does.</summary>
+    private static HttpClient TrustingClient(string caFile)
+    {
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        policy.CustomTrustStore.Add(X509Certificate2.CreateFromPem(File.ReadAllText(caFile)));
+        return new HttpClient(new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = policy } }) { Timeout = TimeSpan.FromSeconds(5) };
     }
 
     private async Task WaitUntilServingAsync()
@@ -150,7 +172,7 @@ public sealed class EdgeProcess : IAsyncDisposable
 
             try
             {
-                using var response = await Http.GetAsync($"{Url}/_annexedge/health");
+                using var response = await _http.GetAsync($"{Url}/_annexedge/health");
                 if (response.IsSuccessStatusCode)
                 {
                     return;

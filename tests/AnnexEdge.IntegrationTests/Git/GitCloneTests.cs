@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using AnnexEdge.IntegrationTests.Fixtures;
 
 namespace AnnexEdge.IntegrationTests.Git;
@@ -25,7 +24,7 @@ public sealed class GitCloneTests
     {
         await using var lab = await ClusterLab.StartAsync(withClient: false);
         using var certificates = new TempDirectory("git-ca");
-        var (ca, pem, key) = WriteTestCa(certificates);
+        var (ca, pem, key) = TestCa.Write(certificates);
         await using var edge = await EdgeHost.StartAsync(
             lab.EdgeConfig(c => c["Clusters"]![0]!["GitDirectory"] = lab.GatewayPath),
             "https://127.0.0.1:0",
@@ -80,33 +79,5 @@ public sealed class GitCloneTests
         (await Git(repository, "annex", "add", "-q", name)).EnsureSuccess("git annex add");
         (await Git(repository, "commit", "-q", "-m", "add " + name)).EnsureSuccess("git commit");
         return (await Git(repository, "annex", "lookupkey", name)).EnsureSuccess("lookupkey").Output.Trim();
-    }
-
-    /// <summary>A test CA (its PEM alone in a directory) and a certificate it issued for 127.0.0.1, as PEM files.</summary>
-    private static (string Ca, string Pem, string Key) WriteTestCa(TempDirectory files)
-    {
-        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var caRequest = new CertificateRequest("CN=AnnexEdge test CA", caKey, HashAlgorithmName.SHA256);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
-        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(System.Net.IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
-        using var leaf = request.Create(ca, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(29), RandomNumberGenerator.GetBytes(16));
-
-        Directory.CreateDirectory(files.Combine("ca"));
-        File.WriteAllText(files.Combine("ca", "ca.pem"), ca.ExportCertificatePem());
-        File.WriteAllText(files.Combine("edge.pem"), leaf.ExportCertificatePem());
-        File.WriteAllText(files.Combine("edge.key"), key.ExportPkcs8PrivateKeyPem());
-        return (files.Combine("ca", "ca.pem"), files.Combine("edge.pem"), files.Combine("edge.key"));
     }
 }

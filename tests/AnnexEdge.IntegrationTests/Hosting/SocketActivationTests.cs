@@ -34,4 +34,29 @@ public sealed class SocketActivationTests
         Assert.True(await P2pHttp.IsPresentAsync(P2pHttp.Api(edge.Url, node.Uuid), key), "checkpresent through the passed socket");
         await edge.LogLineAsync("Serving http on the socket systemd passed as descriptor 3 (name \"http\")");
     }
+
+    [Fact]
+    public async Task A_socket_named_https_serves_a_git_annex_client_that_verifies_the_certificate_files_given_to_kestrel()
+    {
+        await using var node = await P2pNode.StartAsync("activated-tls");
+        using var certificates = new TempDirectory("socket-ca");
+        var (ca, pem, key) = TestCa.Write(certificates);
+        await using var edge = await EdgeProcess.StartSocketActivatedAsync(
+            EdgeProcess.ConfigFor(node), fdName: "https", trustedCaFile: ca,
+            $"--Kestrel:Certificates:Default:Path={pem}", $"--Kestrel:Certificates:Default:KeyPath={key}");
+        Assert.StartsWith("annex+https://", edge.AnnexUrl, StringComparison.Ordinal);
+        await using var client = await AnnexClient.CloneAsync(node, edge.AnnexUrl);
+        var key1 = await client.AddRandomFileAsync("secure.bin", 200_000);
+        var trustTheTestCa = new Dictionary<string, string> { ["SYSTEM_CERTIFICATE_PATH"] = Path.GetDirectoryName(ca)! };
+
+        (await client.GitAsync(trustTheTestCa, "annex", "copy", "--to", "origin", "secure.bin")).EnsureSuccess("copy --to origin over HTTPS on the passed socket");
+        Assert.True(await node.HasKeyAsync(key1), "the node holds the copy");
+        await edge.LogLineAsync("Serving https on the socket systemd passed as descriptor 3 (name \"https\")");
+
+        // The same client without the test CA is refused by its own verification: the socket really is HTTPS.
+        using var noCa = new TempDirectory("no-ca");
+        var untrusting = await client.GitAsync(new Dictionary<string, string> { ["SYSTEM_CERTIFICATE_PATH"] = noCa.Path }, "annex", "drop", "--from", "origin", "--force", "secure.bin");
+        Assert.NotEqual(0, untrusting.ExitCode);
+        Assert.True(await node.HasKeyAsync(key1), "nothing was dropped by a client that could not verify the edge");
+    }
 }

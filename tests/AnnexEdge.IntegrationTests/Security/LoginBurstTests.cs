@@ -21,7 +21,7 @@ public sealed class LoginBurstTests
     private static readonly IPAddress Neighbour = IPAddress.Parse("127.0.0.2");
 
     [Fact]
-    public async Task A_burst_of_100_bad_passwords_gets_two_checks_and_429s_at_once_while_another_address_logs_in_within_about_a_check()
+    public async Task A_burst_of_100_bad_passwords_gets_two_checks_and_429s_at_once_while_another_address_logs_in()
     {
         using var backend = WireMockServer.Start();
         backend.Given(Request.Create().UsingAnyMethod())
@@ -63,9 +63,8 @@ public sealed class LoginBurstTests
             + $"burst: {string.Join(", ", answers.GroupBy(a => a.StatusCode).Select(g => $"{(int)g.Key}x{g.Count()}"))}, "
             + $"slowest 429 {refused.Select(a => a.Elapsed.TotalMilliseconds).DefaultIfEmpty().Max():0} ms");
         Assert.Equal(HttpStatusCode.OK, neighbourStatus);
-        // Round-robin: the neighbour waits for at most one of the attacker's checks, then runs its own (behind a plain
-        // queue it would wait for the whole burst).
-        Assert.True(login.Elapsed < oneCheck * 3, $"the neighbour's login took {login.Elapsed}, one check {oneCheck}");
+        // How long the neighbour waits behind the attacker's checks is the scheduler's round-robin
+        // (PasswordCheckSchedulerTests); wall times on a shared 2-core machine only go to the diagnostic message above.
         var checkedCount = answers.Count(a => a.StatusCode == HttpStatusCode.Unauthorized);
         Assert.Equal(100, refused.Count + checkedCount);
         Assert.InRange(checkedCount, 1, 2);
