@@ -14,6 +14,6 @@ if [ "$status" -ne 0 ]; then
   echo
   echo "=== failed tests (repeated from above)"
   # A failed test's block runs from its "Failed" line to the next test's result line.
-  awk '/^  (Passed|Skipped) /{f=0} /^  Failed /{f=1; n++} f && n<=20' "$log" | cut -c1-400 | head -400
+  awk '/^  (Passed|Skipped) /{f=0} /^  Failed /{f=1; n++} f && n<=20' "$log" | cut -c1-400 | head -400 || true
 fi
 exit "$status"

@@ -30,7 +30,7 @@ internal sealed partial class NodePuts(ILogger<NodePuts> logger)
     public const long SmallKeySize = 1 << 20;
 
     private readonly ConcurrentDictionary<(string Node, string Key), TaskCompletionSource> _inFlight = new();
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _slots = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, NodeSlots> _slots = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger;
 
     public static bool IsSmall(string key) => AnnexKey.TryParse(key, out var size) && size <= SmallKeySize;
@@ -75,12 +75,12 @@ internal sealed partial class NodePuts(ILogger<NodePuts> logger)
         }
     }
 
-    private SemaphoreSlim SlotsFor(Repository node) => _slots.GetOrAdd(node.Uuid, _ => new SemaphoreSlim(SlotsOf(node)));
+    private NodeSlots SlotsFor(Repository node) => _slots.GetOrAdd(node.Uuid, _ => new NodeSlots());
 
     /// <summary>One node's put of one key; ends exactly once (disposing it ends it and frees its slot).</summary>
     internal sealed class Claim(NodePuts owner, Repository node, (string Node, string Key) id, TaskCompletionSource ended) : IDisposable
     {
-        private SemaphoreSlim? _slot;
+        private NodeSlots? _slot;
 
         /// <summary>
         /// Waits for one of the node's put slots. A put to several nodes takes its slots in the order of the nodes'
@@ -89,10 +89,11 @@ internal sealed partial class NodePuts(ILogger<NodePuts> logger)
         public async Task WaitForSlotAsync(CancellationToken cancellationToken)
         {
             var slots = owner.SlotsFor(node);
-            if (!slots.Wait(0, CancellationToken.None))
+            var capacity = SlotsOf(node);
+            if (!slots.TryTake(capacity, out var turn))
             {
-                Log.WaitingForSlot(owner._logger, node.Name, SlotsOf(node), id.Key);
-                await slots.WaitAsync(cancellationToken);
+                Log.WaitingForSlot(owner._logger, node.Name, capacity, id.Key);
+                await NodeSlots.WaitAsync(turn!, cancellationToken);
             }
 
             _slot = slots;
@@ -103,6 +104,78 @@ internal sealed partial class NodePuts(ILogger<NodePuts> logger)
             owner._inFlight.TryRemove(new KeyValuePair<(string, string), TaskCompletionSource>(id, ended));
             Interlocked.Exchange(ref _slot, null)?.Release();
             ended.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// A node's put slots. Unlike a semaphore its capacity follows the node's current <c>Jobs</c> and backends (a
+    /// config reload may change them): each taker says the capacity it sees, and a freed slot goes to the next waiter
+    /// only while fewer than the latest capacity are taken.
+    /// </summary>
+    internal sealed class NodeSlots
+    {
+        private readonly Lock _lock = new();
+        private readonly Queue<TaskCompletionSource> _waiting = new();
+        private int _taken;
+        private int _capacity = 1;
+
+        public int Taken
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _taken;
+                }
+            }
+        }
+
+        /// <summary>Takes a slot now if one is free; otherwise queues <paramref name="turn"/>, which completes when one is given.</summary>
+        public bool TryTake(int capacity, out TaskCompletionSource? turn)
+        {
+            lock (_lock)
+            {
+                _capacity = capacity;
+                if (_taken < capacity && _waiting.Count == 0)
+                {
+                    _taken++;
+                    turn = null;
+                    return true;
+                }
+
+                turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiting.Enqueue(turn);
+                // A larger capacity than before frees places for those already waiting (this turn among them).
+                GiveFreeSlots();
+                return false;
+            }
+        }
+
+        /// <summary>Waits for a queued turn; a cancelled turn is skipped when its slot comes.</summary>
+        public static async Task WaitAsync(TaskCompletionSource turn, CancellationToken cancellationToken)
+        {
+            using var registration = cancellationToken.Register(() => turn.TrySetCanceled(cancellationToken));
+            await turn.Task;
+        }
+
+        public void Release()
+        {
+            lock (_lock)
+            {
+                _taken--;
+                GiveFreeSlots();
+            }
+        }
+
+        private void GiveFreeSlots()
+        {
+            while (_taken < _capacity && _waiting.TryDequeue(out var next))
+            {
+                if (next.TrySetResult())
+                {
+                    _taken++;
+                }
+            }
         }
     }
 

@@ -116,9 +116,9 @@ public sealed class OnePutPerNodeTests
         await using var edge = await EdgeHost.StartAsync(real);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(90) };
         var objects = Enumerable.Range(0, 10).Select(_ => TestObject.Random(1024 * 1024)).ToArray();
-        using var allStarted = new CountdownEvent(objects.Length);
+        var allStarted = new AllStarted(objects.Length);
 
-        var answers = await Task.WhenAll(objects.Select(async o =>
+        var puts = Task.WhenAll(objects.Select(async o =>
         {
             using var body = new HeldOpenContent(o.Bytes, allStarted);
             body.Headers.TryAddWithoutValidation("X-git-annex-data-length", o.Bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -126,7 +126,12 @@ public sealed class OnePutPerNodeTests
                 new Uri($"{edge.Url}/git-annex/{real.Uuid}/v4/put?key={o.Key}&clientuuid={ClientUuid}"), body, ct);
             return $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}";
         }));
+        if (await Task.WhenAny(puts, Task.Delay(TimeSpan.FromSeconds(60), ct)) != puts)
+        {
+            Assert.Fail($"puts not answered in 60 s:\n{edge.Logs[^Math.Min(edge.Logs.Length, 20_000)..]}\n--- node\n{real.Logs}");
+        }
 
+        var answers = await puts;
         Assert.All(answers, a => Assert.Contains("\"stored\":true", a, StringComparison.Ordinal));
         await edge.EventAsync(AnnexEdge.Logging.EdgeEventIds.NodePutsFull, e => e.Text("Node") == real.Name && e.Number("Slots") == 4);
         var after = await P2pHttp.PostJsonAsync($"{real.Url}/git-annex/{real.Uuid}/v4/gettimestamp?clientuuid={ClientUuid}");
@@ -137,14 +142,33 @@ public sealed class OnePutPerNodeTests
     /// A body that sends its first kilobyte, then the rest only once every other such body has sent its first:
     /// so every put is open at the node at once unless something holds them back.
     /// </summary>
-    private sealed class HeldOpenContent(byte[] bytes, CountdownEvent allStarted) : HttpContent
+    /// <summary>
+    /// Counts the bodies that have started, and lets them wait for all without blocking a thread: the edge runs in the
+    /// test's process, and ten blocked pool threads once starved it until Kestrel timed the bodies out (408).
+    /// </summary>
+    private sealed class AllStarted(int count)
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _left = count;
+
+        public Task SignalAndWaitAsync(CancellationToken cancellationToken)
+        {
+            if (Interlocked.Decrement(ref _left) == 0)
+            {
+                _all.TrySetResult();
+            }
+
+            return _all.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    private sealed class HeldOpenContent(byte[] bytes, AllStarted allStarted) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
             await stream.WriteAsync(bytes.AsMemory(0, 1024), cancellationToken);
             await stream.FlushAsync(cancellationToken);
-            allStarted.Signal();
-            await Task.Run(() => allStarted.Wait(cancellationToken), cancellationToken);
+            await allStarted.SignalAndWaitAsync(cancellationToken);
             await stream.WriteAsync(bytes.AsMemory(1024), cancellationToken);
         }
 

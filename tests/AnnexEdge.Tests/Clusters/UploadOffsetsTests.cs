@@ -152,6 +152,36 @@ public sealed class NodePutsTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
         Assert.Equal(2, puts.InFlight);
+
+        // The slot the cancelled put waited for goes to the next one, not to nobody.
+        var next = puts.ClaimAsync(node, "D", ct);
+        a.Dispose();
+        using var d = await next.WaitAsync(TimeSpan.FromSeconds(10), ct);
+    }
+
+    [Fact]
+    public async Task A_reload_that_changes_a_nodes_jobs_changes_how_many_puts_it_gets_at_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var puts = NewPuts();
+        using var a = await puts.ClaimAsync(NodeWith("reloaded", jobs: 1), "A", ct);
+        var waiting = puts.ClaimAsync(NodeWith("reloaded", jobs: 1), "B", ct);
+        Assert.False(waiting.IsCompleted);
+
+        // Jobs raised to 3: the put already waiting and one more start now, a fourth waits.
+        using var c = await puts.ClaimAsync(NodeWith("reloaded", jobs: 3), "C", ct).WaitAsync(TimeSpan.FromSeconds(10), ct);
+        using var b = await waiting.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        var fourth = puts.ClaimAsync(NodeWith("reloaded", jobs: 3), "D", ct);
+        Assert.False(fourth.IsCompleted);
+
+        // Lowered to 1: ending two of the three puts frees no place; ending the third does.
+        var fifth = puts.ClaimAsync(NodeWith("reloaded", jobs: 1), "E", ct);
+        a.Dispose();
+        c.Dispose();
+        Assert.False(fourth.IsCompleted);
+        b.Dispose();
+        using var d = await fourth.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        Assert.False(fifth.IsCompleted);
     }
 
     [Theory]
