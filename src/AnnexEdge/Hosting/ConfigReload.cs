@@ -71,6 +71,7 @@ internal sealed partial class ConfigReload(
             Apply(_configured, catalog.Current.Version, always: false);
         }
 
+        HangupSignal.StopIgnoring();
         _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
         {
             // Handled: SIGHUP's default action would end the process.

@@ -92,6 +92,9 @@ internal sealed partial class KeepLockedRelay(
             using var response = await yarpCluster.Model.HttpClient.SendAsync(backendRequest, lifetime.ApplicationStopped);
             var answer = await Forwarding.BoundedContent.ReadAsync(response.Content, P2pAnswer.MaxBytes, lifetime.ApplicationStopped)
                 ?? throw new IOException("keeplocked answer too large or cut off");
+            // The backend answers once the lock has ended there: free the slot before the client has the answer, so
+            // the client's next lockcontent (git-annex locks key after key) finds it free, not still held.
+            slot!.Dispose();
             if (context.RequestAborted.IsCancellationRequested)
             {
                 return;

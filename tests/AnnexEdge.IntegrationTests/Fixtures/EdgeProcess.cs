@@ -83,14 +83,19 @@ public sealed class EdgeProcess : IAsyncDisposable
         ["HealthChecks"] = new JsonObject { ["Interval"] = "00:00:02", ["Timeout"] = "00:00:02", ["ReactivationPeriod"] = "00:00:05" },
     };
 
-    /// <summary>Starts the edge with this <c>AnnexEdge</c> section and waits until it serves.</summary>
-    public static async Task<EdgeProcess> StartAsync(JsonObject annexEdgeSection, IDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts the edge with this <c>AnnexEdge</c> section and waits until it serves; with <paramref name="hangupIgnored"/>
+    /// under <c>nohup</c>, as an operator's shell or a supervisor may start it (SIGHUP ignored from the start).
+    /// </summary>
+    public static async Task<EdgeProcess> StartAsync(JsonObject annexEdgeSection, IDictionary<string, string>? environment = null, bool hangupIgnored = false)
     {
         var dir = new TempDirectory("edge");
         var configPath = await WriteConfigAsync(annexEdgeSection, dir);
         var port = FreePort.Next();
-        var process = new BackgroundProcess(
-            "dotnet", [EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"], dir.Path, environment);
+        string[] command = ["dotnet", EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"];
+        var process = hangupIgnored
+            ? new BackgroundProcess("nohup", command, dir.Path, environment)
+            : new BackgroundProcess(command[0], command[1..], dir.Path, environment);
         var edge = new EdgeProcess(process, dir, port);
         await edge.WaitUntilServingAsync();
         return edge;

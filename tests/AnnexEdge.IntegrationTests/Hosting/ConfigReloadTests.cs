@@ -63,11 +63,13 @@ public sealed class ConfigReloadTests
         Assert.Equal(200, (await P2pHttp.PostAsync(P2pHttp.Url(apiB, "checkpresent", key), cancellationToken: cancel)).Status);
     }
 
-    [Fact]
-    public async Task SIGHUP_reloads_instead_of_ending_the_edge()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SIGHUP_reloads_instead_of_ending_the_edge_also_when_started_with_hangups_ignored(bool underNohup)
     {
         await using var a = await P2pNode.StartAsync("a");
-        await using var edge = await EdgeProcess.StartAsync(a);
+        await using var edge = await EdgeProcess.StartAsync(EdgeProcess.ConfigFor(a), hangupIgnored: underNohup);
 
         edge.Signal("HUP");
 

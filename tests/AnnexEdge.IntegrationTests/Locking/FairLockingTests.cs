@@ -67,4 +67,26 @@ public sealed class FairLockingTests
         Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.LockSlotsAllReserved);
         Assert.True(await P2pHttp.AnswersAsync(P2pHttp.Api(node.Url, node.Uuid), TimeSpan.FromSeconds(5)), "the node still answers");
     }
+
+    [Fact]
+    public async Task A_client_that_unlocks_then_locks_again_at_once_gets_the_slot_it_gave_back_every_time()
+    {
+        // git-annex drops key after key: unlock one (keeplocked answered), lock the next at once. With one lock per
+        // client the slot must be free when the unlock is answered, not a moment later.
+        await using var node = await P2pNode.StartAsync("relock", jobs: 8);
+        var config = EdgeHost.ConfigFor(node);
+        config["Locking"]!["MaxLocksPerClient"] = 1;
+        await using var edge = await EdgeHost.StartAsync(config);
+        var api = P2pHttp.Api(edge.Url, node.Uuid);
+        var keys = await LockClients.StoreKeysAsync(node, 2);
+        using var client = LockClients.From("127.0.0.1");
+
+        for (var round = 0; round < 40; round++)
+        {
+            var lockId = await LockClients.LockAsync(client, api, keys[round % 2]);
+            Assert.True(lockId is not null, $"round {round}: lockcontent not granted right after the previous unlock was answered");
+            var (status, body) = await LockClients.UnlockAsync(client, api, lockId);
+            Assert.True(status == 200, $"round {round}: unlock answered {status} {body}");
+        }
+    }
 }

@@ -42,8 +42,15 @@ public sealed class AccessMatrixTests
 
         TestContext.Current.SendDiagnosticMessage($"p2phttp ({anonymous}):\n{Format(expected)}");
         Assert.True(expected.Count == 9 * principals.Length, "the reference matrix is complete");
-        Assert.Equal(Format(expected), Format(viaRepository));
-        Assert.Equal(Format(expected), Format(viaCluster));
+        foreach (var (via, matrix) in new[] { ("repository", viaRepository), ("cluster", viaCluster) })
+        {
+            if (Format(expected) != Format(matrix))
+            {
+                var differing = expected.Where(cell => matrix.GetValueOrDefault(cell.Key) != cell.Value)
+                    .Select(cell => $"{cell.Key}: p2phttp {cell.Value}, edge {matrix.GetValueOrDefault(cell.Key)}");
+                Assert.Fail($"through the {via} UUID the edge differs:\n{string.Join("\n", differing)}\n--- edge log\n{edge.Logs[^Math.Min(edge.Logs.Length, 30_000)..]}");
+            }
+        }
     }
 
     [Fact]
