@@ -42,6 +42,7 @@ internal sealed partial class ManagedDirectories(
     private readonly List<(ManagedProcess Process, DestinationState[] Destinations, TimeSpan DrainTimeout)> _replaced = [];
     private readonly List<ManagedProcess> _draining = [];
     private readonly List<Task> _drains = [];
+    private int _disposed;
 
     /// <summary>Every managed p2phttp, serving or draining.</summary>
     public IReadOnlyList<ManagedProcessStatus> Status()
@@ -143,6 +144,12 @@ internal sealed partial class ManagedDirectories(
     /// <summary>Stops whatever <see cref="StopAsync(CancellationToken)"/> did not (a host that failed to start never calls it).</summary>
     public void Dispose()
     {
+        // The container disposes it once as itself and once as the hosted service.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         StopAsync(CancellationToken.None).GetAwaiter().GetResult();
         _stopping.Dispose();
     }
@@ -206,6 +213,7 @@ internal sealed partial class ManagedDirectories(
     {
         var started = time.GetTimestamp();
         var reason = "the edge is stopping";
+        var waitingSaid = false;
         try
         {
             while (true)
@@ -223,6 +231,12 @@ internal sealed partial class ManagedDirectories(
                     Log.Drained(_logger, process.Directory, process.Port, elapsed);
                     reason = "replaced, and nothing in flight to it";
                     break;
+                }
+
+                if (!waitingSaid)
+                {
+                    Log.Draining(_logger, process.Directory, process.Port, inFlight);
+                    waitingSaid = true;
                 }
 
                 if (elapsed >= drainTimeout)
@@ -267,6 +281,9 @@ internal sealed partial class ManagedDirectories(
 
         [LoggerMessage(EdgeEventIds.ManagedSwitched, LogLevel.Information, "The {Repositories} repositories of {Directory} are served by a fresh p2phttp on port {Port} (was {OldPort}); the old one drains")]
         public static partial void Switched(ILogger logger, string directory, int repositories, int? oldPort, int port);
+
+        [LoggerMessage(EdgeEventIds.ManagedDraining, LogLevel.Information, "The replaced p2phttp of {Directory} (port {Port}) still serves {InFlight} requests in flight: it is stopped once they end")]
+        public static partial void Draining(ILogger logger, string directory, int port, int inFlight);
 
         [LoggerMessage(EdgeEventIds.ManagedDrained, LogLevel.Information, "The replaced p2phttp of {Directory} (port {Port}) has nothing in flight after {Elapsed}")]
         public static partial void Drained(ILogger logger, string directory, int port, TimeSpan elapsed);

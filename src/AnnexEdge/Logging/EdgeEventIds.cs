@@ -102,4 +102,5 @@ internal static class EdgeEventIds
     public const int ManagedSwitched = 8057;
     public const int ManagedDrained = 8058;
     public const int ManagedDrainTimedOut = 8059;
+    public const int ManagedDraining = 8060;
 }
