@@ -115,6 +115,10 @@ public sealed class ManagedDirectoryTests
             async () => managed.Status() is [{ Pid: { } now, Restarts: 1 }] && now != pid
                 && (await P2pHttp.PostAsync(P2pHttp.Url(api, "checkpresent", key), cancellationToken: cancel)).Status == 200,
             TimeSpan.FromSeconds(15), "a new p2phttp serves proj-a", () => edge.Logs);
+        var status = Assert.Single((await edge.StatusAsync())["managed"]!.AsArray())!;
+        Assert.Equal(directory.Path, status["directory"]!.GetValue<string>());
+        Assert.Equal(1, status["restarts"]!.GetValue<int>());
+        Assert.Equal("Running", status["state"]!.GetValue<string>());
     }
 
     [Fact]
