@@ -83,22 +83,32 @@ internal sealed partial class ManagedProcess : IDisposable
     /// <summary>Starts the process and its supervision.</summary>
     public void Start() => _supervised = Task.Run(SuperviseAsync);
 
-    /// <summary>Whether it accepts connections within <paramref name="deadline"/> (polled: it binds once it has found its repositories).</summary>
+    /// <summary>
+    /// Whether it accepts connections within <paramref name="deadline"/> (polled: it binds once it has found its
+    /// repositories); false when cancelled.
+    /// </summary>
     public async Task<bool> AnswersAsync(TimeSpan deadline, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        while (_time.GetElapsedTime(started) < deadline && !cancellationToken.IsCancellationRequested)
+        try
         {
-            using var client = new TcpClient();
-            try
+            while (_time.GetElapsedTime(started) < deadline)
             {
-                await client.ConnectAsync(IPAddress.Loopback, Port, cancellationToken);
-                return true;
+                using var client = new TcpClient();
+                try
+                {
+                    await client.ConnectAsync(IPAddress.Loopback, Port, cancellationToken);
+                    return true;
+                }
+                catch (SocketException)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken);
+                }
             }
-            catch (SocketException)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken);
-            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The edge is stopping: it will not be used.
         }
 
         return false;

@@ -194,12 +194,25 @@ internal sealed partial class ConfigReload(
         }
     }
 
-    /// <summary>Scans the directories again and puts a changed set of their repositories in force; true when it did.</summary>
+    /// <summary>
+    /// Scans the directories again and puts a changed set of their repositories in force; true when it did. Skipped
+    /// while a scan or reload runs (one waiting for a fresh managed p2phttp may take seconds): that one scans too,
+    /// and the timers' next tick comes after.
+    /// </summary>
     public bool Rescan()
     {
-        lock (_gate)
+        if (!_gate.TryEnter())
+        {
+            return false;
+        }
+
+        try
         {
             return _configured is { } configured && Apply(configured, catalog.Current.Version, always: false) is not null;
+        }
+        finally
+        {
+            _gate.Exit();
         }
     }
 

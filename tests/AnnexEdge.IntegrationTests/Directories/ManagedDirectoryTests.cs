@@ -91,7 +91,7 @@ public sealed class ManagedDirectoryTests
 
         await edge.EventAsync(EdgeEventIds.ManagedDrained, e => e.Number("Port") == old.Port, TimeSpan.FromSeconds(30));
         await Eventually.Async(() => !IsRunning(oldPid), TimeSpan.FromSeconds(30), "the replaced p2phttp exited", () => edge.Logs);
-        Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.ManagedDrainTimedOut);
+        Assert.DoesNotContain(edge.Events.All, e => e.EventId() is EdgeEventIds.ManagedDrainTimedOut or EdgeEventIds.ManagedKilled);
         Assert.True(await P2pHttp.IsPresentAsync(P2pHttp.Api(edge.Url, a), content.Key), edge.Logs);
     }
 
@@ -134,6 +134,8 @@ public sealed class ManagedDirectoryTests
 
         Assert.False(IsRunning(pid), $"p2phttp (pid {pid}) still runs after the edge stopped\n" + edge.Logs);
         Assert.Empty(ProcessesNaming(directory.Path));
+        // It stopped on SIGTERM: no kill was needed.
+        Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.ManagedKilled);
     }
 
     private static JsonObject Managed(string path) => new()
