@@ -37,6 +37,7 @@ internal sealed partial class ManagedDirectories(
 
     private readonly ILogger _logger = loggers.CreateLogger<ManagedDirectories>();
     private readonly Lock _gate = new();
+    private readonly Lock _serving = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, Managed> _directories = new(StringComparer.Ordinal);
     private readonly List<(ManagedProcess Process, DestinationState[] Destinations, TimeSpan DrainTimeout)> _replaced = [];
@@ -66,7 +67,8 @@ internal sealed partial class ManagedDirectories(
     public IReadOnlyList<IReadOnlyList<string>?> Serve(IReadOnlyList<DirectoryOptions> directories, IReadOnlyList<IReadOnlyList<FoundRepository>> found)
     {
         var backends = new IReadOnlyList<string>?[directories.Count];
-        lock (_gate)
+        // One scan at a time; the status page (under _gate alone) is not held up while a fresh one starts.
+        lock (_serving)
         {
             for (var i = 0; i < directories.Count; i++)
             {
@@ -76,10 +78,14 @@ internal sealed partial class ManagedDirectories(
                     continue;
                 }
 
-                if (!_directories.TryGetValue(directory.Path, out var managed))
+                Managed? managed;
+                lock (_gate)
                 {
-                    managed = new Managed();
-                    _directories[directory.Path] = managed;
+                    if (!_directories.TryGetValue(directory.Path, out managed))
+                    {
+                        managed = new Managed();
+                        _directories[directory.Path] = managed;
+                    }
                 }
 
                 if (managed.Current is null || !managed.Serves.SequenceEqual(found[i]) || managed.Jobs != directory.Jobs)
@@ -91,11 +97,14 @@ internal sealed partial class ManagedDirectories(
             }
 
             // Directories no longer managed (a reload removed them or gave them Backends) are not served any more.
-            foreach (var path in _directories.Keys.Except(directories.Where(d => d.Manage).Select(d => d.Path)).ToArray())
+            lock (_gate)
             {
-                if (_directories.Remove(path, out var gone) && gone.Current is { } process)
+                foreach (var path in _directories.Keys.Except(directories.Where(d => d.Manage).Select(d => d.Path)).ToArray())
                 {
-                    Replace(process, gone.DrainTimeout);
+                    if (_directories.Remove(path, out var gone) && gone.Current is { } process)
+                    {
+                        Replace(process, gone.DrainTimeout);
+                    }
                 }
             }
         }
@@ -126,8 +135,9 @@ internal sealed partial class ManagedDirectories(
     {
         List<ManagedProcess> all;
         Task[] drains;
-        // Before the lock: a fresh one being waited for under it gives up at once.
+        // First: a fresh one being waited for gives up at once, and the scan waiting for it ends.
         await _stopping.CancelAsync();
+        lock (_serving)
         lock (_gate)
         {
             all = [.. _directories.Values.Where(d => d.Current is not null).Select(d => d.Current!), .. _replaced.Select(r => r.Process)];
@@ -160,7 +170,7 @@ internal sealed partial class ManagedDirectories(
         process.Dispose();
     }
 
-    /// <summary>Under <c>_gate</c>.</summary>
+    /// <summary>Under <c>_serving</c>.</summary>
     private void StartFresh(DirectoryOptions directory, IReadOnlyList<FoundRepository> repositories, Managed managed)
     {
         if (time.GetUtcNow() < managed.NotBefore)
@@ -187,16 +197,19 @@ internal sealed partial class ManagedDirectories(
         }
 
         managed.StartBackoff.Reset();
-        if (managed.Current is { } old)
+        lock (_gate)
         {
-            Replace(old, managed.DrainTimeout);
-        }
+            if (managed.Current is { } old)
+            {
+                Replace(old, managed.DrainTimeout);
+            }
 
-        Log.Switched(_logger, directory.Path, repositories.Count, managed.Current?.Port, fresh.Port);
-        managed.Current = fresh;
-        managed.Serves = repositories;
-        managed.Jobs = directory.Jobs;
-        managed.DrainTimeout = directory.DrainTimeout;
+            Log.Switched(_logger, directory.Path, repositories.Count, managed.Current?.Port, fresh.Port);
+            managed.Current = fresh;
+            managed.Serves = repositories;
+            managed.Jobs = directory.Jobs;
+            managed.DrainTimeout = directory.DrainTimeout;
+        }
     }
 
     /// <summary>Under <c>_gate</c>, before the swap: YARP's destinations of the old URL still hold the requests to count.</summary>
