@@ -138,12 +138,14 @@ internal sealed partial class ManagedDirectories(
         // First: a fresh one being waited for gives up at once, and the scan waiting for it ends.
         await _stopping.CancelAsync();
         lock (_serving)
-        lock (_gate)
         {
-            all = [.. _directories.Values.Where(d => d.Current is not null).Select(d => d.Current!), .. _replaced.Select(r => r.Process)];
-            _directories.Clear();
-            _replaced.Clear();
-            drains = [.. _drains];
+            lock (_gate)
+            {
+                all = [.. _directories.Values.Where(d => d.Current is not null).Select(d => d.Current!), .. _replaced.Select(r => r.Process)];
+                _directories.Clear();
+                _replaced.Clear();
+                drains = [.. _drains];
+            }
         }
 
         await Task.WhenAll(all.Select(p => StopAsync(p, "the edge is stopping")));
