@@ -139,8 +139,20 @@ internal sealed class DirectoryOptions
     /// <summary>Base URLs of the <c>git annex p2phttp --directory Path</c> servers the operator runs for it.</summary>
     public List<string> Backends { get; set; } = [];
 
+    /// <summary>
+    /// Whether the edge runs the directory's <c>git annex p2phttp --directory</c> itself, on loopback, instead of
+    /// <see cref="Backends"/> (default false).
+    /// </summary>
+    public bool Manage { get; set; }
+
     /// <summary>The <c>--jobs</c> of those servers (default 4): sets each repository's lock budget as for a repository.</summary>
     public int Jobs { get; set; } = 4;
+
+    /// <summary>
+    /// With <see cref="Manage"/>: how long a replaced p2phttp may go on serving the requests it has in flight before it
+    /// is stopped anyway (default 1 h: a large transfer over a slow link).
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>How often the directory is scanned again (default 5 s), besides when it changes.</summary>
     public TimeSpan RescanInterval { get; set; } = TimeSpan.FromSeconds(5);

@@ -484,6 +484,11 @@ internal static partial class AnnexEdgeOptionsValidator
         return true;
     }
 
+    /// <summary>Whether a file of that name is in a directory of <paramref name="path"/> (PATH), where a process start looks for it.</summary>
+    internal static bool IsOnPath(string program, string? path) =>
+        (path ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(d => File.Exists(Path.Combine(d, program)));
+
     private static bool IsTokenKey(string key)
     {
         var buffer = new byte[key.Length];
@@ -506,9 +511,22 @@ internal static partial class AnnexEdgeOptionsValidator
                 errors.Add($"{at}: Path \"{directory.Path}\" is listed twice");
             }
 
-            if (directory.Backends.Count == 0)
+            if (directory.Manage && directory.Backends.Count > 0)
             {
-                errors.Add($"{at}: Backends is empty: give the base URL of at least one `git annex p2phttp --directory {directory.Path}` server");
+                errors.Add($"{at}: Manage and Backends are both set: with Manage the edge runs the directory's p2phttp itself, so remove Backends (or set Manage to false to use the servers listed)");
+            }
+            else if (directory.Manage && !IsOnPath("git-annex", Environment.GetEnvironmentVariable("PATH")))
+            {
+                errors.Add($"{at}: Manage needs git-annex, which is not on the edge's PATH ({Environment.GetEnvironmentVariable("PATH")}): install git-annex or put its directory on PATH");
+            }
+            else if (!directory.Manage && directory.Backends.Count == 0)
+            {
+                errors.Add($"{at}: Backends is empty: give the base URL of at least one `git annex p2phttp --directory {directory.Path}` server, or set Manage to true to have the edge run one");
+            }
+
+            if (directory.DrainTimeout < TimeSpan.Zero)
+            {
+                errors.Add($"{at}: DrainTimeout {directory.DrainTimeout} must not be negative");
             }
 
             for (var b = 0; b < directory.Backends.Count; b++)

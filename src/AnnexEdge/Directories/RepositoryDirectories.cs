@@ -82,10 +82,11 @@ internal static class RepositoryDirectories
     /// <paramref name="configured"/> with the repositories found in its directories (<paramref name="found"/>, one
     /// list per <c>Directories</c> entry) after its own. A found repository that cannot be served is left out and
     /// said why: a name that is not valid, reserved or taken (configured names win, then the first directory and the
-    /// first name), or a UUID that is not valid or already served.
+    /// first name), or a UUID that is not valid or already served. The repositories of a directory get its
+    /// <c>Backends</c>, or the entry of <paramref name="backends"/> for it where that is not null (a managed p2phttp).
     /// </summary>
     public static (AnnexEdgeOptions Effective, IReadOnlyList<FoundRepository> Served, IReadOnlyList<string> Skipped) Merge(
-        AnnexEdgeOptions configured, IReadOnlyList<IReadOnlyList<FoundRepository>> found)
+        AnnexEdgeOptions configured, IReadOnlyList<IReadOnlyList<FoundRepository>> found, IReadOnlyList<IReadOnlyList<string>?>? backends = null)
     {
         var names = new HashSet<string>(
             configured.Repositories.Select(r => r.Name).Concat(configured.Clusters.Select(c => c.Name)), StringComparer.OrdinalIgnoreCase);
@@ -102,6 +103,7 @@ internal static class RepositoryDirectories
         for (var i = 0; i < found.Count; i++)
         {
             var directory = configured.Directories[i];
+            var directoryBackends = backends?[i] is { } given ? [.. given] : directory.Backends;
             foreach (var repository in found[i])
             {
                 var problem = Problem(repository, names, uuids);
@@ -118,7 +120,7 @@ internal static class RepositoryDirectories
                 {
                     Name = repository.Name,
                     Uuid = repository.Uuid,
-                    Backends = directory.Backends,
+                    Backends = directoryBackends,
                     Jobs = directory.Jobs,
                     GitDirectory = repository.Directory,
                 });

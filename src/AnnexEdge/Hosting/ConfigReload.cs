@@ -28,6 +28,7 @@ internal sealed partial class ConfigReload(
     RepositoryCatalog catalog,
     Authenticator authenticator,
     InMemoryConfigProvider yarp,
+    ManagedDirectories managed,
     TimeProvider time,
     ILoggerFactory loggers) : IHostedService, IDisposable
 {
@@ -59,6 +60,7 @@ internal sealed partial class ConfigReload(
     private AnnexEdgeOptions? _configured;
     private IReadOnlyList<FoundRepository> _served = [];
     private IReadOnlyList<string> _skipped = [];
+    private IReadOnlyList<IReadOnlyList<string>?> _managedBackends = [];
     private PosixSignalRegistration? _sighup;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -193,12 +195,25 @@ internal sealed partial class ConfigReload(
         }
     }
 
-    /// <summary>Scans the directories again and puts a changed set of their repositories in force; true when it did.</summary>
+    /// <summary>
+    /// Scans the directories again and puts a changed set of their repositories in force; true when it did. Skipped
+    /// while a scan or reload runs (one waiting for a fresh managed p2phttp may take seconds): that one scans too,
+    /// and the timers' next tick comes after.
+    /// </summary>
     public bool Rescan()
     {
-        lock (_gate)
+        if (!_gate.TryEnter())
+        {
+            return false;
+        }
+
+        try
         {
             return _configured is { } configured && Apply(configured, catalog.Current.Version, always: false) is not null;
+        }
+        finally
+        {
+            _gate.Exit();
         }
     }
 
@@ -224,7 +239,9 @@ internal sealed partial class ConfigReload(
             }
         }
 
-        var (effective, served, skipped) = RepositoryDirectories.Merge(configured, found);
+        // A managed directory whose repositories changed gets a fresh p2phttp here, answering before the swap.
+        var backends = managed.Serve(configured.Directories, found);
+        var (effective, served, skipped) = RepositoryDirectories.Merge(configured, found, backends);
         WatchDirectories(configured);
         if (!skipped.SequenceEqual(_skipped))
         {
@@ -236,7 +253,9 @@ internal sealed partial class ConfigReload(
             _skipped = skipped;
         }
 
-        if (!always && served.SequenceEqual(_served))
+        var backendsChanged = !backends.SequenceEqual(_managedBackends, BackendsComparer.Instance);
+        _managedBackends = backends;
+        if (!always && !backendsChanged && served.SequenceEqual(_served))
         {
             return null;
         }
@@ -246,6 +265,7 @@ internal sealed partial class ConfigReload(
         // snapshot to a removed repository gets 404, as it would a moment later.
         yarp.Update(YarpConfigFactory.Routes(next), YarpConfigFactory.Clusters(next));
         catalog.Replace(next);
+        managed.Switched();
 
         // Said once in force, so whoever reads the event finds the repository served (or gone).
         foreach (var gone in _served.Except(served))
@@ -341,6 +361,17 @@ internal sealed partial class ConfigReload(
         configuration.AsEnumerable()
             .Where(e => e.Value is not null && !e.Key.StartsWith(AnnexEdgeOptions.SectionName, StringComparison.OrdinalIgnoreCase))
             .ToDictionary(e => e.Key, e => e.Value, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Compares the backends of each directory by their URLs.</summary>
+    private sealed class BackendsComparer : IEqualityComparer<IReadOnlyList<string>?>
+    {
+        public static readonly BackendsComparer Instance = new();
+
+        public bool Equals(IReadOnlyList<string>? x, IReadOnlyList<string>? y) =>
+            x is null || y is null ? x is null && y is null : x.SequenceEqual(y, StringComparer.Ordinal);
+
+        public int GetHashCode(IReadOnlyList<string>? obj) => obj?.Count ?? -1;
+    }
 
     private static partial class Log
     {

@@ -1,6 +1,7 @@
 using AnnexEdge.Acme.Hosting;
 using AnnexEdge.Clusters;
 using AnnexEdge.Connections;
+using AnnexEdge.Directories;
 using AnnexEdge.Forwarding;
 using AnnexEdge.Git;
 using AnnexEdge.Health;
@@ -70,6 +71,9 @@ internal static partial class EdgeApplication
         var catalog = new RepositoryCatalog(new CatalogSnapshot(options, ConfigVersion.Of(configFile, TimeProvider.System.GetUtcNow())));
         builder.Services.AddSingleton(catalog);
         builder.Services.AddSingleton(new ConfigSource(configFile, args));
+        // Registered before ConfigReload, so stopped after it: no scan starts a p2phttp once they are being stopped.
+        builder.Services.AddSingleton<ManagedDirectories>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ManagedDirectories>());
         builder.Services.AddSingleton<ConfigReload>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConfigReload>());
         builder.Services.AddSingleton<LockTokenCodec>();

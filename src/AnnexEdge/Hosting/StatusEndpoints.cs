@@ -1,6 +1,7 @@
 using System.Net;
 using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
+using AnnexEdge.Directories;
 using AnnexEdge.Routing;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy;
@@ -10,14 +11,14 @@ namespace AnnexEdge.Hosting;
 /// <summary>
 /// <c>/_annexedge/health</c> says the edge is up; <c>/_annexedge/status</c> shows every backend's health and every
 /// cluster's nodes as the edge sees them (loopback clients only unless <c>StatusAllowRemote</c>, since it names
-/// backends). It reads only the edge's own state: a status request never reaches a backend.
+/// backends), and the p2phttp servers the edge runs itself. It reads only the edge's own state: a status request never reaches a backend.
 /// </summary>
 internal static class StatusEndpoints
 {
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/_annexedge/health", () => Results.Text("ok\n"));
-        endpoints.MapGet("/_annexedge/status", (HttpContext context, RepositoryCatalog catalog, IProxyStateLookup state, NodeClient nodes, BackendLoad load, IOptions<AnnexEdgeOptions> options) =>
+        endpoints.MapGet("/_annexedge/status", (HttpContext context, RepositoryCatalog catalog, IProxyStateLookup state, NodeClient nodes, BackendLoad load, ManagedDirectories managed, IOptions<AnnexEdgeOptions> options) =>
         {
             var remote = context.Connection.RemoteIpAddress;
             if (!options.Value.StatusAllowRemote && remote is not null && !IPAddress.IsLoopback(remote))
@@ -65,6 +66,8 @@ internal static class StatusEndpoints
                         inFlight = nodes.InFlight(n),
                     }),
                 }),
+                // The p2phttp servers the edge runs for Directories with Manage, serving or draining.
+                managed = managed.Status(),
             });
         });
     }

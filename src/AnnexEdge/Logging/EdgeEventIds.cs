@@ -90,4 +90,17 @@ internal static class EdgeEventIds
     public const int DirectoryRepositoryRemoved = 8046;
     public const int DirectoryRepositorySkipped = 8047;
     public const int DirectoryUnreadable = 8048;
+
+    // 8050-8069: p2phttp servers the edge runs for Directories with Manage.
+    public const int ManagedStarted = 8050;
+    public const int ManagedSaid = 8051;
+    public const int ManagedExited = 8052;
+    public const int ManagedCannotStart = 8053;
+    public const int ManagedStopping = 8054;
+    public const int ManagedKilled = 8055;
+    public const int ManagedNotAnswering = 8056;
+    public const int ManagedSwitched = 8057;
+    public const int ManagedDrained = 8058;
+    public const int ManagedDrainTimedOut = 8059;
+    public const int ManagedDraining = 8060;
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
+using AnnexEdge.Directories;
 
 namespace AnnexEdge.Telemetry;
 
@@ -10,6 +11,7 @@ internal sealed record StatusSnapshot(
     ConfigVersion Config,
     IReadOnlyList<RepositoryView> Repositories,
     IReadOnlyList<ClusterView> Clusters,
+    IReadOnlyList<ManagedProcessStatus> Managed,
     IReadOnlyList<TransferView> Transfers,
     IReadOnlyList<CertificateView> Certificates,
     CertificateRenewalView? Renewal,
@@ -91,7 +93,21 @@ internal static class StatusPage
             }
         }
 
-        html.Raw("</table>\n<h2>Transfers in flight</h2>\n<table id=\"transfers\"><tr><th>Kind</th><th>Target</th><th>Node</th><th>Key</th>"
+        html.Raw("</table>\n");
+        if (s.Managed.Count > 0)
+        {
+            html.Raw("<h2>Managed p2phttp</h2>\n<table id=\"managed\"><tr><th>Directory</th><th>Pid</th><th>Port</th><th>State</th><th>Restarts</th></tr>\n");
+            foreach (var process in s.Managed)
+            {
+                html.Raw("<tr data-directory=\"").Attribute(process.Directory).Raw("\" data-state=\"").Attribute(process.State).Raw("\"><td>")
+                    .Text(process.Directory).Raw("</td><td>").Text(process.Pid is { } pid ? Number(pid) : "").Raw("</td><td>").Text(Number(process.Port))
+                    .Raw("</td><td>").Text(process.State).Raw("</td><td>").Text(Number(process.Restarts)).Raw("</td></tr>\n");
+            }
+
+            html.Raw("</table>\n");
+        }
+
+        html.Raw("<h2>Transfers in flight</h2>\n<table id=\"transfers\"><tr><th>Kind</th><th>Target</th><th>Node</th><th>Key</th>"
             + "<th>Bytes so far</th><th>Running for</th></tr>\n");
         foreach (var transfer in s.Transfers)
         {

@@ -1,5 +1,6 @@
 using AnnexEdge.Acme;
 using AnnexEdge.Clusters;
+using AnnexEdge.Directories;
 using AnnexEdge.Locking;
 using AnnexEdge.Routing;
 using Yarp.ReverseProxy;
@@ -11,6 +12,7 @@ internal sealed class StatusSnapshots(
     RepositoryCatalog catalog,
     IProxyStateLookup state,
     NodeClient nodes,
+    ManagedDirectories managed,
     BackendLoad load,
     LockLedger locks,
     ProbeTimes probes,
@@ -59,6 +61,6 @@ internal sealed class StatusSnapshots(
             .Select(c => new CertificateView(c.Domains, c.Subject, c.NotAfter, SelfSigned: false)));
 
         var renewal = services.GetService<RenewalState>()?.Last is { } last ? new CertificateRenewalView(last.At, last.Succeeded, last.Problem) : null;
-        return new StatusSnapshot(time.GetUtcNow(), snapshot.Version, repositories, clusters, running, certificates, renewal, problems.Snapshot());
+        return new StatusSnapshot(time.GetUtcNow(), snapshot.Version, repositories, clusters, managed.Status(), running, certificates, renewal, problems.Snapshot());
     }
 }

@@ -31,9 +31,12 @@ public sealed class P2pDirectory : IAsyncDisposable
     }
 
     /// <summary>Makes a git-annex repository in the directory (non-bare, one commit) and returns its annex.uuid.</summary>
-    public async Task<string> CreateRepositoryAsync(string name)
+    public Task<string> CreateRepositoryAsync(string name) => CreateRepositoryAsync(_dir.Path, name);
+
+    /// <summary>Makes a git-annex repository <paramref name="name"/> in <paramref name="directory"/> (non-bare, one commit) and returns its annex.uuid.</summary>
+    public static async Task<string> CreateRepositoryAsync(string directory, string name)
     {
-        var repo = _dir.Combine(name);
+        var repo = System.IO.Path.Combine(directory, name);
         (await ProcessRunner.RunAsync("git", ["init", "-q", "-b", "main", repo])).EnsureSuccess("git init");
         (await ProcessRunner.RunAsync("git", ["annex", "init", "-q", name], repo)).EnsureSuccess("git annex init");
         await File.WriteAllTextAsync(System.IO.Path.Combine(repo, "README"), $"This is {name}.\n");

@@ -81,7 +81,7 @@ public sealed class StatusEndpointsTests : IAsyncLifetime
     {
         var status = await _edge.StatusAsync();
 
-        Assert.Equal(["repositories", "clusters"], status.AsObject().Select(p => p.Key));
+        Assert.Equal(["repositories", "clusters", "managed"], status.AsObject().Select(p => p.Key));
         var node1 = status["repositories"]![0]!;
         Assert.Equal(["name", "uuid", "backends"], node1.AsObject().Select(p => p.Key));
         Assert.Equal(["id", "address", "active", "passive", "inFlight", "available"], node1["backends"]![0]!.AsObject().Select(p => p.Key));

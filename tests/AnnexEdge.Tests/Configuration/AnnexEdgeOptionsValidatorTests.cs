@@ -457,4 +457,49 @@ public sealed class AnnexEdgeOptionsValidatorTests
 
         Assert.Contains("MaxBackendProcesses", SingleError(options), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_managed_directory_needs_no_backends()
+    {
+        var options = Valid();
+        options.Directories = [new DirectoryOptions { Path = Path.GetTempPath(), Manage = true }];
+
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+    }
+
+    [Fact]
+    public void A_managed_directory_with_backends_is_an_error()
+    {
+        var options = Valid();
+        options.Directories = [new DirectoryOptions { Path = Path.GetTempPath(), Manage = true, Backends = ["http://127.0.0.1:9417"] }];
+
+        Assert.StartsWith("AnnexEdge:Directories[0]: Manage and Backends are both set", SingleError(options), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_directory_neither_managed_nor_with_backends_is_an_error()
+    {
+        var options = Valid();
+        options.Directories = [new DirectoryOptions { Path = Path.GetTempPath() }];
+
+        Assert.StartsWith("AnnexEdge:Directories[0]: Backends is empty", SingleError(options), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_program_is_on_path_only_in_one_of_its_directories()
+    {
+        var dir = Directory.CreateTempSubdirectory("path").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "git-annex"), "");
+
+            Assert.True(AnnexEdgeOptionsValidator.IsOnPath("git-annex", $"/nonexistent:{dir}"));
+            Assert.False(AnnexEdgeOptionsValidator.IsOnPath("git-annex", "/nonexistent"));
+            Assert.False(AnnexEdgeOptionsValidator.IsOnPath("git-annex", null));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -1,5 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Nodes;
 using AnnexEdge.Configuration;
+using AnnexEdge.Directories;
 using AnnexEdge.Hosting;
 using AnnexEdge.Logging;
 using AnnexEdge.Routing;
@@ -8,7 +10,9 @@ using AnnexEdge.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Model;
 
 namespace AnnexEdge.Tests.Hosting;
 
@@ -123,7 +127,20 @@ public sealed class ConfigReloadTests : IDisposable
         var capture = new Capture();
         logged = capture.Events;
         var loggers = LoggerFactory.Create(builder => builder.AddProvider(capture));
-        return (new ConfigReload(new ConfigSource(file, []), catalog, new Authenticator(options, time), yarp, time, loggers), catalog, yarp);
+        var managed = new ManagedDirectories(new BackendLoad(), new NoProxyState(), time, loggers);
+        return (new ConfigReload(new ConfigSource(file, []), catalog, new Authenticator(options, time), yarp, managed, time, loggers), catalog, yarp);
+    }
+
+    /// <summary>No managed directories here, so nothing is looked up.</summary>
+    private sealed class NoProxyState : IProxyStateLookup
+    {
+        public bool TryGetRoute(string id, [NotNullWhen(true)] out RouteModel? route) => throw new NotSupportedException();
+
+        public IEnumerable<RouteModel> GetRoutes() => throw new NotSupportedException();
+
+        public bool TryGetCluster(string id, [NotNullWhen(true)] out ClusterState? cluster) => throw new NotSupportedException();
+
+        public IEnumerable<ClusterState> GetClusters() => throw new NotSupportedException();
     }
 
     private string Write(params JsonObject[] repositories)

@@ -1,3 +1,4 @@
+using AnnexEdge.Directories;
 using AnnexEdge.Telemetry;
 using Serilog.Events;
 
@@ -13,6 +14,7 @@ public sealed class StatusPageTests
         new ConfigVersion("0123456789ab", Now.AddHours(-1), "/etc/annexedge.json"),
         [new RepositoryView(name, "uuid-" + name, 4, [new BackendView(name + ".b1", "http://" + name, up, "Healthy", "Unknown", 2, 1, new ProbeResult(TimeSpan.FromMilliseconds(3.5), Now.AddSeconds(-1), 200))])],
         [new ClusterView(name, "ac-" + name, 2, [new NodeView(name, "uuid-" + name, up, 2)])],
+        [new ManagedProcessStatus("/srv/" + name, 4242, 43210, "Draining", 3)],
         [new TransferView("put", name, name, "SHA256E-s1--" + name, 12345, Now.AddSeconds(-90))],
         [new CertificateView([name], "CN=" + name, Now.AddDays(30), false)],
         new CertificateRenewalView(Now.AddMinutes(-5), false, name),
@@ -46,6 +48,7 @@ public sealed class StatusPageTests
         Assert.Contains("0123456789ab", up);
         Assert.Contains("failed at 2026-11-30 11:55:00 UTC: node1", up);
         Assert.Contains("<td>4002</td><td>node1</td>", up);
+        Assert.Contains("<tr data-directory=\"/srv/node1\" data-state=\"Draining\"><td>/srv/node1</td><td>4242</td><td>43210</td><td>Draining</td><td>3</td></tr>", up);
         Assert.DoesNotContain("http-equiv", up);
     }
 
