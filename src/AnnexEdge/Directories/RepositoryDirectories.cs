@@ -12,6 +12,32 @@ internal sealed record FoundRepository(string Name, string Uuid, string Director
 /// </summary>
 internal static class RepositoryDirectories
 {
+    /// <summary>
+    /// The repositories of each directory, in their order, for the edge (a reload, a rescan) and for <c>check-config</c>
+    /// alike; <paramref name="unreadable"/> says what stands for a directory that cannot be listed, and
+    /// <paramref name="progress"/> may give each directory a callback for the subdirectories it looks at.
+    /// </summary>
+    public static List<IReadOnlyList<FoundRepository>> ScanAll(
+        IEnumerable<DirectoryOptions> directories,
+        Func<DirectoryOptions, Exception, IReadOnlyList<FoundRepository>> unreadable,
+        Func<DirectoryOptions, Action?>? progress = null)
+    {
+        var found = new List<IReadOnlyList<FoundRepository>>();
+        foreach (var directory in directories)
+        {
+            try
+            {
+                found.Add(Scan(directory.Path, progress?.Invoke(directory)));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                found.Add(unreadable(directory, e));
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>The repositories in <paramref name="path"/>, by name; <paramref name="visited"/> is told each subdirectory looked at.</summary>
     /// <exception cref="IOException">The directory cannot be listed.</exception>
     /// <exception cref="UnauthorizedAccessException">The directory cannot be listed.</exception>

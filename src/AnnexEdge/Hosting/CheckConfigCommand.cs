@@ -18,23 +18,14 @@ internal static class CheckConfigCommand
     /// <returns>0 when every directory could be listed, 2 when one could not.</returns>
     public static int Run(AnnexEdgeOptions options, TextWriter output, IAnsiConsole console)
     {
-        var found = new List<IReadOnlyList<FoundRepository>>();
+        List<IReadOnlyList<FoundRepository>> found = [];
         var unreadable = new List<string>();
-        void ScanAll(Func<DirectoryOptions, Action?> progress)
-        {
-            foreach (var directory in options.Directories)
+        void ScanAll(Func<DirectoryOptions, Action?> progress) =>
+            found = RepositoryDirectories.ScanAll(options.Directories, (directory, e) =>
             {
-                try
-                {
-                    found.Add(RepositoryDirectories.Scan(directory.Path, progress(directory)));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    unreadable.Add($"{directory.Path}: {e.Message}");
-                    found.Add([]);
-                }
-            }
-        }
+                unreadable.Add($"{directory.Path}: {e.Message}");
+                return [];
+            }, progress);
 
         if (options.Directories.Count > 0 && console.Profile.Capabilities.Interactive)
         {

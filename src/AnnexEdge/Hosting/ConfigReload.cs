@@ -224,20 +224,12 @@ internal sealed partial class ConfigReload(
     /// </summary>
     private CatalogSnapshot? Apply(AnnexEdgeOptions configured, ConfigVersion version, bool always)
     {
-        var found = new List<IReadOnlyList<FoundRepository>>();
-        foreach (var directory in configured.Directories)
+        var found = RepositoryDirectories.ScanAll(configured.Directories, (directory, e) =>
         {
-            try
-            {
-                found.Add(RepositoryDirectories.Scan(directory.Path));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // A directory that cannot be listed (unmounted, say) does not empty the edge: keep what it served.
-                Log.DirectoryUnreadable(_logger, directory.Path, e.Message);
-                found.Add(_served.Where(r => Path.GetDirectoryName(r.Directory) == Path.TrimEndingDirectorySeparator(directory.Path)).ToArray());
-            }
-        }
+            // A directory that cannot be listed (unmounted, say) does not empty the edge: keep what it served.
+            Log.DirectoryUnreadable(_logger, directory.Path, e.Message);
+            return _served.Where(r => Path.GetDirectoryName(r.Directory) == Path.TrimEndingDirectorySeparator(directory.Path)).ToArray();
+        });
 
         // A managed directory whose repositories changed gets a fresh p2phttp here, answering before the swap.
         var backends = managed.Serve(configured.Directories, found);
