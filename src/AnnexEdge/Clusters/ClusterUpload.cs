@@ -20,12 +20,18 @@ namespace AnnexEdge.Clusters;
 /// The cluster's nodes at other sites are one more destination per peer (<see cref="PeerShare"/>): a put of the
 /// cluster at the peer, from the client's offset, whose answer names the nodes that stored it there.
 /// </summary>
+/// <remarks>
+/// A put that came from a peer never waits for a put of the same key in flight to one of its nodes: two clients
+/// putting one key through two sites at once would each hold a node the other's peer request waits for, and neither
+/// would end before the stall timeout. Such a node is left out of that answer (the other put reports it).
+/// </remarks>
 internal sealed partial class ClusterUpload(
     NodeClient nodes,
     UploadOffsets offsets,
     NodePuts puts,
     EdgeMetrics metrics,
     Transfers transfers,
+    RepositoryCatalog catalog,
     IOptions<AnnexEdgeOptions> options,
     ILogger<ClusterUpload> logger)
 {
@@ -91,6 +97,10 @@ internal sealed partial class ClusterUpload(
             else if (puts.TryClaim(state.Node, request.Key!, out var running) is { } claim)
             {
                 senders.Add((state, claim));
+            }
+            else if (FromPeer(request))
+            {
+                Log.PutInFlightForPeer(logger, state.Node.Name, cluster.Name, request.Key);
             }
             else
             {
@@ -239,6 +249,9 @@ internal sealed partial class ClusterUpload(
         : failure is TimeoutException ? NodeOutcome.TimedOut
         : NodeOutcome.Failed;
 
+    /// <summary>Whether another gateway of the cluster sent this request (it names a configured peer in <c>bypass</c>).</summary>
+    private bool FromPeer(P2pRequest request) => catalog.Peers.Any(p => request.Bypass.Contains(p.Uuid, StringComparer.Ordinal));
+
     private IReadOnlyList<Repository> UploadTargets(P2pRequest request, Cluster cluster, IReadOnlyList<Repository> candidates) =>
         NodePlacement.UploadTargets(cluster, request.Key!, candidates.Where(nodes.IsLive).ToArray());
 
@@ -308,6 +321,9 @@ internal sealed partial class ClusterUpload(
 
         [LoggerMessage(EdgeEventIds.ClusterUploadAborted, LogLevel.Warning, "Cluster {Cluster}: the client's upload of {Key} broke off; no node keeps it")]
         public static partial void UploadAborted(ILogger logger, string cluster, string? key);
+
+        [LoggerMessage(EdgeEventIds.ClusterPeerPutInFlight, LogLevel.Information, "Cluster {Cluster}: a put of {Key} to node {Node} is in flight already; this put from a peer leaves the node out rather than wait (the other put reports it)")]
+        public static partial void PutInFlightForPeer(ILogger logger, string node, string cluster, string? key);
 
         [LoggerMessage(EdgeEventIds.ClusterPutThroughPeer, LogLevel.Information, "Cluster {Cluster}: {Key} goes to nodes {Nodes} through peer {Peer}, in one put of the cluster there")]
         public static partial void PutThroughPeer(ILogger logger, string cluster, string? key, string peer, string nodes);

@@ -82,6 +82,7 @@ internal static class EdgeEventIds
     public const int ClusterPutThroughPeer = 9010;
     public const int ClusterPeerDidNotStore = 9011;
     public const int ClusterRemoveThroughPeer = 9012;
+    public const int ClusterPeerPutInFlight = 9013;
 
     // 8040-8079: reloading the configuration, directories of repositories.
     public const int ConfigReloaded = 8040;

@@ -191,6 +191,29 @@ public sealed class PeerWriteTests
     }
 
     [Fact]
+    public async Task Two_clients_putting_one_key_through_two_sites_at_once_are_both_answered_and_every_node_holds_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sites = await ThreeSites.StartAsync("pc");
+        var (data, key) = P2pHttp.RandomObject(800_000);
+
+        // Each site's own put holds its nodes while its put at the other site waits for them: had a put from a peer
+        // waited for the other's, neither would be answered before the stall timeout (2 minutes).
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Deadline);
+        var answers = await Task.WhenAll(
+            PutAsync(P2pHttp.Api(sites.A.Url, ClusterUuid), key, data, timeout.Token),
+            PutAsync(P2pHttp.Api(sites.B.Url, ClusterUuid), key, data, timeout.Token));
+
+        Assert.All(answers, a => Assert.Contains("\"stored\":true", a, StringComparison.Ordinal));
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), answers.SelectMany(PlusUuids).Distinct().Order().ToArray());
+        foreach (var node in sites.Nodes)
+        {
+            Assert.True(await node.HasKeyAsync(key), $"{node.Name} holds the key\n{sites.Logs}");
+        }
+    }
+
+    [Fact]
     public async Task A_peer_that_breaks_off_mid_body_stores_nothing_and_the_local_node_still_does_and_a_peer_answer_counts_only_the_nodes_it_names()
     {
         var ct = TestContext.Current.CancellationToken;
