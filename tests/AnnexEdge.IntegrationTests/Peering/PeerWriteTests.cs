@@ -22,24 +22,33 @@ public sealed class PeerWriteTests
 
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
-    private static JsonObject Site(string uuid, P2pNode[] nodes, params JsonObject[] peers)
+    private static JsonObject Site(string uuid, P2pNode[] nodes, params JsonObject[] peers) => Site(uuid, "multi", ClusterUuid, nodes, peers);
+
+    private static JsonObject Site(string uuid, string clusterName, string clusterUuid, P2pNode[] nodes, params JsonObject[] peers)
     {
         var config = EdgeHost.ConfigFor(nodes);
         config["Uuid"] = uuid;
         config["Clusters"] = new JsonArray(new JsonObject
         {
-            ["Name"] = "multi", ["Uuid"] = ClusterUuid, ["Nodes"] = new JsonArray(nodes.Select(n => (JsonNode)JsonValue.Create(n.Name)!).ToArray()),
+            ["Name"] = clusterName, ["Uuid"] = clusterUuid, ["Nodes"] = new JsonArray(nodes.Select(n => (JsonNode)JsonValue.Create(n.Name)!).ToArray()),
         });
-        config["Peers"] = new JsonArray(peers);
-        config["Routing"] = new JsonObject { ["RefreshInterval"] = "00:00:00.300", ["MaxRouteAge"] = "00:00:10", ["LinkFailures"] = 2, ["MaxHops"] = 4 };
+        Peered(config, peers);
         return config;
     }
 
-    private static JsonObject Peer(string name, string uuid, string url, params string[] nodes)
+    private static void Peered(JsonObject config, params JsonObject[] peers)
+    {
+        config["Peers"] = new JsonArray(peers);
+        config["Routing"] = new JsonObject { ["RefreshInterval"] = "00:00:00.300", ["MaxRouteAge"] = "00:00:10", ["LinkFailures"] = 2, ["MaxHops"] = 4 };
+    }
+
+    private static JsonObject Peer(string name, string uuid, string url, params string[] nodes) => PeerOf("multi", name, uuid, url, nodes);
+
+    private static JsonObject PeerOf(string cluster, string name, string uuid, string url, params string[] nodes)
     {
         var peer = new JsonObject
         {
-            ["Name"] = name, ["Uuid"] = uuid, ["Backends"] = new JsonArray(url), ["LinkCost"] = 10, ["Clusters"] = new JsonArray("multi"),
+            ["Name"] = name, ["Uuid"] = uuid, ["Backends"] = new JsonArray(url), ["LinkCost"] = 10, ["Clusters"] = new JsonArray(cluster),
         };
         if (nodes.Length > 0)
         {
@@ -211,6 +220,40 @@ public sealed class PeerWriteTests
         {
             Assert.True(await node.HasKeyAsync(key), $"{node.Name} holds the key\n{sites.Logs}");
         }
+    }
+
+    [Fact]
+    public async Task A_git_annex_client_copying_to_the_cluster_at_one_site_finds_the_file_on_every_node_at_every_site()
+    {
+        const string cluster = ClusterLab.ClusterName;
+        var (urlB, urlC) = ($"http://127.0.0.1:{FreePort.Next()}", $"http://127.0.0.1:{FreePort.Next()}");
+
+        // Site A is the lab's edge (three nodes, the gateway repository the client cloned); B and C have one node each.
+        await using var lab = await ClusterLab.StartAsync(
+            withClient: true, config => Peered(config, PeerOf(cluster, "b", UuidB, urlB), PeerOf(cluster, "c", UuidC, urlC)));
+        await using var b1 = await P2pNode.StartAsync("gcb1");
+        await using var c1 = await P2pNode.StartAsync("gcc1");
+        JsonObject ToA() => PeerOf(cluster, "a", lab.GatewayUuid, lab.Edge.Url);
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, cluster, lab.ClusterUuid, [b1], ToA(), PeerOf(cluster, "c", UuidC, urlC)), urlB);
+        await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, cluster, lab.ClusterUuid, [c1], ToA(), PeerOf(cluster, "b", UuidB, urlB)), urlC);
+        await RoutedAsync(lab.Edge, b1, "b");
+        await RoutedAsync(lab.Edge, c1, "c");
+        var key = await lab.Client.AddRandomFileAsync("file.bin", 3_000_000);
+
+        (await lab.Client.GitAsync("annex", "copy", "--to", "origin-" + cluster, "file.bin")).EnsureSuccess("copy --to the cluster at site A");
+
+        P2pNode[] everyNode = [.. lab.Nodes, b1, c1];
+        foreach (var node in everyNode)
+        {
+            Assert.True(await node.HasKeyAsync(key), $"{node.Name} holds the file\n{lab.Edge.Logs}");
+        }
+
+        // The client's location log, from the answer's plusuuids: every node at every site, the cluster, and the
+        // client itself.
+        var here = (await lab.Client.GitAsync("config", "annex.uuid")).EnsureSuccess("annex.uuid").Output.Trim();
+        var json = (await lab.Client.GitAsync("annex", "whereis", "--json", "file.bin")).EnsureSuccess("whereis --json").Output;
+        var holders = JsonDocument.Parse(json).RootElement.GetProperty("whereis").EnumerateArray().Select(w => w.GetProperty("uuid").GetString()!).ToArray();
+        Assert.Equal(everyNode.Select(n => n.Uuid).Append(lab.ClusterUuid).Append(here).Order().ToArray(), holders.Order().ToArray());
     }
 
     [Fact]
