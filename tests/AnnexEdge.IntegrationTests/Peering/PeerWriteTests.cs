@@ -30,7 +30,9 @@ public sealed class PeerWriteTests
         config["Uuid"] = uuid;
         config["Clusters"] = new JsonArray(new JsonObject
         {
-            ["Name"] = clusterName, ["Uuid"] = clusterUuid, ["Nodes"] = new JsonArray(nodes.Select(n => (JsonNode)JsonValue.Create(n.Name)!).ToArray()),
+            ["Name"] = clusterName,
+            ["Uuid"] = clusterUuid,
+            ["Nodes"] = new JsonArray(nodes.Select(n => (JsonNode)JsonValue.Create(n.Name)!).ToArray()),
         });
         Peered(config, peers);
         return config;
@@ -48,7 +50,11 @@ public sealed class PeerWriteTests
     {
         var peer = new JsonObject
         {
-            ["Name"] = name, ["Uuid"] = uuid, ["Backends"] = new JsonArray(url), ["LinkCost"] = 10, ["Clusters"] = new JsonArray(cluster),
+            ["Name"] = name,
+            ["Uuid"] = uuid,
+            ["Backends"] = new JsonArray(url),
+            ["LinkCost"] = 10,
+            ["Clusters"] = new JsonArray(cluster),
         };
         if (nodes.Length > 0)
         {
