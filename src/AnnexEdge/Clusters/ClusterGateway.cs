@@ -27,9 +27,9 @@ internal sealed class ClusterGateway(
         {
             P2pEndpoint.GetTimestamp => context.AnswerAsync(P2pAnswers.Timestamp(clock.Timestamp())),
             P2pEndpoint.CheckPresent => checkPresent.ServeAsync(context, feature, WithRemote(feature.Request, cluster, nodes), ct),
-            P2pEndpoint.Remove or P2pEndpoint.RemoveBefore => remove.ServeAsync(context, feature, cluster, nodes, ct),
-            P2pEndpoint.PutOffset => upload.PutOffsetAsync(context, feature, cluster, nodes, ct),
-            P2pEndpoint.Put => upload.PutAsync(context, feature, cluster, nodes, ct),
+            P2pEndpoint.Remove or P2pEndpoint.RemoveBefore => remove.ServeAsync(context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), ct),
+            P2pEndpoint.PutOffset => upload.PutOffsetAsync(context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), ct),
+            P2pEndpoint.Put => upload.PutAsync(context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), ct),
             P2pEndpoint.Key => download.ServeAsync(context, feature, WithRemote(feature.Request, cluster, nodes), ct),
             // LockPolicyMiddleware answers locks before this; should one get here, it is never claimed locked.
             P2pEndpoint.LockContent or P2pEndpoint.KeepLocked => context.AnswerAsync(P2pAnswers.Locked(false)),
@@ -37,12 +37,13 @@ internal sealed class ClusterGateway(
         };
     }
 
-    /// <summary>
-    /// For reads: the cluster's nodes at other sites too, through their peers, at the cost of the whole path. Uploads
-    /// and removals stay with the local nodes (multi-site writes are not built yet: docs/multisite.md).
-    /// </summary>
+    /// <summary>For reads: the cluster's nodes at other sites too, each through its peer, at the cost of the whole path.</summary>
     private Repository[] WithRemote(P2pRequest request, Cluster cluster, Repository[] local) =>
         [.. local, .. peers.RemoteNodes(cluster, request.Bypass)];
+
+    /// <summary>For writes: the cluster's nodes at other sites too, as one target per peer (<see cref="PeerShare"/>).</summary>
+    private Repository[] WithPeerShares(P2pRequest request, Cluster cluster, Repository[] local) =>
+        [.. local, .. peers.Shares(cluster, request.Bypass)];
 
     /// <summary>The cluster's nodes, less any the client asked to bypass.</summary>
     private static Repository[] NodesFor(P2pRequest request, Cluster cluster) =>

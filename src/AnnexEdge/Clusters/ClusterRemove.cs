@@ -6,24 +6,30 @@ using AnnexEdge.Routing;
 namespace AnnexEdge.Clusters;
 
 /// <summary>
-/// remove and remove-before on a cluster: from every node at once; removed only when every node removed it, and
-/// otherwise the nodes that did are named in plusuuids (as git-annex's gateway answers). A remove-before deadline is
-/// translated into each node's clock so that no node removes later than the client allowed.
+/// remove and remove-before on a cluster: from every node at once, wherever it is (the nodes at other sites with one
+/// request per peer, <see cref="PeerShare"/>); removed only when every node removed it, and in any case the nodes that
+/// did are named in plusuuids (as git-annex's gateway answers, <see cref="TargetAnswers"/>). A remove-before deadline
+/// is translated into each target's clock (a peer's too) so that no node removes later than the client allowed.
 /// </summary>
 internal sealed partial class ClusterRemove(NodeClient nodes, ClusterClock clock, ILogger<ClusterRemove> logger)
 {
     public async Task ServeAsync(HttpContext context, P2pRequestFeature feature, Cluster cluster, IReadOnlyList<Repository> targets, CancellationToken ct)
     {
         var request = feature.Request;
+        foreach (var share in targets.Select(t => t.Share).OfType<PeerShare>())
+        {
+            Log.RemoveThroughPeer(logger, cluster.Name, request.Key, share.Peer.Name, string.Join(' ', share.Nodes));
+        }
+
         var results = await Task.WhenAll(targets.Select(n => request.Endpoint == P2pEndpoint.RemoveBefore
             ? RemoveBeforeOnNodeAsync(feature, n, cluster, ct)
             : RemoveOnNodeAsync(feature, n, nodes.NodeRequest(request, n, P2pEndpoint.Remove), ct)));
 
-        var removedFrom = results.Where(r => r.Removed).SelectMany(r => r.Uuids).Distinct(StringComparer.Ordinal).ToArray();
+        var removedFrom = results.SelectMany(r => r.Uuids).Distinct(StringComparer.Ordinal).ToArray();
         var allRemoved = targets.Count > 0 && results.All(r => r.Removed);
         if (!allRemoved)
         {
-            Log.PartialRemoval(logger, cluster.Name, request.Key, removedFrom.Length, targets.Count);
+            Log.PartialRemoval(logger, cluster.Name, request.Key, removedFrom.Length, targets.Sum(t => t.Share?.Nodes.Count ?? 1));
         }
 
         await context.AnswerAsync(P2pAnswers.Removed(allRemoved, removedFrom, request.EffectiveVersion));
@@ -33,7 +39,7 @@ internal sealed partial class ClusterRemove(NodeClient nodes, ClusterClock clock
         P2pRequestFeature feature, Repository node, P2pRequest nodeRequest, CancellationToken ct)
     {
         var answer = await nodes.PostAsync(feature, node, nodeRequest, ct);
-        return answer?.Bool("removed") == true ? (true, [node.Uuid, .. answer.PlusUuids()]) : (false, []);
+        return (TargetAnswers.Succeeded(node, answer, TargetAnswers.Removed), TargetAnswers.Confirmed(node, answer, TargetAnswers.Removed));
     }
 
     private async Task<(bool Removed, IReadOnlyList<string> Uuids)> RemoveBeforeOnNodeAsync(
@@ -67,5 +73,8 @@ internal sealed partial class ClusterRemove(NodeClient nodes, ClusterClock clock
     {
         [LoggerMessage(EdgeEventIds.ClusterPartialRemoval, LogLevel.Warning, "Cluster {Cluster}: {Key} was removed from {Removed} of {Nodes} nodes; the client is told it was not removed")]
         public static partial void PartialRemoval(ILogger logger, string cluster, string? key, int removed, int nodes);
+
+        [LoggerMessage(EdgeEventIds.ClusterRemoveThroughPeer, LogLevel.Information, "Cluster {Cluster}: {Key} is removed from nodes {Nodes} through peer {Peer}, in one remove of the cluster there")]
+        public static partial void RemoveThroughPeer(ILogger logger, string cluster, string? key, string peer, string nodes);
     }
 }

@@ -17,13 +17,21 @@ namespace AnnexEdge.Clusters;
 /// its own offset (<see cref="FanOutCopier"/>). Stored is claimed only for the nodes that said so. A put is sent to
 /// a node only without a putoffset of its own right before it (<see cref="UploadOffsets"/>) and never while this edge
 /// has a put of the same key to that node in flight (<see cref="NodePuts"/>): p2phttp leaves either unanswered.
+/// The cluster's nodes at other sites are one more destination per peer (<see cref="PeerShare"/>): a put of the
+/// cluster at the peer, from the client's offset, whose answer names the nodes that stored it there.
 /// </summary>
+/// <remarks>
+/// A put that came from a peer never waits for a put of the same key in flight to one of its nodes: two clients
+/// putting one key through two sites at once would each hold a node the other's peer request waits for, and neither
+/// would end before the stall timeout. Such a node is left out of that answer (the other put reports it).
+/// </remarks>
 internal sealed partial class ClusterUpload(
     NodeClient nodes,
     UploadOffsets offsets,
     NodePuts puts,
     EdgeMetrics metrics,
     Transfers transfers,
+    RepositoryCatalog catalog,
     IOptions<AnnexEdgeOptions> options,
     ILogger<ClusterUpload> logger)
 {
@@ -31,6 +39,9 @@ internal sealed partial class ClusterUpload(
 
     // Once a node has every byte it has hashed them already (p2phttp verifies as it receives); what is left is quick.
     private readonly TimeSpan _answerTimeout = options.Value.Forwarding.NodeAnswerTimeout;
+
+    // A peer answers once its own nodes have, each gateway on the way waiting up to its nodes' answer timeout.
+    private readonly TimeSpan _peerAnswerTimeout = options.Value.Forwarding.NodeAnswerTimeout * (options.Value.Routing.MaxHops + 1);
 
     public async Task PutOffsetAsync(HttpContext context, P2pRequestFeature feature, Cluster cluster, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
@@ -59,8 +70,9 @@ internal sealed partial class ClusterUpload(
         var targets = UploadTargets(request, cluster, candidates);
         if (request.DataPresent)
         {
-            // Nothing is sent: the answer is who holds the key now.
-            var present = (await ConfirmHoldersAsync(feature, targets, ct)).ToArray();
+            // Nothing is sent: the answer is which of this edge's nodes hold the key now (a peer's answer to
+            // checkpresent names none of its nodes).
+            var present = (await ConfirmHoldersAsync(feature, targets.Where(n => n.Share is null).ToArray(), ct)).ToArray();
             await context.AnswerAsync(P2pAnswers.Stored(present.Length > 0, present, request.EffectiveVersion));
             return;
         }
@@ -73,13 +85,22 @@ internal sealed partial class ClusterUpload(
         var holders = ConfirmHoldersAsync(feature, states.Where(s => s.Has).Select(s => s.Node).ToArray(), ct);
 
         // A node that needs bytes before the client's offset cannot be served from this upload.
-        var senders = new List<(NodeOffset State, NodePuts.Claim Claim)>();
+        var senders = new List<(NodeOffset State, NodePuts.Claim? Claim)>();
         var others = new List<(Repository Node, Task Running)>();
         foreach (var state in states.Where(s => !s.Has && s.Offset >= clientOffset && s.Offset <= clientOffset + length))
         {
-            if (puts.TryClaim(state.Node, request.Key!, out var running) is { } claim)
+            if (state.Node.Share is not null)
+            {
+                // The peer's own edge keeps its nodes' puts one at a time.
+                senders.Add((state, null));
+            }
+            else if (puts.TryClaim(state.Node, request.Key!, out var running) is { } claim)
             {
                 senders.Add((state, claim));
+            }
+            else if (FromPeer(request))
+            {
+                Log.PutInFlightForPeer(logger, state.Node.Name, cluster.Name, request.Key);
             }
             else
             {
@@ -128,13 +149,15 @@ internal sealed partial class ClusterUpload(
         HttpContext context,
         P2pRequestFeature feature,
         Cluster cluster,
-        List<(NodeOffset State, NodePuts.Claim Claim)> senders,
+        List<(NodeOffset State, NodePuts.Claim? Claim)> senders,
         long clientOffset,
         long length,
         CancellationToken ct)
     {
         var request = feature.Request;
-        var destinations = senders.Select(s => new FanOutDestination(s.State.Node.Name, s.State.Offset - clientOffset, _answerTimeout)).ToArray();
+        var destinations = senders
+            .Select(s => new FanOutDestination(s.State.Node.Name, s.State.Offset - clientOffset, s.State.Node.Share is null ? _answerTimeout : _peerAnswerTimeout))
+            .ToArray();
         var answers = new P2pAnswer?[senders.Count];
         var running = new NodeUpload[senders.Count];
         var answered = false;
@@ -142,9 +165,9 @@ internal sealed partial class ClusterUpload(
         {
             try
             {
-                foreach (var (_, claim) in senders.OrderBy(s => s.State.Node.Uuid, StringComparer.Ordinal))
+                foreach (var (_, claim) in senders.Where(s => s.Claim is not null).OrderBy(s => s.State.Node.Uuid, StringComparer.Ordinal))
                 {
-                    await claim.WaitForSlotAsync(ct);
+                    await claim!.WaitForSlotAsync(ct);
                 }
             }
             catch (OperationCanceledException)
@@ -161,6 +184,11 @@ internal sealed partial class ClusterUpload(
                 var offset = senders[i].State.Offset;
                 running[i] = new NodeUpload(cluster, node.Name, request.Key, destinations[i], metrics.NodeUploadStarted(cluster, node));
                 transfers.Started(running[i]);
+                if (node.Share is { } share)
+                {
+                    Log.PutThroughPeer(logger, cluster.Name, request.Key, share.Peer.Name, string.Join(' ', share.Nodes));
+                }
+
                 uploads[i] = UploadToNodeAsync(feature, node, offset, clientOffset + length - offset, destinations[i], ct);
             }
 
@@ -183,7 +211,7 @@ internal sealed partial class ClusterUpload(
         {
             for (var i = 0; i < senders.Count; i++)
             {
-                senders[i].Claim.Dispose();
+                senders[i].Claim?.Dispose();
                 destinations[i].Dispose();
                 if (running[i] is { } upload)
                 {
@@ -197,14 +225,18 @@ internal sealed partial class ClusterUpload(
         var stored = new List<string>();
         for (var i = 0; i < senders.Count; i++)
         {
-            if (answers[i]?.Bool("stored") == true)
+            var node = senders[i].State.Node;
+            if (TargetAnswers.Succeeded(node, answers[i], TargetAnswers.Stored))
             {
-                stored.Add(senders[i].State.Node.Uuid);
-                stored.AddRange(answers[i]!.PlusUuids());
+                stored.AddRange(TargetAnswers.Confirmed(node, answers[i], TargetAnswers.Stored));
+            }
+            else if (node.Share is { } share)
+            {
+                Log.PeerDidNotStore(logger, share.Peer.Name, cluster.Name, request.Key, string.Join(' ', share.Nodes), destinations[i].Failure?.Message);
             }
             else
             {
-                Log.NodeDidNotStore(logger, senders[i].State.Node.Name, cluster.Name, request.Key, destinations[i].Failure?.Message);
+                Log.NodeDidNotStore(logger, node.Name, cluster.Name, request.Key, destinations[i].Failure?.Message);
             }
         }
 
@@ -216,6 +248,9 @@ internal sealed partial class ClusterUpload(
         answer?.Bool("stored") == true ? NodeOutcome.Stored
         : failure is TimeoutException ? NodeOutcome.TimedOut
         : NodeOutcome.Failed;
+
+    /// <summary>Whether another gateway of the cluster sent this request (it names a configured peer in <c>bypass</c>).</summary>
+    private bool FromPeer(P2pRequest request) => catalog.Peers.Any(p => request.Bypass.Contains(p.Uuid, StringComparer.Ordinal));
 
     private IReadOnlyList<Repository> UploadTargets(P2pRequest request, Cluster cluster, IReadOnlyList<Repository> candidates) =>
         NodePlacement.UploadTargets(cluster, request.Key!, candidates.Where(nodes.IsLive).ToArray());
@@ -234,9 +269,15 @@ internal sealed partial class ClusterUpload(
     private async Task<IEnumerable<string>> ConfirmHoldersAsync(P2pRequestFeature feature, IReadOnlyList<Repository> candidates, CancellationToken ct) =>
         (await Task.WhenAll(candidates.Select(n => nodes.PresenceAsync(feature, n, ct)))).Where(s => s?.Has == true).Select(s => s!.Value.Node.Uuid);
 
-    /// <summary>Where each target node stands on the key (<see cref="NodeClient.StandingAsync"/>); a node that did not answer is left out.</summary>
+    /// <summary>
+    /// Where each target node stands on the key (<see cref="NodeClient.StandingAsync"/>); a node that did not answer is
+    /// left out. A peer's share is not asked and takes the whole object: a cluster's putoffset answers for all of its
+    /// nodes at once, which cannot say which of them want what.
+    /// </summary>
     private async Task<IReadOnlyList<NodeOffset>> StandingsAsync(P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct) =>
-        (await Task.WhenAll(targets.Select(n => nodes.StandingAsync(feature, n, ct)))).OfType<NodeOffset>().ToArray();
+        (await Task.WhenAll(targets.Select(n => n.Share is null ? nodes.StandingAsync(feature, n, ct) : Task.FromResult<NodeOffset?>(new NodeOffset(n, false, 0)))))
+            .OfType<NodeOffset>()
+            .ToArray();
 
     private async Task<P2pAnswer?> UploadToNodeAsync(
         P2pRequestFeature feature, Repository node, long offset, long dataLength, FanOutDestination destination, CancellationToken ct)
@@ -280,6 +321,15 @@ internal sealed partial class ClusterUpload(
 
         [LoggerMessage(EdgeEventIds.ClusterUploadAborted, LogLevel.Warning, "Cluster {Cluster}: the client's upload of {Key} broke off; no node keeps it")]
         public static partial void UploadAborted(ILogger logger, string cluster, string? key);
+
+        [LoggerMessage(EdgeEventIds.ClusterPeerPutInFlight, LogLevel.Information, "Cluster {Cluster}: a put of {Key} to node {Node} is in flight already; this put from a peer leaves the node out rather than wait (the other put reports it)")]
+        public static partial void PutInFlightForPeer(ILogger logger, string node, string cluster, string? key);
+
+        [LoggerMessage(EdgeEventIds.ClusterPutThroughPeer, LogLevel.Information, "Cluster {Cluster}: {Key} goes to nodes {Nodes} through peer {Peer}, in one put of the cluster there")]
+        public static partial void PutThroughPeer(ILogger logger, string cluster, string? key, string peer, string nodes);
+
+        [LoggerMessage(EdgeEventIds.ClusterPeerDidNotStore, LogLevel.Warning, "Cluster {Cluster}: peer {Peer} stored {Key} on none of nodes {Nodes} ({Reason}); they are left out of plusuuids")]
+        public static partial void PeerDidNotStore(ILogger logger, string peer, string cluster, string? key, string nodes, string? reason);
     }
 }
 

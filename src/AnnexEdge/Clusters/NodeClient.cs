@@ -31,7 +31,8 @@ internal sealed class NodeClient(
 
     /// <summary>
     /// The request a node gets for a client's request to its cluster: the node's UUID, the version the gateway speaks,
-    /// the client's identity (or the edge's), and this gateway added to <c>bypass</c> so no node loops back to it.
+    /// the client's identity (or the edge's), and this gateway added to <c>bypass</c> so no node loops back to it. A
+    /// peer's share of the cluster (<see cref="Repository.Share"/>) also gets the nodes it must leave alone.
     /// </summary>
     public P2pRequest NodeRequest(P2pRequest request, Repository node, P2pEndpoint endpoint)
     {
@@ -39,6 +40,11 @@ internal sealed class NodeClient(
         if (catalog.GatewayUuid is { } gateway && !bypass.Contains(gateway, StringComparer.Ordinal))
         {
             bypass = [.. bypass, gateway];
+        }
+
+        if (node.Share is { } share)
+        {
+            bypass = [.. bypass.Union(share.Bypass, StringComparer.Ordinal)];
         }
 
         return request with

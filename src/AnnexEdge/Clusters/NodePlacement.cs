@@ -12,16 +12,21 @@ internal static class NodePlacement
 {
     /// <summary>
     /// The nodes an upload goes to: all live ones, or with <c>Copies</c> the first live nodes in the key's rendezvous
-    /// order, so every edge places a key on the same nodes and a node leaving moves only its own share.
+    /// order, so every edge places a key on the same nodes and a node leaving moves only its own share. Peers' shares
+    /// of the cluster (<see cref="Repository.Share"/>) are written only without <c>Copies</c>: placement does not
+    /// span sites yet, and the copies are this edge's.
     /// </summary>
     public static IReadOnlyList<Repository> UploadTargets(Cluster cluster, string key, IReadOnlyList<Repository> liveNodes)
     {
-        if (cluster.Copies is not { } copies || copies >= liveNodes.Count)
+        if (cluster.Copies is not { } copies)
         {
             return liveNodes;
         }
 
-        return liveNodes.OrderByDescending(n => RendezvousScore(key, n.Uuid)).ThenBy(n => n.Uuid, StringComparer.Ordinal).Take(copies).ToArray();
+        var local = liveNodes.Where(n => n.Share is null).ToArray();
+        return copies >= local.Length
+            ? local
+            : local.OrderByDescending(n => RendezvousScore(key, n.Uuid)).ThenBy(n => n.Uuid, StringComparer.Ordinal).Take(copies).ToArray();
     }
 
     /// <summary>Download order: lowest cost first, then the node with the fewest transfers in flight from this edge.</summary>

@@ -79,6 +79,10 @@ internal static class EdgeEventIds
     public const int PeerFetchFailed = 9003;
     public const int RoutedThroughPeer = 9004;
     public const int UnknownPeerAsked = 9005;
+    public const int ClusterPutThroughPeer = 9010;
+    public const int ClusterPeerDidNotStore = 9011;
+    public const int ClusterRemoveThroughPeer = 9012;
+    public const int ClusterPeerPutInFlight = 9013;
 
     // 8040-8079: reloading the configuration, directories of repositories.
     public const int ConfigReloaded = 8040;

@@ -55,6 +55,18 @@ internal sealed partial class PeerRoutes
     public IReadOnlyList<Repository> RemoteNodes(Cluster cluster, IReadOnlyList<string> bypass) =>
         Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).ToArray();
 
+    /// <summary>
+    /// The cluster's nodes at other sites as write targets: one per peer, standing for the nodes whose best route
+    /// leads through it (<see cref="PeerShares"/>), at the cost of the cheapest of them.
+    /// </summary>
+    public IReadOnlyList<Repository> Shares(Cluster cluster, IReadOnlyList<string> bypass)
+    {
+        var remote = RemoteNodes(cluster, bypass);
+        return PeerShares.Plan(cluster.Nodes.Select(n => n.Uuid).ToArray(), remote, bypass)
+            .Select(s => s.AsTarget(cluster, remote.Where(n => s.Nodes.Contains(n.Uuid)).Min(n => n.Cost)))
+            .ToArray();
+    }
+
     private Repository Node(Route route)
     {
         var peer = _peers[route.Via!];

@@ -16,6 +16,12 @@ internal sealed record Repository(string Name, string Uuid, IReadOnlyList<Backen
     /// </summary>
     public Peer? Via { get; init; }
 
+    /// <summary>
+    /// Set when this target is not one node but a cluster's nodes behind a peer, written with one request to the
+    /// cluster UUID at the peer; null for a node.
+    /// </summary>
+    public PeerShare? Share { get; init; }
+
     public override string LogProperty => Logging.RequestLogProperties.Repository;
 }
 

@@ -29,6 +29,21 @@ public sealed class NodePlacementTests
         }
     }
 
+    [Fact]
+    public void Peers_shares_are_written_without_copies_and_left_out_with_copies()
+    {
+        var peer = new Peer("b", "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", [Backend.For("peer:b", "http://127.0.0.1:2")], 10, ["mycluster"], null);
+        var withCopies = ClusterOf(Nodes, 2);
+        var share = new PeerShare(peer, ["b1b1b1b1-0000-4000-8000-000000000001"], []).AsTarget(withCopies, 110);
+        var live = new[] { Nodes[0], Nodes[1], Nodes[2], share };
+
+        Assert.Equal(live, NodePlacement.UploadTargets(ClusterOf(Nodes, null), "SHA256E-s1--00", live));
+        var placed = NodePlacement.UploadTargets(withCopies, "SHA256E-s1--00", live);
+        Assert.Equal(2, placed.Count);
+        Assert.DoesNotContain(share, placed);
+        Assert.Equal(Nodes[..3], NodePlacement.UploadTargets(ClusterOf(Nodes, 5), "SHA256E-s1--00", live));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -1,0 +1,318 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AnnexEdge.IntegrationTests.Faults;
+using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
+
+namespace AnnexEdge.IntegrationTests.Peering;
+
+/// <summary>
+/// Writes to a cluster that spans sites: three edges on loopback as sites A, B (two nodes) and C, peering with each
+/// other, each with real p2phttp nodes. A put or remove of the cluster at A reaches every node at every site, the nodes
+/// of another site with one request to that site's edge, and the answer names exactly the nodes that confirmed.
+/// </summary>
+public sealed class PeerWriteTests
+{
+    private const string ClusterUuid = "ac1f5c3e-2b44-8d01-9a7e-0c3b5d6e7f81";
+    private const string UuidA = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaab";
+    private const string UuidB = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbc";
+    private const string UuidC = "cccccccc-cccc-4ccc-8ccc-cccccccccccd";
+
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    private static JsonObject Site(string uuid, P2pNode[] nodes, params JsonObject[] peers) => Site(uuid, "multi", ClusterUuid, nodes, peers);
+
+    private static JsonObject Site(string uuid, string clusterName, string clusterUuid, P2pNode[] nodes, params JsonObject[] peers)
+    {
+        var config = EdgeHost.ConfigFor(nodes);
+        config["Uuid"] = uuid;
+        config["Clusters"] = new JsonArray(new JsonObject
+        {
+            ["Name"] = clusterName,
+            ["Uuid"] = clusterUuid,
+            ["Nodes"] = new JsonArray(nodes.Select(n => (JsonNode)JsonValue.Create(n.Name)!).ToArray()),
+        });
+        Peered(config, peers);
+        return config;
+    }
+
+    private static void Peered(JsonObject config, params JsonObject[] peers)
+    {
+        config["Peers"] = new JsonArray(peers);
+        config["Routing"] = new JsonObject { ["RefreshInterval"] = "00:00:00.300", ["MaxRouteAge"] = "00:00:10", ["LinkFailures"] = 2, ["MaxHops"] = 4 };
+    }
+
+    private static JsonObject Peer(string name, string uuid, string url, params string[] nodes) => PeerOf("multi", name, uuid, url, nodes);
+
+    private static JsonObject PeerOf(string cluster, string name, string uuid, string url, params string[] nodes)
+    {
+        var peer = new JsonObject
+        {
+            ["Name"] = name,
+            ["Uuid"] = uuid,
+            ["Backends"] = new JsonArray(url),
+            ["LinkCost"] = 10,
+            ["Clusters"] = new JsonArray(cluster),
+        };
+        if (nodes.Length > 0)
+        {
+            peer["Nodes"] = new JsonArray(nodes.Select(n => (JsonNode)JsonValue.Create(n)!).ToArray());
+        }
+
+        return peer;
+    }
+
+    private static async Task<JsonObject?> RouteAsync(EdgeHost edge, string destination)
+    {
+        var table = JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edge.Url + "/_annexedge/routes", TestContext.Current.CancellationToken))!;
+        return table["routes"]!.AsArray().Select(r => r!.AsObject()).FirstOrDefault(r => (string?)r["destination"] == destination);
+    }
+
+    private static Task RoutedAsync(EdgeHost edge, P2pNode node, string via) =>
+        Eventually.Async(async () => await RouteAsync(edge, node.Uuid) is { } r && r["withdrawn"] is null && (string?)r["nextHop"] == via, Deadline,
+            $"{node.Name} routed via {via}", () => edge.Logs);
+
+    private static int Requests(EdgeHost edge, string endpoint, string key) =>
+        edge.Events.All.Count(e => e.IsRequest("POST", "/" + endpoint) && e.Text(RequestLogProperties.Key) == key);
+
+    private static string[] PlusUuids(string answer) =>
+        JsonDocument.Parse(answer).RootElement.TryGetProperty("plusuuids", out var plus) ? plus.EnumerateArray().Select(u => u.GetString()!).Order().ToArray() : [];
+
+    private static async Task<string> PutAsync(string cluster, string key, byte[] data, CancellationToken ct)
+    {
+        var content = new ByteArrayContent(data);
+        content.Headers.Add("X-git-annex-data-length", data.Length.ToString(CultureInfo.InvariantCulture));
+        var (status, body) = await P2pHttp.PostAsync(P2pHttp.Url(cluster, "put", key), content, ct);
+        Assert.Equal(200, status);
+        return body;
+    }
+
+    /// <summary>Three sites in a full mesh: A (a1), B (b1, b2), C (c1); every edge routes every other site's nodes directly to their site.</summary>
+    private sealed class ThreeSites : IAsyncDisposable
+    {
+        private readonly List<IAsyncDisposable> _owned = [];
+
+        public P2pNode A1 { get; private set; } = null!;
+        public P2pNode B1 { get; private set; } = null!;
+        public P2pNode B2 { get; private set; } = null!;
+        public P2pNode C1 { get; private set; } = null!;
+        public EdgeHost A { get; private set; } = null!;
+        public EdgeHost B { get; private set; } = null!;
+        public EdgeHost C { get; private set; } = null!;
+
+        public P2pNode[] Nodes => [A1, B1, B2, C1];
+
+        public EdgeHost[] Edges => [A, B, C];
+
+        public string Logs => string.Join("\n--- next site\n", Edges.Select(e => e.Logs));
+
+        public static async Task<ThreeSites> StartAsync(string prefix)
+        {
+            var sites = new ThreeSites();
+            sites.A1 = sites.Own(await P2pNode.StartAsync(prefix + "a1"));
+            sites.B1 = sites.Own(await P2pNode.StartAsync(prefix + "b1"));
+            sites.B2 = sites.Own(await P2pNode.StartAsync(prefix + "b2"));
+            sites.C1 = sites.Own(await P2pNode.StartAsync(prefix + "c1"));
+            var (portA, portB, portC) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+            var (urlA, urlB, urlC) = ($"http://127.0.0.1:{portA}", $"http://127.0.0.1:{portB}", $"http://127.0.0.1:{portC}");
+            sites.A = sites.Own(await EdgeHost.StartAsync(Site(UuidA, [sites.A1], Peer("b", UuidB, urlB), Peer("c", UuidC, urlC)), urlA));
+            sites.B = sites.Own(await EdgeHost.StartAsync(Site(UuidB, [sites.B1, sites.B2], Peer("a", UuidA, urlA), Peer("c", UuidC, urlC)), urlB));
+            sites.C = sites.Own(await EdgeHost.StartAsync(Site(UuidC, [sites.C1], Peer("a", UuidA, urlA), Peer("b", UuidB, urlB)), urlC));
+
+            // Every site knows every other site's nodes, so a peer that ignored bypass would store them a second time.
+            await RoutedAsync(sites.A, sites.B1, "b");
+            await RoutedAsync(sites.A, sites.B2, "b");
+            await RoutedAsync(sites.A, sites.C1, "c");
+            await RoutedAsync(sites.B, sites.C1, "c");
+            await RoutedAsync(sites.B, sites.A1, "a");
+            await RoutedAsync(sites.C, sites.B1, "b");
+            await RoutedAsync(sites.C, sites.A1, "a");
+            return sites;
+        }
+
+        private T Own<T>(T disposable)
+            where T : IAsyncDisposable
+        {
+            _owned.Add(disposable);
+            return disposable;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var owned in Enumerable.Reverse(_owned))
+            {
+                await owned.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_put_to_the_cluster_at_one_site_lands_on_every_node_at_every_site_with_one_put_per_peer_and_a_remove_removes_everywhere()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sites = await ThreeSites.StartAsync("pw");
+        var cluster = P2pHttp.Api(sites.A.Url, ClusterUuid);
+
+        // Larger than NodePuts.SmallKeySize, so the client's putoffset is asked of the nodes: A's node and, as
+        // wanting it all, each peer.
+        var (data, key) = P2pHttp.RandomObject(1_500_000);
+        var offset = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "putoffset", key));
+        Assert.Equal(0, offset.GetProperty("offset").GetInt64());
+        var answer = await PutAsync(cluster, key, data, ct);
+
+        Assert.Contains("\"stored\":true", answer, StringComparison.Ordinal);
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), PlusUuids(answer));
+        foreach (var node in sites.Nodes)
+        {
+            Assert.True(await node.HasKeyAsync(key), $"{node.Name} holds the key\n{sites.Logs}");
+        }
+
+        // One put per peer: B's two nodes got it from one put of the cluster at B, and neither B nor C passed it on.
+        await Eventually.Async(() => Requests(sites.B, "put", key) == 1 && Requests(sites.C, "put", key) == 1, Deadline, "one put at B and one at C", () => sites.Logs);
+        await sites.A.EventAsync(EdgeEventIds.ClusterPutThroughPeer, e => e.Text("Peer") == "b" && e.Text("Nodes") == string.Join(' ', new[] { sites.B1.Uuid, sites.B2.Uuid }.Order(StringComparer.Ordinal)));
+        Assert.Equal((1, 1, 1), (Requests(sites.A, "put", key), Requests(sites.B, "put", key), Requests(sites.C, "put", key)));
+
+        // The remove reaches every node, once, wherever it is.
+        var removed = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "remove", key));
+        Assert.True(removed.GetProperty("removed").GetBoolean(), removed.ToString());
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), PlusUuids(removed.GetRawText()));
+        foreach (var node in sites.Nodes)
+        {
+            Assert.False(await node.HasKeyAsync(key), $"{node.Name} no longer holds the key");
+        }
+
+        await Eventually.Async(() => Requests(sites.B, "remove", key) == 1 && Requests(sites.C, "remove", key) == 1, Deadline, "one remove at B and one at C", () => sites.Logs);
+        Assert.False(await P2pHttp.IsPresentAsync(cluster, key));
+    }
+
+    [Fact]
+    public async Task A_dead_node_at_another_site_is_never_reported_to_have_stored_the_put()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sites = await ThreeSites.StartAsync("pd");
+        var cluster = P2pHttp.Api(sites.A.Url, ClusterUuid);
+
+        // Whether or not A has withdrawn c1's route yet, c1 cannot confirm, so it is not named.
+        sites.C1.KillServer(0);
+        var (data, key) = P2pHttp.RandomObject(300_000);
+        var answer = await PutAsync(cluster, key, data, ct);
+
+        Assert.Contains("\"stored\":true", answer, StringComparison.Ordinal);
+        Assert.Equal(new[] { sites.A1.Uuid, sites.B1.Uuid, sites.B2.Uuid }.Order().ToArray(), PlusUuids(answer));
+        Assert.False(await sites.C1.HasKeyAsync(key));
+        Assert.True(await sites.B2.HasKeyAsync(key));
+    }
+
+    [Fact]
+    public async Task Two_clients_putting_one_key_through_two_sites_at_once_are_both_answered_and_every_node_holds_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sites = await ThreeSites.StartAsync("pc");
+        var (data, key) = P2pHttp.RandomObject(800_000);
+
+        // Each site's own put holds its nodes while its put at the other site waits for them: had a put from a peer
+        // waited for the other's, neither would be answered before the stall timeout (2 minutes).
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Deadline);
+        var answers = await Task.WhenAll(
+            PutAsync(P2pHttp.Api(sites.A.Url, ClusterUuid), key, data, timeout.Token),
+            PutAsync(P2pHttp.Api(sites.B.Url, ClusterUuid), key, data, timeout.Token));
+
+        Assert.All(answers, a => Assert.Contains("\"stored\":true", a, StringComparison.Ordinal));
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), answers.SelectMany(PlusUuids).Distinct().Order().ToArray());
+        foreach (var node in sites.Nodes)
+        {
+            Assert.True(await node.HasKeyAsync(key), $"{node.Name} holds the key\n{sites.Logs}");
+        }
+    }
+
+    [Fact]
+    public async Task A_git_annex_client_copying_to_the_cluster_at_one_site_finds_the_file_on_every_node_at_every_site()
+    {
+        const string cluster = ClusterLab.ClusterName;
+        var (urlB, urlC) = ($"http://127.0.0.1:{FreePort.Next()}", $"http://127.0.0.1:{FreePort.Next()}");
+
+        // Site A is the lab's edge (three nodes, the gateway repository the client cloned); B and C have one node each.
+        await using var lab = await ClusterLab.StartAsync(
+            withClient: true, config => Peered(config, PeerOf(cluster, "b", UuidB, urlB), PeerOf(cluster, "c", UuidC, urlC)));
+        await using var b1 = await P2pNode.StartAsync("gcb1");
+        await using var c1 = await P2pNode.StartAsync("gcc1");
+        JsonObject ToA() => PeerOf(cluster, "a", lab.GatewayUuid, lab.Edge.Url);
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, cluster, lab.ClusterUuid, [b1], ToA(), PeerOf(cluster, "c", UuidC, urlC)), urlB);
+        await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, cluster, lab.ClusterUuid, [c1], ToA(), PeerOf(cluster, "b", UuidB, urlB)), urlC);
+        await RoutedAsync(lab.Edge, b1, "b");
+        await RoutedAsync(lab.Edge, c1, "c");
+        var key = await lab.Client.AddRandomFileAsync("file.bin", 3_000_000);
+
+        (await lab.Client.GitAsync("annex", "copy", "--to", "origin-" + cluster, "file.bin")).EnsureSuccess("copy --to the cluster at site A");
+
+        P2pNode[] everyNode = [.. lab.Nodes, b1, c1];
+        foreach (var node in everyNode)
+        {
+            Assert.True(await node.HasKeyAsync(key), $"{node.Name} holds the file\n{lab.Edge.Logs}");
+        }
+
+        // The client's location log, from the answer's plusuuids: every node at every site, the cluster, and the
+        // client itself.
+        var here = (await lab.Client.GitAsync("config", "annex.uuid")).EnsureSuccess("annex.uuid").Output.Trim();
+        var json = (await lab.Client.GitAsync("annex", "whereis", "--json", "file.bin")).EnsureSuccess("whereis --json").Output;
+        var holders = JsonDocument.Parse(json).RootElement.GetProperty("whereis").EnumerateArray().Select(w => w.GetProperty("uuid").GetString()!).ToArray();
+        Assert.Equal(everyNode.Select(n => n.Uuid).Append(lab.ClusterUuid).Append(here).Order().ToArray(), holders.Order().ToArray());
+    }
+
+    [Fact]
+    public async Task A_peer_that_breaks_off_mid_body_stores_nothing_and_the_local_node_still_does_and_a_peer_answer_counts_only_the_nodes_it_names()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const string brokenNode = "dddddddd-dddd-4ddd-8ddd-ddddddddddd1";
+        const string goodNode = "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeee1";
+        await using var a1 = await P2pNode.StartAsync("pfa1");
+
+        // Two git-annex-gateway-like peers (configured Nodes, no route fetches): one reads part of the body and hangs
+        // up, the other reads it all and answers stored for its node (and, wrongly, the cluster UUID).
+        await using var broken = new RawHttpBackend(async (head, stream, token) =>
+        {
+            if (head.Contains("/put?", StringComparison.Ordinal))
+            {
+                await stream.ReadExactlyAsync(new byte[64 * 1024], token);
+            }
+        });
+        await using var good = new RawHttpBackend(async (head, stream, token) =>
+        {
+            var length = int.Parse(head.Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))[15..].Trim(), CultureInfo.InvariantCulture);
+            await stream.ReadExactlyAsync(new byte[length], token);
+            var json = $$"""{"plusuuids":["{{goodNode}}","{{ClusterUuid}}"],"stored":true}""";
+            await RawHttpBackend.WriteHeadAsync(stream, "200 OK", ["Content-Type: application/json", $"Content-Length: {json.Length}"], token);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(json), token);
+        });
+        await using var edge = await EdgeHost.StartAsync(Site(UuidA, [a1], Peer("broken", UuidB, broken.Url, brokenNode), Peer("good", UuidC, good.Url, goodNode)));
+
+        foreach (var node in new[] { brokenNode, goodNode })
+        {
+            await Eventually.Async(async () => await RouteAsync(edge, node) is { } r && r["withdrawn"] is null, Deadline, node + " routed", () => edge.Logs);
+        }
+
+        var cluster = P2pHttp.Api(edge.Url, ClusterUuid);
+        var (data, key) = P2pHttp.RandomObject(600_000);
+        var answer = await PutAsync(cluster, key, data, ct);
+
+        Assert.Contains("\"stored\":true", answer, StringComparison.Ordinal);
+        Assert.Equal(new[] { a1.Uuid, goodNode }.Order().ToArray(), PlusUuids(answer));
+        Assert.True(await a1.HasKeyAsync(key), edge.Logs);
+        await edge.EventAsync(EdgeEventIds.ClusterPeerDidNotStore, e => e.Text("Peer") == "broken");
+
+        // Each peer was asked for the cluster, one put each, told to leave alone this edge (its gateway UUID and its
+        // node) and the other peer's node.
+        var put = Assert.Single(good.Exchanges, x => x.Head.Contains("/put?", StringComparison.Ordinal)).Head.Split("\r\n")[0];
+        Assert.Contains($"/git-annex/{ClusterUuid}/", put, StringComparison.Ordinal);
+        foreach (var bypassed in new[] { UuidA, a1.Uuid, brokenNode })
+        {
+            Assert.Contains("bypass=" + bypassed, put, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("bypass=" + goodNode, put, StringComparison.Ordinal);
+        Assert.Single(broken.Exchanges, x => x.Head.Contains("/put?", StringComparison.Ordinal));
+    }
+}
