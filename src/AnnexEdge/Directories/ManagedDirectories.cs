@@ -44,6 +44,7 @@ internal sealed partial class ManagedDirectories(
     private readonly List<ManagedProcess> _draining = [];
     private readonly List<Task> _drains = [];
     private int _disposed;
+    private int _stopped;
 
     /// <summary>Every managed p2phttp, serving or draining.</summary>
     public IReadOnlyList<ManagedProcessStatus> Status()
@@ -133,6 +134,12 @@ internal sealed partial class ManagedDirectories(
     /// <summary>After the host stopped serving (its grace period is over): every managed p2phttp is stopped.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Once: the host stops it, and disposing it stops it too (a host stopped twice must not find it disposed).
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
         List<ManagedProcess> all;
         Task[] drains;
         // First: a fresh one being waited for gives up at once, and the scan waiting for it ends.

@@ -20,6 +20,7 @@ public sealed class EdgeHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly TempDirectory _dir;
+    private int _disposed;
 
     private EdgeHost(WebApplication app, TempDirectory dir, LogEvents events)
     {
@@ -132,6 +133,12 @@ public sealed class EdgeHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A lab disposes the edge it started, and so may the test that holds it.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         try
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));

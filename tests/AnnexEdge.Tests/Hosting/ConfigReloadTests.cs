@@ -132,7 +132,7 @@ public sealed class ConfigReloadTests : IDisposable
     }
 
     /// <summary>No managed directories here, so nothing is looked up.</summary>
-    private sealed class NoProxyState : IProxyStateLookup
+    internal sealed class NoProxyState : IProxyStateLookup
     {
         public bool TryGetRoute(string id, [NotNullWhen(true)] out RouteModel? route) => throw new NotSupportedException();
 
