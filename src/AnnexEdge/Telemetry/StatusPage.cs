@@ -15,7 +15,9 @@ internal sealed record StatusSnapshot(
     IReadOnlyList<TransferView> Transfers,
     IReadOnlyList<CertificateView> Certificates,
     CertificateRenewalView? Renewal,
-    IReadOnlyList<Problem> Problems);
+    IReadOnlyList<Problem> Problems,
+    IReadOnlyList<PeerView> Peers,
+    IReadOnlyList<RouteView> Routes);
 
 internal sealed record RepositoryView(string Name, string Uuid, int MaxLocks, IReadOnlyList<BackendView> Backends);
 
@@ -29,6 +31,11 @@ internal sealed record NodeView(string Name, string Uuid, bool Live, int InFligh
 internal sealed record TransferView(string Kind, string Target, string? Node, string? Key, long Bytes, DateTimeOffset Started);
 
 internal sealed record CertificateView(IReadOnlyList<string> Domains, string Subject, DateTimeOffset NotAfter, bool SelfSigned);
+
+internal sealed record PeerView(string Name, string Uuid, double LinkCost, bool Advertises, bool Up, int FailedFetches, DateTimeOffset? LastAdvertised);
+
+/// <summary>The best route to a destination (a node UUID): <see cref="NextHop"/> is a peer's name, or "direct".</summary>
+internal sealed record RouteView(string Destination, string NextHop, int Hops, double Cost, DateTimeOffset Since, string? Withdrawn);
 
 internal sealed record CertificateRenewalView(DateTimeOffset At, bool Succeeded, string? Problem);
 
@@ -107,6 +114,11 @@ internal static class StatusPage
             html.Raw("</table>\n");
         }
 
+        if (s.Peers.Count > 0)
+        {
+            Routing(html, s);
+        }
+
         html.Raw("<h2>Transfers in flight</h2>\n<table id=\"transfers\"><tr><th>Kind</th><th>Target</th><th>Node</th><th>Key</th>"
             + "<th>Bytes so far</th><th>Running for</th></tr>\n");
         foreach (var transfer in s.Transfers)
@@ -142,12 +154,42 @@ internal static class StatusPage
         return html.ToString();
     }
 
+    /// <summary>The peers and the routing table, as <c>/_annexedge/routes</c> gives them.</summary>
+    private static void Routing(Html html, StatusSnapshot s)
+    {
+        html.Raw("<h2>Peers</h2>\n<table id=\"peers\"><tr><th>Peer</th><th>Link cost</th><th>Link</th><th>Failed fetches</th><th>Last advertised</th></tr>\n");
+        foreach (var peer in s.Peers)
+        {
+            html.Raw("<tr data-peer=\"").Attribute(peer.Name).Raw("\" data-state=\"").Raw(State(peer.Up)).Raw("\"><td>").Text(peer.Name)
+                .Raw("<br><small>").Text(peer.Uuid).Raw("</small></td><td>").Text(Cost(peer.LinkCost)).Raw("</td>");
+            Health(html, peer.Up);
+            html.Raw("<td>").Text(Number(peer.FailedFetches)).Raw("</td><td>")
+                .Text(!peer.Advertises ? "advertises nothing (git-annex gateway)" : peer.LastAdvertised is { } at ? Duration(s.Now - at) + " ago" : "never")
+                .Raw("</td></tr>\n");
+        }
+
+        html.Raw("</table>\n<h2>Routes</h2>\n<table id=\"routes\"><tr><th>Destination</th><th>Next hop</th><th>Hops</th><th>Cost</th><th>Since</th>"
+            + "<th>Withdrawn</th></tr>\n");
+        foreach (var route in s.Routes)
+        {
+            var live = route.Withdrawn is null;
+            html.Raw("<tr data-destination=\"").Attribute(route.Destination).Raw("\" data-next-hop=\"").Attribute(route.NextHop)
+                .Raw("\" data-state=\"").Raw(live ? "live" : "withdrawn").Raw("\"><td>").Text(route.Destination).Raw("</td><td>").Text(route.NextHop)
+                .Raw("</td><td>").Text(Number(route.Hops)).Raw("</td><td>").Text(Cost(route.Cost)).Raw("</td><td>").Text(Duration(s.Now - route.Since))
+                .Raw(" ago</td><td").Raw(live ? ">" : " class=\"down\">").Text(route.Withdrawn ?? "").Raw("</td></tr>\n");
+        }
+
+        html.Raw("</table>\n");
+    }
+
     private static void Health(Html html, bool up) =>
         html.Raw("<td class=\"").Raw(State(up)).Raw("\">").Raw(State(up)).Raw("</td>");
 
     private static string State(bool up) => up ? "up" : "down";
 
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static string Cost(double cost) => cost.ToString("0.##", CultureInfo.InvariantCulture);
 
     private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 

@@ -2,6 +2,7 @@ using AnnexEdge.Acme;
 using AnnexEdge.Clusters;
 using AnnexEdge.Directories;
 using AnnexEdge.Locking;
+using AnnexEdge.Peering;
 using AnnexEdge.Routing;
 using Yarp.ReverseProxy;
 
@@ -18,6 +19,7 @@ internal sealed class StatusSnapshots(
     ProbeTimes probes,
     Transfers transfers,
     RecentProblems problems,
+    PeerRoutes routes,
     TimeProvider time,
     IServiceProvider services)
 {
@@ -61,6 +63,11 @@ internal sealed class StatusSnapshots(
             .Select(c => new CertificateView(c.Domains, c.Subject, c.NotAfter, SelfSigned: false)));
 
         var renewal = services.GetService<RenewalState>()?.Last is { } last ? new CertificateRenewalView(last.At, last.Succeeded, last.Problem) : null;
-        return new StatusSnapshot(time.GetUtcNow(), snapshot.Version, repositories, clusters, managed.Status(), running, certificates, renewal, problems.Snapshot());
+        var peers = routes.Table.PeerStates
+            .Select(p => new PeerView(p.Peer.Name, p.Peer.Uuid, p.Peer.LinkCost, p.Peer.Nodes is null, p.Up, p.Failures, p.LastAdvertised))
+            .ToArray();
+        var table = routes.Table.Routes.Select(r => new RouteView(r.Destination, r.Via ?? "direct", r.Hops, r.Cost, r.Since, r.Withdrawn)).ToArray();
+        return new StatusSnapshot(
+            time.GetUtcNow(), snapshot.Version, repositories, clusters, managed.Status(), running, certificates, renewal, problems.Snapshot(), peers, table);
     }
 }

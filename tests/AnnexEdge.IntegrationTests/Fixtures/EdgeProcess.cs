@@ -97,7 +97,7 @@ public sealed class EdgeProcess : IAsyncDisposable
             ? new BackgroundProcess("nohup", command, dir.Path, environment)
             : new BackgroundProcess(command[0], command[1..], dir.Path, environment);
         var edge = new EdgeProcess(process, dir, port);
-        await edge.WaitUntilServingAsync();
+        await edge.ServingOrDisposedAsync();
         return edge;
     }
 
@@ -118,7 +118,7 @@ public sealed class EdgeProcess : IAsyncDisposable
             "dotnet", EdgeBinary.Path, "--config", configPath, .. extraArgs];
         var process = new BackgroundProcess("systemd-socket-activate", args, dir.Path);
         var edge = new EdgeProcess(process, dir, port, trustedCaFile);
-        await edge.WaitUntilServingAsync();
+        await edge.ServingOrDisposedAsync();
         return edge;
     }
 
@@ -163,6 +163,20 @@ public sealed class EdgeProcess : IAsyncDisposable
         var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
         policy.CustomTrustStore.Add(X509Certificate2.CreateFromPem(File.ReadAllText(caFile)));
         return new HttpClient(new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = policy } }) { Timeout = TimeSpan.FromSeconds(5) };
+    }
+
+    /// <summary>Waits until the edge serves; an edge that never does is stopped, not left running after the test.</summary>
+    private async Task ServingOrDisposedAsync()
+    {
+        try
+        {
+            await WaitUntilServingAsync();
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
     }
 
     private async Task WaitUntilServingAsync()

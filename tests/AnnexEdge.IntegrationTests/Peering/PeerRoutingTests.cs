@@ -117,6 +117,11 @@ public sealed class PeerRoutingTests
         await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
             "A withdraws the route to B's dead node", () => edgeA.Logs + "\n--- B\n" + edgeB.Logs);
         Assert.Equal("no longer advertised by b", (string?)(await RouteAsync(edgeA, nodeB.Uuid))!["withdrawn"]);
+        // The status page shows the same table, and the peer.
+        var page = await P2pHttp.Http.GetStringAsync(edgeA.Url + "/_annexedge/", ct);
+        Assert.Contains($"<tr data-destination=\"{nodeB.Uuid}\" data-next-hop=\"b\" data-state=\"withdrawn\">", page);
+        Assert.Contains($"<tr data-destination=\"{nodeA.Uuid}\" data-next-hop=\"direct\" data-state=\"live\">", page);
+        Assert.Contains("<tr data-peer=\"b\" data-state=\"up\">", page);
         await edgeA.EventAsync(EdgeEventIds.RouteWithdrawn, e => e.Text("Destination") == nodeB.Uuid);
         var (status, _) = await P2pHttp.PostAsync(P2pHttp.Url(api, "checkpresent", key), cancellationToken: ct);
         Assert.Equal(404, status);
