@@ -25,19 +25,8 @@ internal sealed class EdgeHttpClientFactory(
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
-        // YARP makes a client when a cluster is added or its HttpClient settings change: from the configuration then in force.
-        var snapshot = catalog.Current;
-        var name = snapshot.FindByYarpCluster(context.ClusterId)?.Name;
-        var repository = snapshot.Options.Repositories.FirstOrDefault(r => r.Name == name);
-        // A peer is sent its own credentials, never a client's (Peers[].BackendUser).
-        var peerName = snapshot.Peers.FirstOrDefault(p => p.YarpClusterId == context.ClusterId)?.Name;
-        var peer = snapshot.Options.Peers.FirstOrDefault(p => p.Name == peerName);
+        var clusterId = context.ClusterId;
         var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time);
-
-        return new BackendCredentialsHandler(
-            new ProbeTimingHandler(wrapped, probes, time),
-            repository?.BackendUser ?? peer?.BackendUser,
-            repository?.BackendPassword ?? peer?.BackendPassword,
-            repository?.ForwardClientAuthorization ?? false);
+        return new BackendCredentialsHandler(new ProbeTimingHandler(wrapped, probes, time), () => catalog.Current.CredentialsFor(clusterId));
     }
 }

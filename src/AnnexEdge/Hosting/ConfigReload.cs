@@ -45,6 +45,7 @@ internal sealed partial class ConfigReload(
         nameof(AnnexEdgeOptions.AnonymousLocking),
         nameof(AnnexEdgeOptions.Git),
         nameof(AnnexEdgeOptions.Directories),
+        nameof(AnnexEdgeOptions.Peers),
     }.ToFrozenSet(StringComparer.Ordinal);
 
     private readonly ILogger _logger = loggers.CreateLogger<ConfigReload>();

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using AnnexEdge.Clusters;
 using AnnexEdge.Configuration;
 using AnnexEdge.Logging;
@@ -17,19 +16,16 @@ internal sealed partial class PeerRoutes
     private readonly RepositoryCatalog _catalog;
     private readonly NodeClient _nodes;
     private readonly ILogger<PeerRoutes> _logger;
-    private readonly FrozenDictionary<string, Peer> _peers;
+    private readonly Lock _gate = new();
+    private CatalogSnapshot _configured;
 
     public PeerRoutes(RepositoryCatalog catalog, NodeClient nodes, IOptions<AnnexEdgeOptions> options, TimeProvider time, ILogger<PeerRoutes> logger)
     {
         _catalog = catalog;
         _nodes = nodes;
         _logger = logger;
-        _peers = catalog.Peers.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
-        var clusterUuids = catalog.Clusters.ToDictionary(c => c.Name, c => c.Uuid, StringComparer.OrdinalIgnoreCase);
-        Table = new RouteTable(
-            catalog.Peers.Select(p => new PeerLink(p.Name, p.Uuid, p.LinkCost, p.Nodes, p.Clusters.Select(c => clusterUuids[c]).ToArray())),
-            options.Value.Routing,
-            time);
+        _configured = catalog.Current;
+        Table = new RouteTable(Links(_configured), options.Value.Routing, time);
     }
 
     public RouteTable Table { get; }
@@ -53,7 +49,7 @@ internal sealed partial class PeerRoutes
     /// cost of the whole path (so a download tries them after every cheaper node).
     /// </summary>
     public IReadOnlyList<Repository> RemoteNodes(Cluster cluster, IReadOnlyList<string> bypass) =>
-        Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).ToArray();
+        Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).OfType<Repository>().ToArray();
 
     /// <summary>
     /// The cluster's nodes at other sites as write targets: one per peer, standing for the nodes whose best route
@@ -67,9 +63,14 @@ internal sealed partial class PeerRoutes
             .ToArray();
     }
 
-    private Repository Node(Route route)
+    /// <summary>The node through its route's peer; null when a reload removed that peer since the table was computed.</summary>
+    private Repository? Node(Route route)
     {
-        var peer = _peers[route.Via!];
+        if (_catalog.Peers.FirstOrDefault(p => p.Name == route.Via) is not { } peer)
+        {
+            return null;
+        }
+
         // No lock slots through a peer in this slice: a lockcontent is answered locked:false (always safe).
         return new Repository(peer.Name, route.Destination, peer.Backends, Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices, route.Cost, MaxLocks: 0)
         {
@@ -77,9 +78,21 @@ internal sealed partial class PeerRoutes
         };
     }
 
-    /// <summary>Recomputes the table from the nodes' health now and the peers' last advertisements, logging each change.</summary>
+    /// <summary>
+    /// Recomputes the table from the nodes' health now and the peers' last advertisements, logging each change; after a
+    /// reload, with the peers it configures (a changed link cost counts from here).
+    /// </summary>
     public void Recompute()
     {
+        lock (_gate)
+        {
+            if (_catalog.Current is var current && current != _configured)
+            {
+                _configured = current;
+                Table.Configure(Links(current));
+            }
+        }
+
         var local = _catalog.Repositories
             .Select(r => new LocalNode(r.Uuid, r.Cost, _nodes.IsLive(r), _catalog.Clusters.Where(c => c.Nodes.Contains(r)).Select(c => c.Uuid).ToArray()))
             .ToArray();
@@ -100,6 +113,12 @@ internal sealed partial class PeerRoutes
                 Log.RouteChanged(_logger, change.Destination, change.Before.Via ?? "direct", via, after.Hops, after.Cost);
             }
         }
+    }
+
+    private static IEnumerable<PeerLink> Links(CatalogSnapshot snapshot)
+    {
+        var clusterUuids = snapshot.Clusters.ToDictionary(c => c.Name, c => c.Uuid, StringComparer.OrdinalIgnoreCase);
+        return snapshot.Peers.Select(p => new PeerLink(p.Name, p.Uuid, p.LinkCost, p.Nodes, p.Clusters.Select(c => clusterUuids[c]).ToArray()));
     }
 
     private static partial class Log

@@ -50,7 +50,7 @@ internal sealed class RouteTable
     private readonly object _gate = new();
     private readonly RoutingOptions _options;
     private readonly TimeProvider _time;
-    private readonly Dictionary<string, PeerState> _peers;
+    private Dictionary<string, PeerState> _peers;
     private Dictionary<string, Route[]> _candidates = new(StringComparer.Ordinal);
     private Dictionary<string, Route> _routes = new(StringComparer.Ordinal);
 
@@ -86,15 +86,43 @@ internal sealed class RouteTable
         }
     }
 
+    /// <summary>
+    /// The peers after a reload: a peer kept by name (with the same UUID) keeps its last advertisement and failures under
+    /// its new link cost, nodes and clusters; a new one starts with none; a removed one is gone. The routes follow at
+    /// the next <see cref="Recompute"/>.
+    /// </summary>
+    public void Configure(IEnumerable<PeerLink> peers)
+    {
+        lock (_gate)
+        {
+            var next = new Dictionary<string, PeerState>(StringComparer.Ordinal);
+            foreach (var link in peers)
+            {
+                var state = new PeerState(link);
+                if (_peers.TryGetValue(link.Name, out var was) && was.Link.Uuid == link.Uuid)
+                {
+                    (state.Routes, state.Failures, state.LastAdvertised) = (was.Routes, was.Failures, was.LastAdvertised);
+                }
+
+                next[link.Name] = state;
+            }
+
+            _peers = next;
+        }
+    }
+
     /// <summary>A peer's routes were fetched: they replace its previous advertisement, and its link is up.</summary>
     public void Advertised(string peer, IReadOnlyList<Advertisement> routes)
     {
         lock (_gate)
         {
-            var state = _peers[peer];
-            state.Routes = routes;
-            state.Failures = 0;
-            state.LastAdvertised = _time.GetUtcNow();
+            // A peer removed by a reload while its routes were being fetched: nothing to keep.
+            if (_peers.TryGetValue(peer, out var state))
+            {
+                state.Routes = routes;
+                state.Failures = 0;
+                state.LastAdvertised = _time.GetUtcNow();
+            }
         }
     }
 
@@ -103,7 +131,10 @@ internal sealed class RouteTable
     {
         lock (_gate)
         {
-            _peers[peer].Failures++;
+            if (_peers.TryGetValue(peer, out var state))
+            {
+                state.Failures++;
+            }
         }
     }
 
@@ -254,7 +285,11 @@ internal sealed class RouteTable
             return local.Any(n => n.Uuid == before.Destination) ? "node down" : "node no longer configured";
         }
 
-        var peer = _peers[before.Via];
+        if (!_peers.TryGetValue(before.Via, out var peer))
+        {
+            return $"peer {before.Via} no longer configured";
+        }
+
         if (!IsUp(peer, now))
         {
             return peer.Failures >= _options.LinkFailures

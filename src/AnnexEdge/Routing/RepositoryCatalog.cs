@@ -59,6 +59,7 @@ internal sealed class CatalogSnapshot
     private readonly FrozenDictionary<string, Repository> _byUuid;
     private readonly FrozenDictionary<string, Repository> _byYarpCluster;
     private readonly FrozenDictionary<string, Cluster> _clustersByUuid;
+    private readonly FrozenDictionary<string, BackendCredentials> _credentials;
     private readonly Gateway? _gateway;
 
     public CatalogSnapshot(AnnexEdgeOptions options, ConfigVersion version)
@@ -85,6 +86,10 @@ internal sealed class CatalogSnapshot
         Peers = options.Peers
             .Select(p => new Peer(p.Name, p.Uuid, p.Backends.Select(b => Backend.For(p.Name, b)).ToArray(), p.LinkCost, p.Clusters, p.Nodes))
             .ToArray();
+        // Built from the options in their order. A peer is sent its own credentials, never a client's (Peers[].BackendUser).
+        _credentials = Repositories.Zip(options.Repositories, (r, o) => (r.YarpClusterId, Credentials: BackendCredentials.Of(o.BackendUser, o.BackendPassword, o.ForwardClientAuthorization)))
+            .Concat(Peers.Zip(options.Peers, (p, o) => (p.YarpClusterId, Credentials: BackendCredentials.Of(o.BackendUser, o.BackendPassword, forwardClientAuthorization: false))))
+            .ToFrozenDictionary(c => c.YarpClusterId, c => c.Credentials, StringComparer.Ordinal);
         GatewayUuid = options.Uuid;
         _gateway = options.Uuid is null ? null : new Gateway(options.Uuid);
         Access = new AccessPolicy(options);
@@ -127,4 +132,7 @@ internal sealed class CatalogSnapshot
 
     /// <summary>The repository whose backends form this YARP cluster, or null.</summary>
     public Repository? FindByYarpCluster(string clusterId) => _byYarpCluster.GetValueOrDefault(clusterId);
+
+    /// <summary>What the edge sends the backends of a YARP cluster: its repository's (or peer's) credentials, or none.</summary>
+    public BackendCredentials CredentialsFor(string clusterId) => _credentials.GetValueOrDefault(clusterId, BackendCredentials.None);
 }

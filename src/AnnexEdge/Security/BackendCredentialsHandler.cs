@@ -3,24 +3,33 @@ using System.Text;
 
 namespace AnnexEdge.Security;
 
+/// <summary>What the edge sends a repository's (or peer's) backends: its own Basic credentials, or the client's, or none.</summary>
+internal sealed record BackendCredentials(AuthenticationHeaderValue? Authorization, bool ForwardClientAuthorization)
+{
+    public static readonly BackendCredentials None = new(null, ForwardClientAuthorization: false);
+
+    public static BackendCredentials Of(string? user, string? password, bool forwardClientAuthorization) => new(
+        user is null ? null : new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + (password ?? "")))),
+        forwardClientAuthorization);
+}
+
 /// <summary>
 /// Sits in the HTTP client of every repository's backends, so it sees everything the edge sends to a node
 /// (forwarded requests, keeplocked relays, cluster fan-out, health probes): the client's own credentials are
-/// dropped unless the repository says to pass them on, and the edge's backend credentials are added if set.
+/// dropped unless the repository says to pass them on, and the edge's backend credentials are added if set. They are
+/// read for each request from the configuration in force (<paramref name="current"/>): YARP keeps a cluster's client
+/// across a reload that changes only its credentials.
 /// </summary>
-internal sealed class BackendCredentialsHandler(HttpMessageHandler inner, string? user, string? password, bool forwardClientAuthorization)
+internal sealed class BackendCredentialsHandler(HttpMessageHandler inner, Func<BackendCredentials> current)
     : DelegatingHandler(inner)
 {
-    private readonly AuthenticationHeaderValue? _backend = user is null
-        ? null
-        : new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + (password ?? ""))));
-
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        var credentials = current();
         request.Headers.ProxyAuthorization = null;
-        if (_backend is not null || !forwardClientAuthorization)
+        if (credentials.Authorization is not null || !credentials.ForwardClientAuthorization)
         {
-            request.Headers.Authorization = _backend;
+            request.Headers.Authorization = credentials.Authorization;
         }
 
         return base.SendAsync(request, cancellationToken);

@@ -156,6 +156,50 @@ public sealed class PeerRoutingTests
     }
 
     [Fact]
+    public async Task A_reloaded_link_cost_moves_a_cluster_read_to_the_site_that_is_now_cheaper_and_a_removed_peer_is_withdrawn()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("costa");
+        await using var nodeB = await P2pNode.StartAsync("costb");
+        await using var nodeC = await P2pNode.StartAsync("costc");
+        var (portA, portB, portC) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, nodeB, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portB}");
+        await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, nodeC, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portC}");
+        var siteA = Site(UuidA, nodeA, Peer("b", UuidB, portB, 10), Peer("c", UuidC, portC, 20));
+        await using var edgeA = await EdgeHost.StartAsync(siteA, $"http://127.0.0.1:{portA}");
+
+        // The key is at B and C, not at A: B is the cheaper way (110 against 120).
+        var (data, key) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeB.Url, nodeB.Uuid), 100_000);
+        await P2pHttp.PutObjectAsync(P2pHttp.Api(nodeC.Url, nodeC.Uuid), key, data);
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to C's node", () => edgeA.Logs);
+        var cluster = P2pHttp.Api(edgeA.Url, ClusterUuid);
+        Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + key), ct));
+        await edgeB.RequestEventAsync("GET", "/key/" + key, 200);
+        int Reads(EdgeHost site) => site.Events.All.Count(e => e.IsRequest("GET", "/key/" + key));
+        var readsAtB = Reads(edgeB);
+
+        // (Counts, not "nobody else": a GET that p2phttp stalls may go on at the other site, see GetContentAsync.)
+        // The link to B becomes dearer (50: 150 against C's 120) in the config file: within a refresh, C serves.
+        siteA["Peers"]![0]!["LinkCost"] = 50;
+        await edgeA.RewriteConfigAsync(siteA);
+        await edgeA.EventAsync(EdgeEventIds.ConfigReloaded);
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && (double)r["cost"]! == 150.0, Deadline,
+            "A's route to B's node costs the new link cost", () => edgeA.Logs);
+        Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + key), ct));
+        await edgeC.RequestEventAsync("GET", "/key/" + key, 200);
+        readsAtB = Reads(edgeB);
+
+        // C is no longer a peer: its node's route is withdrawn, and B serves again.
+        siteA["Peers"]!.AsArray().RemoveAt(1);
+        await edgeA.RewriteConfigAsync(siteA);
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
+            "A withdraws the route through the removed peer", () => edgeA.Logs);
+        Assert.Equal("peer c no longer configured", (string?)(await RouteAsync(edgeA, nodeC.Uuid))!["withdrawn"]);
+        Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + key), ct));
+        await Eventually.Async(() => Task.FromResult(Reads(edgeB) > readsAtB), Deadline, "B serves the read again", () => edgeA.Logs);
+    }
+
+    [Fact]
     public async Task A_request_that_could_loop_between_three_gateways_visits_each_at_most_once()
     {
         // A routing loop on purpose: each site believes the next one reaches X (a node nobody has), as a git-annex

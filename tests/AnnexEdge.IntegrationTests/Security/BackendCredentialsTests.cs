@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Fixtures;
+using AnnexEdge.Logging;
 using AnnexEdge.Security;
 
 namespace AnnexEdge.IntegrationTests.Security;
@@ -104,6 +105,33 @@ public sealed class BackendCredentialsTests
             Assert.Equal(HttpStatusCode.Forbidden, put.StatusCode);
             Assert.False(await node.HasKeyAsync(key), "alice is readonly on the node");
         }
+    }
+
+    [Fact]
+    public async Task A_reload_that_changes_the_backend_password_sends_the_new_one_with_the_next_request()
+    {
+        await using var node = await P2pNode.StartAsync("node1");
+        node.KillServer(0);
+        using var authenv = await AuthenvServer.StartAsync(node, NodeUsers, NodePassword);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var alice = AuthMatrix.Basic("alice", NodePassword);
+        var config = ConfigOn(node, authenv);
+        config["Repositories"]![0]!["BackendUser"] = "edge";
+        config["Repositories"]![0]!["BackendPassword"] = "an old password";
+        config["HealthChecks"] = new JsonObject { ["Enabled"] = false };
+        await using var edge = await EdgeHost.StartAsync(config);
+        using (var before = await SendAsync(http, edge.Url, CheckPresentPath(node), alice, null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, before.StatusCode);
+        }
+
+        // The operator fixes the password. YARP keeps a cluster's client while its HttpClient settings are unchanged:
+        // the new password must not wait for a restart.
+        config["Repositories"]![0]!["BackendPassword"] = NodePassword;
+        await edge.RewriteConfigAsync(config);
+        await edge.EventAsync(EdgeEventIds.ConfigReloaded);
+        using var after = await SendAsync(http, edge.Url, CheckPresentPath(node), alice, null);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
     }
 
     /// <summary>The node's repository behind the authenv server only; alice is a full user of the edge.</summary>

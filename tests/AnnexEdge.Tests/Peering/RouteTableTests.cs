@@ -31,6 +31,55 @@ public sealed class RouteTableTests
     }
 
     [Fact]
+    public void A_reloaded_link_cost_changes_the_route_at_the_next_recompute_and_keeps_the_peers_advertisement()
+    {
+        var table = Table(B, C);
+        table.Advertised("b", [new Advertisement(X, 100, 0)]);
+        table.Advertised("c", [new Advertisement(X, 105, 0)]);
+        table.Recompute([]);
+        Assert.Equal(("b", 110.0), (Only(table, X).Via, Only(table, X).Cost));
+
+        table.Configure([B with { LinkCost = 20 }, C]);
+        var changes = table.Recompute([]);
+
+        Assert.Equal(("c", 115.0), (Only(table, X).Via, Only(table, X).Cost));
+        Assert.Equal("b", Assert.Single(changes).Before!.Via);
+        table.Configure([B with { LinkCost = 1 }, C]);
+        table.Recompute([]);
+        Assert.Equal(("b", 101.0), (Only(table, X).Via, Only(table, X).Cost));
+    }
+
+    [Fact]
+    public void A_peer_removed_by_a_reload_has_its_routes_withdrawn_as_no_longer_configured_and_late_fetches_are_ignored()
+    {
+        var table = Table(B);
+        table.Advertised("b", [new Advertisement(X, 100, 0)]);
+        table.Recompute([]);
+
+        table.Configure([C]);
+        table.Advertised("b", [new Advertisement(X, 100, 0)]);
+        table.FetchFailed("b");
+        table.Recompute([]);
+
+        Assert.Equal("peer b no longer configured", Only(table, X).Withdrawn);
+        Assert.Null(table.Best(X, []));
+        Assert.Equal("c", Assert.Single(table.PeerStates).Peer.Name);
+    }
+
+    [Fact]
+    public void A_peer_given_another_uuid_by_a_reload_starts_without_the_old_ones_advertisement()
+    {
+        var table = Table(B);
+        table.Advertised("b", [new Advertisement(X, 100, 0)]);
+        table.Recompute([]);
+
+        table.Configure([B with { Uuid = "dddddddd-dddd-4ddd-8ddd-dddddddddddd" }]);
+        table.Recompute([]);
+
+        Assert.NotNull(Only(table, X).Withdrawn);
+    }
+
+    [Fact]
     public void A_peers_route_adds_the_link_cost_and_one_hop()
     {
         var table = Table(B);

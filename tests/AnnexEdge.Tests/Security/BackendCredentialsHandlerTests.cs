@@ -10,7 +10,7 @@ public sealed class BackendCredentialsHandlerTests
     private static async Task<HttpRequestMessage> SendThroughAsync(string? user, string? password, bool forward)
     {
         var recorder = new Recorder();
-        using var invoker = new HttpMessageInvoker(new BackendCredentialsHandler(recorder, user, password, forward));
+        using var invoker = new HttpMessageInvoker(new BackendCredentialsHandler(recorder, () => BackendCredentials.Of(user, password, forward)));
         using var request = new HttpRequestMessage(HttpMethod.Post, "http://node.invalid/git-annex/u/v4/checkpresent");
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", "Y2xpZW50OnB3"); // client:pw
         request.Headers.ProxyAuthorization = new AuthenticationHeaderValue("Basic", "Y2xpZW50OnB3");
