@@ -15,19 +15,21 @@ internal static class RepositoryDirectories
     /// <summary>
     /// The repositories of each directory, in their order, for the edge (a reload, a rescan) and for <c>check-config</c>
     /// alike; <paramref name="unreadable"/> says what stands for a directory that cannot be listed, and
-    /// <paramref name="progress"/> may give each directory a callback for the subdirectories it looks at.
+    /// <paramref name="progress"/> may give each directory a callback for the subdirectories it looks at, and
+    /// <paramref name="cache"/> keeps what the config files said for the next scan (the edge's rescans).
     /// </summary>
     public static List<IReadOnlyList<FoundRepository>> ScanAll(
         IEnumerable<DirectoryOptions> directories,
         Func<DirectoryOptions, Exception, IReadOnlyList<FoundRepository>> unreadable,
-        Func<DirectoryOptions, Action?>? progress = null)
+        Func<DirectoryOptions, Action?>? progress = null,
+        ConfigUuidCache? cache = null)
     {
         var found = new List<IReadOnlyList<FoundRepository>>();
         foreach (var directory in directories)
         {
             try
             {
-                found.Add(Scan(directory.Path, progress?.Invoke(directory)));
+                found.Add(Scan(directory.Path, progress?.Invoke(directory), cache));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -35,13 +37,17 @@ internal static class RepositoryDirectories
             }
         }
 
+        cache?.EndScan();
         return found;
     }
 
-    /// <summary>The repositories in <paramref name="path"/>, by name; <paramref name="visited"/> is told each subdirectory looked at.</summary>
+    /// <summary>
+    /// The repositories in <paramref name="path"/>, by name; <paramref name="visited"/> is told each subdirectory looked
+    /// at, and a config file unchanged since <paramref name="cache"/> read it is not read again.
+    /// </summary>
     /// <exception cref="IOException">The directory cannot be listed.</exception>
     /// <exception cref="UnauthorizedAccessException">The directory cannot be listed.</exception>
-    public static IReadOnlyList<FoundRepository> Scan(string path, Action? visited = null)
+    public static IReadOnlyList<FoundRepository> Scan(string path, Action? visited = null, ConfigUuidCache? cache = null)
     {
         var found = new List<FoundRepository>();
         foreach (var directory in System.IO.Directory.EnumerateDirectories(path))
@@ -56,7 +62,7 @@ internal static class RepositoryDirectories
             string? uuid;
             try
             {
-                uuid = AnnexUuid(File.ReadLines(config));
+                uuid = cache is null ? AnnexUuid(File.ReadLines(config.FullName)) : cache.Uuid(config);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -179,15 +185,16 @@ internal static class RepositoryDirectories
     }
 
     /// <summary>The git config file of a non-bare (<c>X/.git/config</c>) or bare (<c>X.git/config</c> with HEAD) repository.</summary>
-    private static string? ConfigFile(string directory)
+    private static FileInfo? ConfigFile(string directory)
     {
-        var nonBare = Path.Combine(directory, ".git", "config");
-        if (File.Exists(nonBare))
+        // FileInfo stats once, for Exists and then for the cache's write time and length.
+        var nonBare = new FileInfo(Path.Combine(directory, ".git", "config"));
+        if (nonBare.Exists)
         {
             return nonBare;
         }
 
-        var bare = Path.Combine(directory, "config");
-        return File.Exists(bare) && File.Exists(Path.Combine(directory, "HEAD")) ? bare : null;
+        var bare = new FileInfo(Path.Combine(directory, "config"));
+        return bare.Exists && File.Exists(Path.Combine(directory, "HEAD")) ? bare : null;
     }
 }

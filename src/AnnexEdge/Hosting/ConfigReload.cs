@@ -50,6 +50,7 @@ internal sealed partial class ConfigReload(
 
     private readonly ILogger _logger = loggers.CreateLogger<ConfigReload>();
     private readonly Lock _gate = new();
+    private readonly ConfigUuidCache _configUuids = new();
     private IReadOnlyDictionary<string, string?> _runningOthers = new Dictionary<string, string?>();
     private ITimer? _debounce;
     private ITimer? _rescan;
@@ -230,7 +231,7 @@ internal sealed partial class ConfigReload(
             // A directory that cannot be listed (unmounted, say) does not empty the edge: keep what it served.
             Log.DirectoryUnreadable(_logger, directory.Path, e.Message);
             return _served.Where(r => Path.GetDirectoryName(r.Directory) == Path.TrimEndingDirectorySeparator(directory.Path)).ToArray();
-        });
+        }, cache: _configUuids);
 
         // A managed directory whose repositories changed gets a fresh p2phttp here, answering before the swap.
         var backends = managed.Serve(configured.Directories, found);

@@ -52,6 +52,58 @@ public sealed class RepositoryDirectoriesTests : IDisposable
     }
 
     [Fact]
+    public void A_rescan_reads_no_config_file_that_is_unchanged()
+    {
+        NonBare("work", UuidA);
+        Bare("archive.git", UuidB);
+        var (cache, reads) = CountingCache();
+
+        var first = ScanWith(cache);
+        var second = ScanWith(cache);
+
+        Assert.Equal(2, reads.Count);
+        Assert.Equal(first, second);
+        Assert.Equal(["archive", "work"], second.Select(r => r.Name));
+    }
+
+    [Fact]
+    public void A_rescan_reads_again_a_config_file_whose_write_time_or_length_changed()
+    {
+        NonBare("reinit", UuidA);
+        NonBare("new", uuid: null);
+        var (cache, reads) = CountingCache();
+        Assert.Equal(UuidA, Assert.Single(ScanWith(cache)).Uuid);
+
+        // `git annex reinit`: a config of the same length, written later; `git annex init` after `git init`: a longer one.
+        var reinit = Path.Combine(_dir, "reinit", ".git", "config");
+        var written = File.GetLastWriteTimeUtc(reinit);
+        NonBare("reinit", UuidB);
+        File.SetLastWriteTimeUtc(reinit, written.AddSeconds(1));
+        NonBare("new", UuidC);
+
+        Assert.Equal([("new", UuidC), ("reinit", UuidB)], ScanWith(cache).Select(r => (r.Name, r.Uuid)));
+        Assert.Equal(4, reads.Count);
+    }
+
+    [Fact]
+    public void A_repository_removed_between_scans_is_forgotten_by_the_cache()
+    {
+        NonBare("work", UuidA);
+        var config = Path.Combine(_dir, "work", ".git", "config");
+        var written = File.GetLastWriteTimeUtc(config);
+        var (cache, _) = CountingCache();
+        ScanWith(cache);
+        Directory.Delete(Path.Combine(_dir, "work"), recursive: true);
+        Assert.Empty(ScanWith(cache));
+
+        // Another repository restored under the same name with the same write time and length (tar, rsync -t).
+        NonBare("work", UuidB);
+        File.SetLastWriteTimeUtc(config, written);
+
+        Assert.Equal(UuidB, Assert.Single(ScanWith(cache)).Uuid);
+    }
+
+    [Fact]
     public void Found_repositories_are_added_after_the_configured_ones_with_the_directory_backends()
     {
         var configured = Options();
@@ -121,6 +173,20 @@ public sealed class RepositoryDirectoriesTests : IDisposable
         Repositories = [new RepositoryOptions { Name = "a", Uuid = UuidA, Backends = ["http://127.0.0.1:9001"] }],
         Directories = [new DirectoryOptions { Path = _dir, Backends = ["http://127.0.0.1:9000"], Jobs = 8 }],
     };
+
+    private static (ConfigUuidCache Cache, List<string> Reads) CountingCache()
+    {
+        var reads = new List<string>();
+        return (new ConfigUuidCache(path =>
+        {
+            reads.Add(path);
+            return File.ReadLines(path);
+        }), reads);
+    }
+
+    private IReadOnlyList<FoundRepository> ScanWith(ConfigUuidCache cache) =>
+        Assert.Single(RepositoryDirectories.ScanAll(
+            [new DirectoryOptions { Path = _dir }], (_, e) => throw new InvalidOperationException("cannot list " + _dir, e), cache: cache));
 
     private void NonBare(string name, string? uuid)
     {
