@@ -7,7 +7,7 @@ namespace AnnexEdge.IntegrationTests.Peering;
 
 /// <summary>
 /// git-annex's own gateway as a peer: one cluster (made once with <c>initcluster</c>), served at site A by the edge
-/// (the lab's three p2phttp nodes) and at site B by <c>git annex p2phttp</c> on a repository extended to the cluster
+/// (one real p2phttp node) and at site B by <c>git annex p2phttp</c> on a repository extended to the cluster
 /// with <c>extendcluster</c>, whose nodes are its remotes. The edge knows site B as a peer with <c>Nodes</c>. A real
 /// git-annex client reaches the whole cluster through the edge.
 /// </summary>
@@ -21,7 +21,7 @@ public sealed class GitAnnexGatewayPeerTests
         ClusterLab? lab = null;
         try
         {
-            lab = await ClusterLab.StartAsync(withClient: true, config => config["Peers"] = new JsonArray(siteB.PeerConfig(ClusterLab.ClusterName)));
+            lab = await ClusterLab.StartAsync(withClient: true, config => config["Peers"] = new JsonArray(siteB.PeerConfig(ClusterLab.ClusterName)), nodeCount: 1);
             await siteB.StartAsync(lab);
 
             // The client learns site B's nodes from the lab's gateway (extended to site B), as a user's fetch would.
