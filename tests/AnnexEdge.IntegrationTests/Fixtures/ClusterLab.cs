@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace AnnexEdge.IntegrationTests.Fixtures;
 
 /// <summary>
-/// A git-annex cluster with the edge as its gateway: three <see cref="P2pNode"/>s, a gateway repository made with
+/// A git-annex cluster with the edge as its gateway: three <see cref="P2pNode"/>s (or <see cref="NodeCount"/>), a gateway repository made with
 /// git-annex's own commands (<c>initcluster</c>, <c>annex-cluster-node</c> remotes, <c>updatecluster</c>, as
 /// <c>/work/shared/tools/mini-lab.sh</c> does), an edge serving the gateway's UUID, the cluster UUID and the nodes
 /// (node1 cheapest, so downloads start there), and optionally a client clone of the gateway reaching its annex
@@ -37,6 +37,9 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>The nodes' <c>--jobs</c> (and the edge's <c>Jobs</c> for them).</summary>
     public int Jobs { get; init; } = 4;
 
+    /// <summary>How many nodes the edge serves (node1 first); fewer make a lighter lab where the count does not matter.</summary>
+    public int NodeCount { get; init; } = 3;
+
     /// <summary>A change to the main edge's config before it starts.</summary>
     public Action<JsonObject>? ChangeEdgeConfig { get; init; }
 
@@ -59,9 +62,10 @@ public sealed class ClusterLab : IAsyncLifetime
     /// <summary>Talks to the edge; no client-side timeout (tests pass their cancellation token).</summary>
     public HttpClient Http { get; } = new() { Timeout = Timeout.InfiniteTimeSpan };
 
-    public static async Task<ClusterLab> StartAsync(bool withClient, Action<JsonObject>? changeEdgeConfig = null, string[]? nodeArgs = null, int jobs = 4)
+    public static async Task<ClusterLab> StartAsync(
+        bool withClient, Action<JsonObject>? changeEdgeConfig = null, string[]? nodeArgs = null, int jobs = 4, int nodeCount = 3)
     {
-        var lab = new ClusterLab { WithClient = withClient, ChangeEdgeConfig = changeEdgeConfig, NodeArgs = nodeArgs ?? [], Jobs = jobs };
+        var lab = new ClusterLab { WithClient = withClient, ChangeEdgeConfig = changeEdgeConfig, NodeArgs = nodeArgs ?? [], Jobs = jobs, NodeCount = nodeCount };
         try
         {
             await lab.InitializeAsync();
@@ -76,7 +80,7 @@ public sealed class ClusterLab : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => P2pNode.StartAsync("node" + i, Jobs, NodeArgs)));
+        Nodes = await Task.WhenAll(Enumerable.Range(1, NodeCount).Select(i => P2pNode.StartAsync("node" + i, Jobs, NodeArgs)));
         await MakeGatewayAsync();
         Edge = await EdgeHost.StartAsync(EdgeConfig(ChangeEdgeConfig));
         if (WithClient)
@@ -239,7 +243,7 @@ public sealed class ClusterLab : IAsyncLifetime
         ClusterUuid = fields[1];
         if (!ClusterUuid.StartsWith("ac", StringComparison.Ordinal) || Nodes.Any(n => !fields.Contains(n.Uuid)))
         {
-            throw new InvalidOperationException($"cluster.log does not name the cluster and its 3 nodes:\n{log}");
+            throw new InvalidOperationException($"cluster.log does not name the cluster and its {Nodes.Count} nodes:\n{log}");
         }
 
         Task<ProcessRunner.Result> Git(params string[] args) => ProcessRunner.RunAsync("git", args, path);

@@ -1,0 +1,145 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace AnnexEdge.IntegrationTests.Fixtures;
+
+/// <summary>
+/// Another site of a <see cref="ClusterLab"/>'s cluster served by git-annex's own gateway: a clone of the lab's gateway
+/// repository, extended to the cluster with <c>git annex extendcluster</c>, whose nodes are plain repositories it
+/// reaches as local remotes, served by <c>git annex p2phttp --debug</c> (its log names the nodes each cluster request
+/// connects to, and the <c>bypass</c> it came with). The lab's gateway repository is extended to it in turn, as the
+/// tips/clusters page of git-annex does, so the lab's client knows its nodes. Its UUIDs and URL are fixed before it
+/// starts, so they can go into the edge's <c>Peers</c> before the lab's edge starts.
+/// </summary>
+public sealed partial class GitAnnexGateway : IAsyncDisposable
+{
+    private readonly TempDirectory _dir = new("annex-gateway");
+    private readonly int _port = FreePort.Next();
+    private BackgroundProcess? _server;
+
+    /// <param name="name">The gateway's name: its remote's name at the lab's gateway, and the edge's peer name.</param>
+    /// <param name="nodeNames">Its nodes' names (remote names at the gateway).</param>
+    public GitAnnexGateway(string name, params string[] nodeNames)
+    {
+        Name = name;
+        NodeUuids = nodeNames.ToDictionary(n => n, _ => Guid.NewGuid().ToString());
+    }
+
+    public string Name { get; }
+
+    public string Uuid { get; } = Guid.NewGuid().ToString();
+
+    /// <summary>Node name to UUID.</summary>
+    public IReadOnlyDictionary<string, string> NodeUuids { get; }
+
+    public string Url => $"http://127.0.0.1:{_port}";
+
+    public string RepositoryPath => _dir.Combine(Name);
+
+    /// <summary>The p2phttp's debug log.</summary>
+    public string Logs => _server?.Output ?? "";
+
+    /// <summary>
+    /// Each cluster request's fan-out, from the debug log: the remotes the gateway connected to, and the UUIDs in the
+    /// request's <c>bypass</c> (git-annex logs <c>connecting to ["n1","n2"] bypass [UUID "u1",UUID "u2"]</c>).
+    /// </summary>
+    public IReadOnlyList<(string[] Remotes, string[] Bypass)> ClusterConnections =>
+        Logs.Split('\n')
+            .Select(l => ConnectingLine().Match(l))
+            .Where(m => m.Success)
+            .Select(m => (Quoted(m.Groups["remotes"].Value), Quoted(m.Groups["bypass"].Value)))
+            .ToArray();
+
+    /// <summary>This site as a peer in the edge's <c>Peers</c>: a git-annex gateway, so with its <c>Nodes</c>.</summary>
+    public JsonObject PeerConfig(string clusterName, double linkCost = 10) => new()
+    {
+        [nameof(AnnexEdge.Configuration.PeerOptions.Name)] = Name,
+        [nameof(AnnexEdge.Configuration.PeerOptions.Uuid)] = Uuid,
+        [nameof(AnnexEdge.Configuration.PeerOptions.Backends)] = new JsonArray(Url),
+        [nameof(AnnexEdge.Configuration.PeerOptions.LinkCost)] = linkCost,
+        [nameof(AnnexEdge.Configuration.PeerOptions.Clusters)] = new JsonArray(clusterName),
+        [nameof(AnnexEdge.Configuration.PeerOptions.Nodes)] = new JsonArray(NodeUuids.Values.Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
+    };
+
+    /// <summary>
+    /// Makes the gateway and its nodes, extends the lab's cluster to it and it to the lab's gateway, and starts its
+    /// p2phttp. The commands are those docs/multisite.md gives an operator.
+    /// </summary>
+    public async Task StartAsync(ClusterLab lab)
+    {
+        var path = RepositoryPath;
+        (await ProcessRunner.RunAsync("git", ["clone", "-q", lab.GatewayPath, path])).EnsureSuccess("git clone the lab's gateway");
+        (await Git(path, "config", "annex.uuid", Uuid)).EnsureSuccess("git config annex.uuid");
+        (await Git(path, "annex", "init", "-q", Name)).EnsureSuccess("git annex init");
+        (await Git(path, "remote", "rename", "origin", "edge")).EnsureSuccess("git remote rename");
+
+        // The lab's gateway is reached through the edge; git-annex lists a cluster's gateways among the remotes it
+        // proxies only for a remote reached over P2P.
+        (await Git(path, "config", "remote.edge.annexUrl", lab.Edge.AnnexUrl)).EnsureSuccess("git config annexUrl");
+        (await Git(path, "fetch", "-q", "edge")).EnsureSuccess("git fetch edge");
+        (await Git(path, "annex", "extendcluster", "edge", ClusterLab.ClusterName)).EnsureSuccess("git annex extendcluster edge");
+        foreach (var (node, uuid) in NodeUuids)
+        {
+            var nodePath = _dir.Combine(node);
+            (await ProcessRunner.RunAsync("git", ["init", "-q", "-b", "main", nodePath])).EnsureSuccess("git init node");
+            (await Git(nodePath, "config", "annex.uuid", uuid)).EnsureSuccess("git config annex.uuid");
+            (await Git(nodePath, "annex", "init", "-q", node)).EnsureSuccess("git annex init node");
+            (await Git(path, "remote", "add", node, nodePath)).EnsureSuccess("git remote add node");
+            (await Git(path, "config", $"remote.{node}.annex-cluster-node", ClusterLab.ClusterName)).EnsureSuccess("git config annex-cluster-node");
+            (await Git(path, "fetch", "-q", node)).EnsureSuccess("git fetch node");
+        }
+
+        (await Git(path, "annex", "updatecluster")).EnsureSuccess("git annex updatecluster");
+
+        // The lab's gateway learns this gateway's nodes (its git-annex branch) and extends the cluster to it, so that
+        // clients of the lab see them as remotes.
+        (await Git(lab.GatewayPath, "remote", "add", Name, path)).EnsureSuccess("git remote add the gateway");
+        (await Git(lab.GatewayPath, "config", $"remote.{Name}.annexUrl", $"annex+{Url}/git-annex/")).EnsureSuccess("git config annexUrl");
+        (await Git(lab.GatewayPath, "fetch", "-q", Name)).EnsureSuccess("git fetch the gateway");
+        (await Git(lab.GatewayPath, "annex", "extendcluster", Name, ClusterLab.ClusterName)).EnsureSuccess("git annex extendcluster at the lab");
+
+        _server = new BackgroundProcess(
+            "git", ["annex", "p2phttp", "--bind", "127.0.0.1", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--jobs", "4", "--clusterjobs", "2", "--wideopen", "--debug"], path);
+        await Eventually.Async(
+            async () =>
+            {
+                try
+                {
+                    var (status, _) = await P2pHttp.PostAsync($"{Url}/git-annex/{Uuid}/v4/gettimestamp?clientuuid={ClusterLab.ClientUuid}", null, TestContext.Current.CancellationToken);
+                    return status == 200;
+                }
+                catch (HttpRequestException)
+                {
+                    return _server.HasExited ? throw new InvalidOperationException("the gateway's p2phttp exited:\n" + Logs) : false;
+                }
+            },
+            TimeSpan.FromSeconds(30),
+            "the git-annex gateway serves",
+            () => Logs);
+    }
+
+    /// <summary>Whether the node's repository holds the key's content (asks git-annex, not the network).</summary>
+    public async Task<bool> NodeHasKeyAsync(string node, string key)
+    {
+        var result = await Git(_dir.Combine(node), "annex", "contentlocation", key);
+        return result.ExitCode == 0 && result.Output.Trim().Length > 0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _server?.Dispose();
+        await Task.Yield();
+        _dir.Dispose();
+    }
+
+    private static Task<ProcessRunner.Result> Git(string directory, params string[] args) => ProcessRunner.RunAsync("git", args, directory);
+
+    private static string[] Quoted(string list) => QuotedValue().Matches(list).Select(m => m.Groups[1].Value).ToArray();
+
+    [GeneratedRegex(@"connecting to \[(?<remotes>[^\]]*)\] bypass \[(?<bypass>[^\]]*)\]")]
+    private static partial Regex ConnectingLine();
+
+    [GeneratedRegex("\"([^\"]*)\"")]
+    private static partial Regex QuotedValue();
+}
