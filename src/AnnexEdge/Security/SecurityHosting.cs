@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Authentication;
-using System.Threading.RateLimiting;
 using AnnexEdge.Configuration;
 using AnnexEdge.Logging;
 using AnnexEdge.Routing;
@@ -32,11 +31,7 @@ internal static partial class SecurityHosting
             kestrel.ConfigureHttpsDefaults(ApplyTlsPolicy);
         });
 
-        builder.Services.AddRateLimiter(rateLimiting =>
-        {
-            rateLimiting.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            rateLimiting.GlobalLimiter = PerClientLimiter(limits);
-        });
+        builder.Services.AddSingleton(services => new RequestLimits(limits, services.GetRequiredService<TimeProvider>()));
     }
 
     /// <summary>TLS 1.2 and 1.3 only. Anything else that sets HTTPS defaults (ACME) must call this too.</summary>
@@ -61,7 +56,28 @@ internal static partial class SecurityHosting
         }
 
         // Status and liveness too: they are cheap, but unlimited they were a free flood for any address.
-        app.UseRateLimiter();
+        var requestLimits = app.Services.GetRequiredService<RequestLimits>();
+        if (requestLimits.Enabled)
+        {
+            app.Use(async (context, next) =>
+            {
+                var address = ClientAddress(context);
+                if (!requestLimits.TryStart(address))
+                {
+                    context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                    return;
+                }
+
+                try
+                {
+                    await next(context);
+                }
+                finally
+                {
+                    requestLimits.End(address);
+                }
+            });
+        }
     }
 
     /// <summary>Says at start-up and at each reload what clients without credentials may do, target by target.</summary>
@@ -88,38 +104,6 @@ internal static partial class SecurityHosting
         }
 
         Log.UsersConfigured(logger, options.Users.Count, options.AllowBasicAuthOverHttp);
-    }
-
-    private static PartitionedRateLimiter<HttpContext>? PerClientLimiter(LimitsOptions limits)
-    {
-        var limiters = new List<PartitionedRateLimiter<HttpContext>>();
-        if (limits.RequestsPerSecondPerIp > 0)
-        {
-            limiters.Add(PartitionedRateLimiter.Create<HttpContext, IPAddress>(context => RateLimitPartition.GetTokenBucketLimiter(
-                ClientAddress(context),
-                _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = Math.Max(limits.RequestBurstPerIp, limits.RequestsPerSecondPerIp),
-                    TokensPerPeriod = limits.RequestsPerSecondPerIp,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                })));
-        }
-
-        if (limits.ConcurrentRequestsPerIp > 0)
-        {
-            limiters.Add(PartitionedRateLimiter.Create<HttpContext, IPAddress>(context => RateLimitPartition.GetConcurrencyLimiter(
-                ClientAddress(context),
-                _ => new ConcurrencyLimiterOptions { PermitLimit = limits.ConcurrentRequestsPerIp, QueueLimit = 0 })));
-        }
-
-        return limiters.Count switch
-        {
-            0 => null,
-            1 => limiters[0],
-            _ => PartitionedRateLimiter.CreateChained(limiters.ToArray()),
-        };
     }
 
     private static IPAddress ClientAddress(HttpContext context) =>
