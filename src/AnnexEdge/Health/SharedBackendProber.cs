@@ -118,9 +118,21 @@ internal sealed partial class SharedBackendProber(
         // Only destinations whose health differs are set: an idle interval with thousands of repositories sets none.
         foreach (var repository in sharing)
         {
-            if (Destination(repository, address) is ({ } cluster, { } destination) && destination.Health.Active != state.Decided)
+            if (Destination(repository, address) is not ({ } cluster, { } destination))
+            {
+                continue;
+            }
+
+            if (destination.Health.Active != state.Decided)
             {
                 health.SetActive(cluster, [new NewActiveDestinationHealth(destination, state.Decided)]);
+            }
+
+            // The backend answered after a refused connection took this repository out: it comes back now, not only
+            // after the reactivation period, as the others sharing the backend are in rotation already.
+            if (verdict == ProbeVerdict.Up && destination.Health.Passive == DestinationHealth.Unhealthy)
+            {
+                health.SetPassive(cluster, destination, DestinationHealth.Unknown, checks.ReactivationPeriod);
             }
         }
 
