@@ -111,4 +111,7 @@ internal static class EdgeEventIds
     // 8061-8069: one health probe per backend address for the repositories of directories.
     public const int SharedBackendDown = 8061;
     public const int SharedBackendUp = 8062;
+
+    // 8063: the reload path.
+    public const int ConfigReloadFailed = 8063;
 }
