@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json.Nodes;
 using AnnexEdge.Clusters;
 using AnnexEdge.IntegrationTests.Faults;
@@ -26,19 +25,10 @@ public sealed class SharedProbeTests
         using var directory = new TempDirectory("forge");
         for (var i = 0; i < repositories; i++)
         {
-            // As bench/forge.sh makes them: a git config with an annex.uuid is all a scan looks at.
-            var git = Directory.CreateDirectory(Path.Combine(directory.Path, $"repo{i:D2}", ".git")).FullName;
-            await File.WriteAllTextAsync(Path.Combine(git, "config"), $"[annex]\n\tuuid = {Guid.NewGuid()}\n", Ct);
+            await MakeRepositoryAsync(directory.Path, $"repo{i:D2}");
         }
 
-        var body = Encoding.ASCII.GetBytes("""{"timestamp":1}""");
-        await using var backend = new RawHttpBackend(async (exchange, ct) =>
-        {
-            await RawHttpBackend.WriteHeadAsync(exchange.Stream, "200 OK", ["Content-Type: application/json", $"Content-Length: {body.Length}"], ct);
-            await exchange.Stream.WriteAsync(body, ct);
-            await exchange.Stream.FlushAsync(ct);
-            return true;
-        });
+        await using var backend = RawHttpBackend.AnsweringJson("""{"timestamp":1}""");
         await using var edge = await EdgeHost.StartAsync(new JsonObject
         {
             ["Repositories"] = new JsonArray(),
@@ -98,6 +88,13 @@ public sealed class SharedProbeTests
         {
             Assert.Equal(200, (await P2pHttp.PostAsync(P2pHttp.Url(P2pHttp.Api(edge.Url, uuid), "checkpresent", key), cancellationToken: Ct)).Status);
         }
+    }
+
+    /// <summary>As bench/forge.sh makes them: a git config with an annex.uuid is all a scan looks at.</summary>
+    internal static async Task MakeRepositoryAsync(string directory, string name)
+    {
+        var git = Directory.CreateDirectory(Path.Combine(directory, name, ".git")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(git, "config"), $"[annex]\n\tuuid = {Guid.NewGuid()}\n", Ct);
     }
 
     private static List<string> Probes(RawHttpBackend backend) =>
