@@ -314,6 +314,12 @@ internal sealed class RepositoryOptions
 
     /// <summary>An http(s) git server URL (a forge's repository URL) that git requests to <c>/NAME</c> are forwarded to.</summary>
     public string? GitUpstream { get; set; }
+
+    /// <summary>
+    /// Set for a repository found in one of <c>Directories</c> (by <c>RepositoryDirectories.Merge</c>), never from the
+    /// configuration (not public, so not bound): its backends are shared, and probed once per address.
+    /// </summary>
+    internal bool FoundInDirectory { get; init; }
 }
 
 /// <summary>A cluster: the edge is its gateway and serves its UUID by fanning requests out to its nodes.</summary>

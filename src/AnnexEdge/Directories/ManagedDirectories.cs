@@ -37,7 +37,8 @@ internal sealed partial class ManagedDirectories(
 
     private readonly ILogger _logger = loggers.CreateLogger<ManagedDirectories>();
     private readonly Lock _gate = new();
-    private readonly Lock _serving = new();
+    // One scan at a time, held across the wait for a fresh p2phttp: a semaphore, so that wait blocks no thread.
+    private readonly SemaphoreSlim _serving = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, Managed> _directories = new(StringComparer.Ordinal);
     private readonly List<(ManagedProcess Process, DestinationState[] Destinations, TimeSpan DrainTimeout)> _replaced = [];
@@ -65,11 +66,14 @@ internal sealed partial class ManagedDirectories(
     /// replaces drains after <see cref="Switched"/>. One that does not answer is stopped and the running one kept;
     /// the next scan tries again, no sooner than a <see cref="RestartBackoff"/> delay.
     /// </summary>
-    public IReadOnlyList<IReadOnlyList<string>?> Serve(IReadOnlyList<DirectoryOptions> directories, IReadOnlyList<IReadOnlyList<FoundRepository>> found)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; a fresh one being waited for is stopped.</exception>
+    public async Task<IReadOnlyList<IReadOnlyList<string>?>> ServeAsync(
+        IReadOnlyList<DirectoryOptions> directories, IReadOnlyList<IReadOnlyList<FoundRepository>> found, CancellationToken cancellationToken)
     {
         var backends = new IReadOnlyList<string>?[directories.Count];
         // One scan at a time; the status page (under _gate alone) is not held up while a fresh one starts.
-        lock (_serving)
+        await _serving.WaitAsync(cancellationToken);
+        try
         {
             for (var i = 0; i < directories.Count; i++)
             {
@@ -91,7 +95,7 @@ internal sealed partial class ManagedDirectories(
 
                 if (managed.Current is null || !managed.Serves.SequenceEqual(found[i]) || managed.Jobs != directory.Jobs)
                 {
-                    StartFresh(directory, found[i], managed);
+                    await StartFreshAsync(directory, found[i], managed, cancellationToken);
                 }
 
                 backends[i] = managed.Current is { } current ? [current.Url] : [];
@@ -109,11 +113,15 @@ internal sealed partial class ManagedDirectories(
                 }
             }
         }
+        finally
+        {
+            _serving.Release();
+        }
 
         return backends;
     }
 
-    /// <summary>After the catalog swap that follows <see cref="Serve"/>: the replaced p2phttp servers drain, then stop.</summary>
+    /// <summary>After the catalog swap that follows <see cref="ServeAsync"/>: the replaced p2phttp servers drain, then stop.</summary>
     public void Switched()
     {
         lock (_gate)
@@ -144,7 +152,8 @@ internal sealed partial class ManagedDirectories(
         Task[] drains;
         // First: a fresh one being waited for gives up at once, and the scan waiting for it ends.
         await _stopping.CancelAsync();
-        lock (_serving)
+        await _serving.WaitAsync(CancellationToken.None);
+        try
         {
             lock (_gate)
             {
@@ -153,6 +162,10 @@ internal sealed partial class ManagedDirectories(
                 _replaced.Clear();
                 drains = [.. _drains];
             }
+        }
+        finally
+        {
+            _serving.Release();
         }
 
         await Task.WhenAll(all.Select(p => StopAsync(p, "the edge is stopping")));
@@ -180,7 +193,8 @@ internal sealed partial class ManagedDirectories(
     }
 
     /// <summary>Under <c>_serving</c>.</summary>
-    private void StartFresh(DirectoryOptions directory, IReadOnlyList<FoundRepository> repositories, Managed managed)
+    private async Task StartFreshAsync(
+        DirectoryOptions directory, IReadOnlyList<FoundRepository> repositories, Managed managed, CancellationToken cancellationToken)
     {
         if (time.GetUtcNow() < managed.NotBefore)
         {
@@ -189,19 +203,21 @@ internal sealed partial class ManagedDirectories(
 
         var fresh = new ManagedProcess(directory.Path, directory.Jobs, time, loggers.CreateLogger<ManagedProcess>(), RestartBackoff.Default());
         fresh.Start();
-        // Blocks the scan, which is what should wait: the repositories get the new backend only once it answers.
-        if (!fresh.AnswersAsync(StartDeadline, _stopping.Token).GetAwaiter().GetResult())
+        // The scan waits, which is what should wait: the repositories get the new backend only once it answers.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, cancellationToken);
+        if (!await fresh.AnswersAsync(StartDeadline, waiting.Token))
         {
-            if (_stopping.IsCancellationRequested)
+            if (waiting.IsCancellationRequested)
             {
-                StopAsync(fresh, "the edge is stopping").GetAwaiter().GetResult();
+                await StopAsync(fresh, "the edge is stopping");
+                cancellationToken.ThrowIfCancellationRequested();
                 return;
             }
 
             var delay = managed.StartBackoff.Next(TimeSpan.Zero);
             managed.NotBefore = time.GetUtcNow() + delay;
             Log.NotAnswering(_logger, directory.Path, fresh.Port, StartDeadline, delay);
-            StopAsync(fresh, "it did not answer").GetAwaiter().GetResult();
+            await StopAsync(fresh, "it did not answer");
             return;
         }
 

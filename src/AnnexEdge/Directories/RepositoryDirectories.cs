@@ -155,6 +155,7 @@ internal static class RepositoryDirectories
                     Backends = directoryBackends,
                     Jobs = directory.Jobs,
                     GitDirectory = repository.Directory,
+                    FoundInDirectory = true,
                 });
             }
         }

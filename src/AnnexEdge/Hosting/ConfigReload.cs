@@ -49,7 +49,10 @@ internal sealed partial class ConfigReload(
     }.ToFrozenSet(StringComparer.Ordinal);
 
     private readonly ILogger _logger = loggers.CreateLogger<ConfigReload>();
-    private readonly Lock _gate = new();
+    // One reload or scan at a time, held while a managed directory's fresh p2phttp starts: a semaphore, so that wait
+    // blocks no thread.
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
     private readonly ConfigUuidCache _configUuids = new();
     private IReadOnlyDictionary<string, string?> _runningOthers = new Dictionary<string, string?>();
     private ITimer? _debounce;
@@ -65,14 +68,19 @@ internal sealed partial class ConfigReload(
     private IReadOnlyList<IReadOnlyList<string>?> _managedBackends = [];
     private PosixSignalRegistration? _sighup;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _debounce = time.CreateTimer(_ => Reload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _rescan = time.CreateTimer(_ => Rescan(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        lock (_gate)
+        _debounce = time.CreateTimer(_ => InBackground(ReloadAsync), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _rescan = time.CreateTimer(_ => InBackground(RescanAsync), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        await _gate.WaitAsync(cancellationToken);
+        try
         {
             _configured = catalog.Current.Options;
-            Apply(_configured, catalog.Current.Version, always: false);
+            await ApplyAsync(_configured, catalog.Current.Version, always: false, cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
         }
 
         HangupSignal.StopIgnoring();
@@ -84,7 +92,7 @@ internal sealed partial class ConfigReload(
         });
         if (source.File is not { } file)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         try
@@ -115,24 +123,32 @@ internal sealed partial class ConfigReload(
         {
             Log.WatchFailed(_logger, path, e.Message);
         }
-
-        return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // A reload waiting for a fresh managed p2phttp gives up, and none starts any more (each waits for _gate with
+        // the cancelled token); once the one running has ended, the watchers are not disposed under it.
+        await _stopping.CancelAsync();
+        await _gate.WaitAsync(CancellationToken.None);
+        _gate.Release();
         Dispose();
-        return Task.CompletedTask;
     }
 
     public void Dispose()
     {
+        _stopping.Cancel();
         _watcher?.Dispose();
         _rescan?.Dispose();
-        lock (_gate)
+        _gate.Wait();
+        try
         {
             _directoryWatchers.ForEach(w => w.Dispose());
             _directoryWatchers = [];
+        }
+        finally
+        {
+            _gate.Release();
         }
 
         _sighup?.Dispose();
@@ -140,9 +156,11 @@ internal sealed partial class ConfigReload(
     }
 
     /// <summary>Reads the config file again and puts it in force if it is valid and changed; true when it did.</summary>
-    public bool Reload()
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (the edge is stopping).</exception>
+    public async Task<bool> ReloadAsync(CancellationToken cancellationToken)
     {
-        lock (_gate)
+        await _gate.WaitAsync(cancellationToken);
+        try
         {
             if (source.File is not { } file)
             {
@@ -189,11 +207,15 @@ internal sealed partial class ConfigReload(
             }
 
             _configured = plan.Applied;
-            var next = Apply(plan.Applied, version, always: true)!;
+            var next = (await ApplyAsync(plan.Applied, version, always: true, cancellationToken))!;
             authenticator.ReplaceUsers(next.Options);
             Log.Reloaded(_logger, next.Version.Version, next.Repositories.Count, next.Clusters.Count);
             SecurityHosting.LogAccess(loggers, next);
             return true;
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
@@ -202,20 +224,42 @@ internal sealed partial class ConfigReload(
     /// while a scan or reload runs (one waiting for a fresh managed p2phttp may take seconds): that one scans too,
     /// and the timers' next tick comes after.
     /// </summary>
-    public bool Rescan()
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (the edge is stopping).</exception>
+    public async Task<bool> RescanAsync(CancellationToken cancellationToken)
     {
-        if (!_gate.TryEnter())
+        if (!await _gate.WaitAsync(TimeSpan.Zero, cancellationToken))
         {
             return false;
         }
 
         try
         {
-            return _configured is { } configured && Apply(configured, catalog.Current.Version, always: false) is not null;
+            return _configured is { } configured && await ApplyAsync(configured, catalog.Current.Version, always: false, cancellationToken) is not null;
         }
         finally
         {
-            _gate.Exit();
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// What a timer starts runs on its own, its thread free while a fresh managed p2phttp starts; stopping the edge
+    /// ends it, which is not a failure, and anything else it throws is logged rather than lost with its task.
+    /// </summary>
+    private void InBackground(Func<CancellationToken, Task<bool>> work) => _ = RunAsync(work, _stopping.Token);
+
+    private async Task RunAsync(Func<CancellationToken, Task<bool>> work, CancellationToken stopping)
+    {
+        try
+        {
+            await work(stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.ReloadFailed(_logger, e);
         }
     }
 
@@ -224,7 +268,7 @@ internal sealed partial class ConfigReload(
     /// in force, unless <paramref name="always"/> is false and they are the ones served already; the snapshot put in
     /// force, or null. Called under <c>_gate</c>.
     /// </summary>
-    private CatalogSnapshot? Apply(AnnexEdgeOptions configured, ConfigVersion version, bool always)
+    private async Task<CatalogSnapshot?> ApplyAsync(AnnexEdgeOptions configured, ConfigVersion version, bool always, CancellationToken cancellationToken)
     {
         var found = RepositoryDirectories.ScanAll(configured.Directories, (directory, e) =>
         {
@@ -234,7 +278,7 @@ internal sealed partial class ConfigReload(
         }, cache: _configUuids);
 
         // A managed directory whose repositories changed gets a fresh p2phttp here, answering before the swap.
-        var backends = managed.Serve(configured.Directories, found);
+        var backends = await managed.ServeAsync(configured.Directories, found, cancellationToken);
         var (effective, served, skipped) = RepositoryDirectories.Merge(configured, found, backends);
         WatchDirectories(configured);
         if (!skipped.SequenceEqual(_skipped))
@@ -392,6 +436,9 @@ internal sealed partial class ConfigReload(
 
         [LoggerMessage(EdgeEventIds.DirectoryUnreadable, LogLevel.Warning, "Cannot scan directory {Path}: {Reason}; its repositories found before are still served")]
         public static partial void DirectoryUnreadable(ILogger logger, string path, string reason);
+
+        [LoggerMessage(EdgeEventIds.ConfigReloadFailed, LogLevel.Error, "A reload or rescan of the directories failed; the configuration in force goes on serving, and the next change or rescan tries again")]
+        public static partial void ReloadFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(EdgeEventIds.ConfigWatchFailed, LogLevel.Warning, "Cannot reload from config file {Path}: {Reason}")]
         public static partial void WatchFailed(ILogger logger, string path, string reason);

@@ -101,6 +101,8 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<StatusSnapshots>();
         builder.Services.AddSingleton<OperatorAccess>();
         builder.Services.AddSingleton<IProbingRequestFactory, P2pProbingRequestFactory>();
+        builder.Services.AddSingleton<IAvailableDestinationsPolicy, SharedProbeDestinationsPolicy>();
+        builder.Services.AddHostedService<SharedBackendProber>();
         builder.Services.AddSingleton<ConnectFailurePolicy>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy>(services => services.GetRequiredService<ConnectFailurePolicy>());
         builder.Services.AddSingleton<IForwarderHttpClientFactory, EdgeHttpClientFactory>();

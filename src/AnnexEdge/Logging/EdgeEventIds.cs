@@ -107,4 +107,11 @@ internal static class EdgeEventIds
     public const int ManagedDrained = 8058;
     public const int ManagedDrainTimedOut = 8059;
     public const int ManagedDraining = 8060;
+
+    // 8061-8069: one health probe per backend address for the repositories of directories.
+    public const int SharedBackendDown = 8061;
+    public const int SharedBackendUp = 8062;
+
+    // 8063: the reload path.
+    public const int ConfigReloadFailed = 8063;
 }

@@ -22,6 +22,12 @@ internal sealed record Repository(string Name, string Uuid, IReadOnlyList<Backen
     /// </summary>
     public PeerShare? Share { get; init; }
 
+    /// <summary>
+    /// Found in one of <c>Directories</c>: its backends are those of the directory, shared by all its repositories, so
+    /// <c>Health/SharedBackendProber</c> probes each once for all of them instead of YARP once per repository.
+    /// </summary>
+    public bool FromDirectory { get; init; }
+
     public override string LogProperty => Logging.RequestLogProperties.Repository;
 }
 

@@ -74,7 +74,7 @@ internal sealed class CatalogSnapshot
                 r.LoadBalancing ?? Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices,
                 r.Cost,
                 r.MaxLocks ?? Math.Max(0, r.Jobs / 2 - 1),
-                r.Jobs))
+                r.Jobs) { FromDirectory = r.FoundInDirectory })
             .ToArray();
         _byUuid = Repositories.ToFrozenDictionary(r => r.Uuid, StringComparer.Ordinal);
         _byYarpCluster = Repositories.ToFrozenDictionary(r => r.YarpClusterId, StringComparer.Ordinal);

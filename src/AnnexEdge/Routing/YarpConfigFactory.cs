@@ -31,14 +31,31 @@ internal static class YarpConfigFactory
     };
 
     public static IReadOnlyList<ClusterConfig> Clusters(CatalogSnapshot catalog) =>
-        catalog.Repositories.Select(r => Cluster(r.YarpClusterId, r.LoadBalancing, r.Backends, r.Uuid, catalog.Options, activeChecks: true))
+        catalog.Repositories.Select(r => Cluster(
+                r.YarpClusterId, r.LoadBalancing, r.Backends, r.Uuid, catalog.Options, r.FromDirectory ? Probing.SharedPerAddress : Probing.PerCluster))
             // A peer's liveness is its route fetches (PeerRefresher); passive checks still keep a dead backend aside.
             .Concat(catalog.Peers.Select(p => Cluster(
-                p.YarpClusterId, LoadBalancingPolicies.PowerOfTwoChoices, p.Backends, p.Uuid, catalog.Options, activeChecks: false)))
+                p.YarpClusterId, LoadBalancingPolicies.PowerOfTwoChoices, p.Backends, p.Uuid, catalog.Options, Probing.None)))
             .ToArray();
 
+    /// <summary>Who sends a YARP cluster's active health probes.</summary>
+    private enum Probing
+    {
+        /// <summary>YARP, once per cluster (a configured repository).</summary>
+        PerCluster,
+
+        /// <summary>
+        /// <see cref="Health.SharedBackendProber"/>, once per backend address for every repository of a directory: YARP's
+        /// own probes are off, and the destination policy still honours the active health the prober sets.
+        /// </summary>
+        SharedPerAddress,
+
+        /// <summary>Nobody (a peer).</summary>
+        None,
+    }
+
     private static ClusterConfig Cluster(
-        string id, string loadBalancing, IReadOnlyList<Backend> backends, string uuid, AnnexEdgeOptions options, bool activeChecks)
+        string id, string loadBalancing, IReadOnlyList<Backend> backends, string uuid, AnnexEdgeOptions options, Probing probing)
     {
         var health = options.HealthChecks;
         var forwarding = options.Forwarding;
@@ -49,9 +66,10 @@ internal static class YarpConfigFactory
             Destinations = backends.ToDictionary(b => b.Id, b => new DestinationConfig { Address = b.Address }, StringComparer.Ordinal),
             HealthCheck = new HealthCheckConfig
             {
+                AvailableDestinationsPolicy = probing == Probing.SharedPerAddress ? Health.SharedProbeDestinationsPolicy.PolicyName : null,
                 Active = new ActiveHealthCheckConfig
                 {
-                    Enabled = health.Enabled && activeChecks,
+                    Enabled = health.Enabled && probing == Probing.PerCluster,
                     Interval = health.Interval,
                     Timeout = health.Timeout,
                     Policy = HealthCheckConstants.ActivePolicy.ConsecutiveFailures,

@@ -122,6 +122,36 @@ internal sealed class EdgeMetrics
         Factory = factory;
     }
 
+    /// <summary>
+    /// Stops exporting the per-repository series (bytes, health transitions, lock refusals) of repositories that
+    /// <paramref name="catalog"/> does not serve: a directory's repositories come and go. Called at scrape time.
+    /// </summary>
+    public void ForgetRepositoriesOtherThan(CatalogSnapshot catalog)
+    {
+        var served = catalog.Repositories.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var repository = KindName(TargetKind.Repository);
+        foreach (var gone in _targetBytes.Keys.Where(k => k.Kind == TargetKind.Repository && !served.Contains(k.Name)))
+        {
+            _targetBytes.TryRemove(gone, out _);
+        }
+
+        foreach (var counter in (Counter[])[_targetReceived, _targetSent])
+        {
+            foreach (var labels in counter.GetAllLabelValues().Where(l => l[0] == repository && !served.Contains(l[1])).ToArray())
+            {
+                counter.RemoveLabelled(labels);
+            }
+        }
+
+        foreach (var counter in (Counter[])[_healthTransitions, _lockRefusals])
+        {
+            foreach (var labels in counter.GetAllLabelValues().Where(l => !served.Contains(l[0])).ToArray())
+            {
+                counter.RemoveLabelled(labels);
+            }
+        }
+    }
+
     /// <summary>What <c>/metrics</c> exports.</summary>
     public CollectorRegistry Registry { get; }
 

@@ -13,14 +13,19 @@ internal sealed class ProbeRequest(HttpMethod method, Uri uri, DestinationModel 
     public DestinationModel Destination { get; } = destination;
 }
 
-/// <summary>The last probe of each backend, for the status page and <c>annexedge_backend_probe_latency_seconds</c>.</summary>
+/// <summary>
+/// The last probe of each backend, for the status page and <c>annexedge_backend_probe_latency_seconds</c>. Kept by the
+/// address probed: the repositories of a directory share their backends and one probe (Health/SharedBackendProber).
+/// </summary>
 internal sealed class ProbeTimes
 {
-    private readonly ConcurrentDictionary<DestinationModel, ProbeResult> _last = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<string, ProbeResult> _last = new(StringComparer.Ordinal);
 
-    public void Record(DestinationModel destination, ProbeResult result) => _last[destination] = result;
+    public void Record(DestinationModel destination, ProbeResult result) => _last[Probed(destination)] = result;
 
-    public ProbeResult? Last(DestinationModel destination) => _last.TryGetValue(destination, out var result) ? result : null;
+    public ProbeResult? Last(DestinationModel destination) => _last.TryGetValue(Probed(destination), out var result) ? result : null;
+
+    private static string Probed(DestinationModel destination) => destination.Config.Health ?? destination.Config.Address;
 }
 
 /// <summary>

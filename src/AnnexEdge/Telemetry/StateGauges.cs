@@ -20,6 +20,7 @@ internal sealed class StateGauges
     private readonly HealthWatch _health;
     private readonly ProbeTimes _probes;
     private readonly IServiceProvider _services;
+    private readonly EdgeMetrics _metrics;
     private readonly Gauge _up;
     private readonly Gauge _inFlight;
     private readonly Gauge _probeLatency;
@@ -41,7 +42,7 @@ internal sealed class StateGauges
         ProbeTimes probes,
         IServiceProvider services)
     {
-        (_catalog, _state, _load, _locks, _health, _probes, _services) = (catalog, state, load, locks, health, probes, services);
+        (_metrics, _catalog, _state, _load, _locks, _health, _probes, _services) = (metrics, catalog, state, load, locks, health, probes, services);
         var factory = metrics.Factory;
         const string prefix = EdgeMetrics.Prefix;
         _up = factory.CreateGauge(prefix + "backend_up", "1 while a backend is in rotation (no health check calls it unhealthy), else 0.", ["repository", "backend"]);
@@ -73,6 +74,7 @@ internal sealed class StateGauges
 
         _configInfo.WithLabels(catalog.Version.Version).Set(1);
         _configLoaded.Set(catalog.Version.LoadedAt.ToUnixTimeMilliseconds() / 1000.0);
+        ForgetGoneBackends(catalog);
         foreach (var repository in catalog.Repositories)
         {
             if (!_state.TryGetCluster(repository.YarpClusterId, out var cluster))
@@ -122,5 +124,25 @@ internal sealed class StateGauges
             _renewalSuccess.Set(renewal.Succeeded ? 1 : 0);
             _renewalTime.Set(renewal.At.ToUnixTimeMilliseconds() / 1000.0);
         }
+    }
+
+    /// <summary>
+    /// Series of repositories no longer served (a directory's repository removed, a reload) and of backends a
+    /// repository no longer has (a managed p2phttp replaced) stop being exported, rather than keep their last values.
+    /// </summary>
+    private void ForgetGoneBackends(CatalogSnapshot catalog)
+    {
+        var served = catalog.Repositories
+            .SelectMany(r => r.Backends.Select(b => (r.Name, b.Id)))
+            .ToHashSet();
+        foreach (var gauge in (Gauge[])[_up, _inFlight, _probeLatency, _lockSlotsUsed, _lockSlotsFree])
+        {
+            foreach (var labels in gauge.GetAllLabelValues().Where(l => !served.Contains((l[0], l[1]))).ToArray())
+            {
+                gauge.RemoveLabelled(labels);
+            }
+        }
+
+        _metrics.ForgetRepositoriesOtherThan(catalog);
     }
 }

@@ -50,6 +50,19 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     {
     }
 
+    /// <summary>Answers every request at once with 200 and <paramref name="json"/>, keeping the connection open.</summary>
+    public static RawHttpBackend AnsweringJson(string json)
+    {
+        var body = Encoding.ASCII.GetBytes(json);
+        return new RawHttpBackend(async (exchange, ct) =>
+        {
+            await WriteHeadAsync(exchange.Stream, "200 OK", ["Content-Type: application/json", $"Content-Length: {body.Length}"], ct);
+            await exchange.Stream.WriteAsync(body, ct);
+            await exchange.Stream.FlushAsync(ct);
+            return true;
+        });
+    }
+
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>http://127.0.0.1:PORT</summary>

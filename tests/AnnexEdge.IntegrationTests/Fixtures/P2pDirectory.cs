@@ -74,6 +74,14 @@ public sealed class P2pDirectory : IAsyncDisposable
         }, TimeSpan.FromSeconds(30), "p2phttp --directory listening", () => Logs);
     }
 
+    /// <summary>Kills the p2phttp process, as a crash would; <see cref="RestartAsync"/> brings it back on the same port.</summary>
+    public void Kill()
+    {
+        _process?.Kill();
+        _process?.Dispose();
+        _process = null;
+    }
+
     public ValueTask DisposeAsync()
     {
         _process?.Kill();

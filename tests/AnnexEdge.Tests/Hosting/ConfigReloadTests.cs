@@ -68,7 +68,7 @@ public sealed class ConfigReloadTests : IDisposable
     }
 
     [Fact]
-    public void A_valid_changed_file_replaces_the_snapshot_and_yarp_routes()
+    public async Task A_valid_changed_file_replaces_the_snapshot_and_yarp_routes()
     {
         var file = Write(Repository("a", UuidA));
         var (reload, catalog, yarp) = Start(file);
@@ -76,7 +76,7 @@ public sealed class ConfigReloadTests : IDisposable
 
         Write(Repository("a", UuidA), Repository("b", UuidB));
 
-        Assert.True(reload.Reload());
+        Assert.True(await reload.ReloadAsync(TestContext.Current.CancellationToken));
         Assert.NotSame(before, catalog.Current);
         Assert.Equal("b", catalog.Resolve(UuidB)?.Name);
         Assert.NotEqual(before.Version.Version, catalog.Current.Version.Version);
@@ -86,18 +86,18 @@ public sealed class ConfigReloadTests : IDisposable
     }
 
     [Fact]
-    public void An_unchanged_file_is_not_reloaded()
+    public async Task An_unchanged_file_is_not_reloaded()
     {
         var file = Write(Repository("a", UuidA));
         var (reload, catalog, _) = Start(file);
         var before = catalog.Current;
 
-        Assert.False(reload.Reload());
+        Assert.False(await reload.ReloadAsync(TestContext.Current.CancellationToken));
         Assert.Same(before, catalog.Current);
     }
 
     [Fact]
-    public void An_invalid_file_is_refused_with_the_messages_of_check_config_and_the_old_config_serves_on()
+    public async Task An_invalid_file_is_refused_with_the_messages_of_check_config_and_the_old_config_serves_on()
     {
         var file = Write(Repository("a", UuidA));
         var (reload, catalog, yarp) = Start(file, out var logged);
@@ -108,7 +108,7 @@ public sealed class ConfigReloadTests : IDisposable
         var expected = Assert.Throws<EdgeConfigurationException>(
             () => EdgeConfiguration.Load(new ConfigurationManager(), file, [])).Errors;
 
-        Assert.False(reload.Reload());
+        Assert.False(await reload.ReloadAsync(TestContext.Current.CancellationToken));
         Assert.Same(before, catalog.Current);
         Assert.Same(routes, yarp.GetConfig());
         Assert.True(expected.Count >= 2, string.Join("\n", expected));

@@ -1,4 +1,5 @@
 using AnnexEdge.Configuration;
+using AnnexEdge.Directories;
 using AnnexEdge.Health;
 using AnnexEdge.Routing;
 
@@ -112,6 +113,26 @@ public sealed class YarpConfigFactoryTests
         Assert.True(cluster.HealthCheck!.Active!.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(10), cluster.HealthCheck.Active.Interval);
         Assert.Equal("2", cluster.Metadata!["ConsecutiveFailuresHealthPolicy.Threshold"]);
+    }
+
+    [Fact]
+    public void Repositories_of_directories_are_probed_by_the_shared_prober_not_by_yarp_per_repository()
+    {
+        var configured = Options();
+        configured.HealthChecks = new HealthCheckOptions();
+        configured.Directories = [new DirectoryOptions { Path = "/srv/forge", Backends = ["http://127.0.0.1:9500"] }];
+        var (effective, _, _) = RepositoryDirectories.Merge(
+            configured, [[new FoundRepository("found", "0f000000-0000-4000-8000-00000000000f", "/srv/forge/found")]]);
+
+        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(effective).Current);
+
+        var own = clusters.Single(c => c.ClusterId == "repo:node1").HealthCheck!;
+        Assert.True(own.Active!.Enabled);
+        Assert.Null(own.AvailableDestinationsPolicy);
+        var found = clusters.Single(c => c.ClusterId == "repo:found").HealthCheck!;
+        Assert.False(found.Active!.Enabled);
+        Assert.Equal(SharedProbeDestinationsPolicy.PolicyName, found.AvailableDestinationsPolicy);
+        Assert.True(found.Passive!.Enabled);
     }
 
     [Fact]

@@ -64,6 +64,29 @@ public sealed partial class EdgeMetricsTests
     private static partial Regex LabelName();
 
     [Fact]
+    public void The_series_of_a_repository_no_longer_served_are_forgotten_and_come_back_from_zero_if_it_returns()
+    {
+        var (metrics, catalog) = Exercised();
+        var node1 = catalog.Repositories[0];
+        var without = new RepositoryCatalog(new AnnexEdgeOptions
+        {
+            Repositories = [new RepositoryOptions { Name = "node2", Uuid = catalog.Repositories[1].Uuid, Backends = ["http://127.0.0.1:9002"] }],
+        }).Current;
+        Assert.Contains("repository=\"node1\"", Export(metrics), StringComparison.Ordinal);
+
+        metrics.ForgetRepositoriesOtherThan(without);
+
+        var text = Export(metrics);
+        Assert.DoesNotContain("repository=\"node1\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("target=\"node1\"", text, StringComparison.Ordinal);
+        Assert.Contains("target=\"node2\"", text, StringComparison.Ordinal);
+        Assert.Contains("target=\"mycluster\"", text, StringComparison.Ordinal);
+
+        metrics.RequestAnswered(P2pEndpoint.Key, node1, 200, Stopwatch.GetTimestamp(), 0, 7);
+        Assert.Contains("annexedge_target_sent_bytes_total{target_kind=\"repository\",target=\"node1\"} 7", Export(metrics), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_metric_is_prefixed_annexedge_and_named_by_prometheus_conventions()
     {
         var text = Export(Exercised().Metrics);
