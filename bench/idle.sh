@@ -10,24 +10,26 @@
 #     on one keep-alive connection (median and p95 of each), from 127.0.0.1.
 # The load (AnnexEdge.Bench hold): CONNECTIONS TLS connections from 127.1.x.y (25 per address), each verified against
 # the certificate, each answered one checkpresent and then left open idle; LOCKS locks from 127.2.x.y (4 per address,
-# the default Locking:MaxLocksPerClient), each a lockcontent answered locked:true followed by a keeplocked whose body
+# the default Locking:MaxLocksPerClient; each on its own key), each a lockcontent answered locked:true followed by a keeplocked whose body
 # stays open. The load is checked before and after the measurements (the client's own view and `ss` at the edge's
 # port); the locks are released with {"unlock": true} at the end and their answers checked.
 #
-# usage: bench/idle.sh [--connections N] [--locks N] [--window SECONDS] [--requests N] [--quick]
+# usage: bench/idle.sh [--connections N] [--locks N] [--window SECONDS] [--requests N] [--edge-env NAME=VALUE]... [--quick]
 #   --quick     smoke run: 1,000 connections, 100 locks, 10 s idle window, 50 requests
+#   --edge-env  an environment variable for the edge process only (e.g. DOTNET_gcServer=0), repeatable
 # Prints a markdown report and writes it to bench/results/idle-latest.md.
 set -euo pipefail
 
-CONNECTIONS=10000 LOCKS=1000 WINDOW=30 REQUESTS=200
+CONNECTIONS=10000 LOCKS=1000 WINDOW=30 REQUESTS=200 EDGE_ENV=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --connections) CONNECTIONS=${2:?}; shift 2 ;;
     --locks) LOCKS=${2:?}; shift 2 ;;
     --window) WINDOW=${2:?}; shift 2 ;;
     --requests) REQUESTS=${2:?}; shift 2 ;;
+    --edge-env) [[ ${2:-} == *=* ]] || { echo "--edge-env needs NAME=VALUE" >&2; exit 2; }; EDGE_ENV+=("$2"); shift 2 ;;
     --quick) CONNECTIONS=1000 LOCKS=100 WINDOW=10 REQUESTS=50; shift ;;
-    *) sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,19s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
   esac
 done
 . "$(dirname "$0")/lib.sh"
@@ -54,8 +56,15 @@ export CURL_CA_BUNDLE="$WORK/tls/cert.pem" BENCH_CA_FILE="$WORK/tls/cert.pem"
 
 log "creating the repository"
 git init -q -b main "$WORK/node"
-(cd "$WORK/node" && git annex init -q idle-node && echo idle >object && git annex add -q object && git commit -q -m object)
+# One object for the idle connections' checkpresent, and one per lock. With all locks on one key, taken 16 at a time, a
+# node answered locked:false to one lockcontent after about 930 had been granted (no refusal by the edge); one key per
+# lock keeps them off one content's lock file, and a refusal is asked again and counted in the report.
+mkdir -p "$WORK/node/locks"
+for i in $(seq 1 "$LOCKS"); do echo "lock $i" >"$WORK/node/locks/$i"; done
+(cd "$WORK/node" && git annex init -q idle-node && echo idle >object && git annex add -q object locks && git commit -q -m objects)
 KEY=$(cd "$WORK/node" && git annex lookupkey object)
+(cd "$WORK/node" && git annex find --format='${key}\n' locks) >"$WORK/lock-keys"
+[ "$(wc -l <"$WORK/lock-keys")" = "$LOCKS" ] || die "expected $LOCKS lock objects, found $(wc -l <"$WORK/lock-keys")"
 UUID=$(git -C "$WORK/node" config annex.uuid)
 
 # The edge's default lock budget per backend is Jobs / 2 - 1 (two workers per lock, two left free); 2 backends with
@@ -86,7 +95,7 @@ cat >"$WORK/edge.json" <<JSON
   "Serilog": { "MinimumLevel": { "Default": "Warning" } } }
 JSON
 EDGE_PORT=$(free_port)
-start "$WORK/edge.log" "$WORK" dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "https://127.0.0.1:$EDGE_PORT" \
+start "$WORK/edge.log" "$WORK" env "${EDGE_ENV[@]}" dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "https://127.0.0.1:$EDGE_PORT" \
   --Kestrel:Certificates:Default:Path="$WORK/tls/cert.pem" --Kestrel:Certificates:Default:KeyPath="$WORK/tls/key.pem"
 EDGE_PID=${PIDS[-1]}
 API="https://127.0.0.1:$EDGE_PORT/git-annex/$UUID/v4"
@@ -128,7 +137,8 @@ CONN_unloaded=$(edge_connections)
 log "opening $CONNECTIONS idle connections and taking $LOCKS locks"
 mkfifo "$WORK/holder.in"
 start "$WORK/holder.log" "$WORK" bash -c 'exec dotnet "$@" <"$0"' "$WORK/holder.in" "$LOADGEN" hold \
-  "$API/checkpresent?key=$KEY&clientuuid=$CLIENT" "$CONNECTIONS" 25 "$API/lockcontent?key=$KEY&clientuuid=$CLIENT" "$LOCKS" 4
+  "$API/checkpresent?key=$KEY&clientuuid=$CLIENT" "$CONNECTIONS" 25 "$API/lockcontent?key=$KEY&clientuuid=$CLIENT" "$LOCKS" 4 \
+  "$WORK/lock-keys"
 HOLDER_PID=${PIDS[-1]}
 exec 3>"$WORK/holder.in"
 on_failure() { tail -5 "$WORK/holder.log" >&2; grep -c . "$WORK/edge.log" >&2 || true; }
@@ -144,7 +154,7 @@ holder_says() { # word seconds n
   die "the holder did not say '$1' within $2 s"
 }
 R=$(holder_says ready 900 1)
-read -r _ _ _ OPEN_SECS LOCK_SECS <<<"$R"
+read -r _ _ _ OPEN_SECS LOCK_SECS REFUSED <<<"$R"
 CHECKS=0
 check_load() { # when (run in the main shell: sets CONN_LOAD)
   local line held_idle held_locks
@@ -189,9 +199,10 @@ mkdir -p "$OUT"
   echo "$(date -u '+%Y-%m-%d %H:%M') UTC, commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src bench || echo '+changes'),"
   echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), .NET $(dotnet --version), git-annex $(git-annex version --raw)."
   echo "Load average (1/5/15 min) at the start $LOADAVG_START, at the end $LOADAVG_END."
+  [ ${#EDGE_ENV[@]} = 0 ] || echo "Edge environment: ${EDGE_ENV[*]}."
   echo "$BACKENDS p2phttp backends of one repository, --jobs $JOBS each (edge Jobs $JOBS, default MaxLocks $((JOBS / 2 - 1)) per backend)."
-  echo "Load: $CONNECTIONS connections opened and answered in $OPEN_SECS s (25 per client address), $LOCKS locks taken in $LOCK_SECS s"
-  echo "(4 per client address); connections established at the edge: $CONN_unloaded unloaded, $CONN_loaded loaded, $CONN_after after the"
+  echo "Load: $CONNECTIONS connections opened and answered in $OPEN_SECS s (25 per client address), $LOCKS locks taken in $LOCK_SECS s ($REFUSED"
+  echo "lockcontent answers locked:false, each asked again after 100 ms; 4 per client address, one key each); connections established at the edge: $CONN_unloaded unloaded, $CONN_loaded loaded, $CONN_after after the"
   echo "measurements; edge file descriptors loaded: $FDS_loaded; all $RELEASED locks released with locked:false. Edge log lines at Warning: $WARNINGS."
   echo "CPU over a $WINDOW s idle window (clock ticks of $TICK/s: unloaded $TICKS_unloaded, loaded $TICKS_loaded), which starts $QUIET s after the warm-up"
   echo "or the load's set-up (CPU in those $QUIET s: unloaded $QUIET_unloaded %, loaded $QUIET_loaded % of one core); latency over $REQUESTS sequential"

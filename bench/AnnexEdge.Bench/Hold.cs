@@ -6,12 +6,14 @@ using System.Text.Json;
 namespace AnnexEdge.Bench;
 
 /// <summary>
-/// hold IDLE-URL IDLE-CONNECTIONS IDLE-PER-ADDRESS LOCK-URL LOCKS LOCKS-PER-ADDRESS: opens IDLE-CONNECTIONS
+/// hold IDLE-URL IDLE-CONNECTIONS IDLE-PER-ADDRESS LOCK-URL LOCKS LOCKS-PER-ADDRESS [KEYS-FILE]: opens IDLE-CONNECTIONS
 /// connections that each POST IDLE-URL (checkpresent) once and then stay open idle, and takes LOCKS locks by POSTing
 /// LOCK-URL (lockcontent), each held by a keeplocked whose body stays open. Every answer is checked; any failure ends
 /// the program with exit 1. The connections come from 127.1.x.y (IDLE-PER-ADDRESS per address) and the locks from
 /// 127.2.x.y (LOCKS-PER-ADDRESS per address), as many clients would, so the edge's per-address limits stay as they are.
-/// Prints "ready IDLE LOCKS SECONDS-TO-OPEN SECONDS-TO-LOCK", then reads commands from stdin: "check" prints
+/// With KEYS-FILE (one key a line), lock i is on key i modulo their number instead of LOCK-URL's. A lockcontent answered
+/// locked:false is asked again after 100 ms, up to 5 times, and counted.
+/// Prints "ready IDLE LOCKS SECONDS-TO-OPEN SECONDS-TO-LOCK REFUSED", then reads commands from stdin: "check" prints
 /// "held IDLE LOCKS" (connections the edge has not closed, keeplockeds it has not answered); "release" unlocks every
 /// lock, checks the answers and prints "released LOCKS". End of input closes everything.
 /// </summary>
@@ -19,13 +21,13 @@ internal static class Hold
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length != 6
+        if (args.Length is < 6 or > 7
             || !int.TryParse(args[1], CultureInfo.InvariantCulture, out var idleCount) || idleCount < 0
             || !int.TryParse(args[2], CultureInfo.InvariantCulture, out var idlePerAddress) || idlePerAddress < 1
             || !int.TryParse(args[4], CultureInfo.InvariantCulture, out var lockCount) || lockCount < 0
             || !int.TryParse(args[5], CultureInfo.InvariantCulture, out var locksPerAddress) || locksPerAddress < 1)
         {
-            Console.Error.WriteLine("usage: AnnexEdge.Bench hold IDLE-URL IDLE-CONNECTIONS IDLE-PER-ADDRESS LOCK-URL LOCKS LOCKS-PER-ADDRESS");
+            Console.Error.WriteLine("usage: AnnexEdge.Bench hold IDLE-URL IDLE-CONNECTIONS IDLE-PER-ADDRESS LOCK-URL LOCKS LOCKS-PER-ADDRESS [KEYS-FILE]");
             return 2;
         }
 
@@ -34,6 +36,11 @@ internal static class Hold
         // keeplocked?lockid=...&clientuuid=... at the same repository as lockcontent.
         var keeplockedPath = lockUrl.AbsolutePath.Replace("/lockcontent", "/keeplocked", StringComparison.Ordinal);
         var clientUuid = lockUrl.Query.TrimStart('?').Split('&').Single(p => p.StartsWith("clientuuid=", StringComparison.Ordinal));
+        var keys = args.Length == 7 ? await File.ReadAllLinesAsync(args[6]) : [];
+        string LockPath(int i) => keys.Length == 0
+            ? lockUrl.PathAndQuery
+            : $"{lockUrl.AbsolutePath}?key={Uri.EscapeDataString(keys[i % keys.Length])}&{clientUuid}";
+        var refused = 0;
         using var setup = new CancellationTokenSource(TimeSpan.FromMinutes(10));
 
         var idle = new RawConnection[idleCount];
@@ -56,18 +63,25 @@ internal static class Hold
         {
             var connection = await RawConnection.OpenAsync(lockUrl, Address(2, i / locksPerAddress), cancel);
             locks[i] = connection;
-            var (status, body) = await connection.PostAsync(lockUrl.PathAndQuery, cancel);
+            var (status, body) = await connection.PostAsync(LockPath(i), cancel);
+            for (var retry = 0; retry < 5 && status == 200 && body.Contains("\"locked\":false", StringComparison.Ordinal); retry++)
+            {
+                Interlocked.Increment(ref refused);
+                await Task.Delay(100, cancel);
+                (status, body) = await connection.PostAsync(LockPath(i), cancel);
+            }
+
             using var answer = JsonDocument.Parse(body);
             if (status != 200 || !answer.RootElement.TryGetProperty("locked", out var locked) || !locked.GetBoolean())
             {
-                throw new InvalidOperationException($"lock {i}: lockcontent answered {status} {body}");
+                throw new InvalidOperationException($"lock {i}: lockcontent answered {status} {body}, {refused} refusals so far");
             }
 
             var lockid = answer.RootElement.GetProperty("lockid").GetString();
             await connection.StartChunkedPostAsync($"{keeplockedPath}?lockid={Uri.EscapeDataString(lockid!)}&{clientUuid}", cancel);
         });
         var lockSeconds = clock.Elapsed.TotalSeconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ready {idleCount} {lockCount} {openSeconds:F1} {lockSeconds:F1}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ready {idleCount} {lockCount} {openSeconds:F1} {lockSeconds:F1} {refused}"));
 
         while (await Console.In.ReadLineAsync() is { } command)
         {
