@@ -3,8 +3,17 @@ using System.Globalization;
 
 // Closed-loop load generator for one POST URL (p2phttp checkpresent):
 //   [BENCH_CA_FILE=cert.pem] AnnexEdge.Bench URL CONCURRENCY SECONDS
+// Other modes (bench/idle.sh): `hold ...` (see Hold.cs) and `latency URL COUNT` (see Latency.cs).
 // Prints "<requests per second> <errors> <all answers>": the rate and errors count answers inside the measured
 // window; the last figure includes the warm-up, for CPU cost per request. Every request uses a pooled keep-alive connection, as git-annex does.
+switch (args.FirstOrDefault())
+{
+    case "hold":
+        return await AnnexEdge.Bench.Hold.RunAsync(args[1..]);
+    case "latency":
+        return await AnnexEdge.Bench.Latency.RunAsync(args[1..]);
+}
+
 if (args.Length != 3
     || !int.TryParse(args[1], CultureInfo.InvariantCulture, out var concurrency) || concurrency < 1
     || !double.TryParse(args[2], CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
@@ -22,15 +31,7 @@ using var handler = new SocketsHttpHandler
     AutomaticDecompression = System.Net.DecompressionMethods.None,
 };
 // An https URL is verified against the certificate in BENCH_CA_FILE alone (the benchmark's self-signed one).
-if (Environment.GetEnvironmentVariable("BENCH_CA_FILE") is { Length: > 0 } caFile)
-{
-    var policy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
-    {
-        TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
-    };
-    policy.CustomTrustStore.Add(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(caFile));
-    handler.SslOptions.CertificateChainPolicy = policy;
-}
+handler.SslOptions.CertificateChainPolicy = AnnexEdge.Bench.Tls.BenchPolicy();
 
 using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
 
