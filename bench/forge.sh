@@ -48,8 +48,7 @@ need python3 "apt-get install python3"
 declare -A PORT PID DIR LAST
 
 [ -n "$EDGE_DLL" ] || build_edge
-dotnet build -c Release --nologo -v q "$ROOT/bench/AnnexEdge.Bench" >"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log"; die "build of the load generator"; }
-LOADGEN="$ROOT/bench/AnnexEdge.Bench/bin/Release/net10.0/AnnexEdge.Bench.dll"
+build_loadgen
 KEY=SHA256E-s0--e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 # Makes repositories NAME (a .git/config with a fresh annex.uuid, and a HEAD) in a directory; prints the UUID of the

@@ -45,14 +45,9 @@ need ss "apt-get install iproute2"
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 build_edge
-dotnet build -c Release --nologo -v q "$ROOT/bench/AnnexEdge.Bench" >"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log"; die "build of the load generator"; }
-LOADGEN="$ROOT/bench/AnnexEdge.Bench/bin/Release/net10.0/AnnexEdge.Bench.dll"
+build_loadgen
 
-mkdir -p "$WORK/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>"$WORK/openssl.log" \
-  || die "openssl could not make the benchmark's certificate"
-export CURL_CA_BUNDLE="$WORK/tls/cert.pem" BENCH_CA_FILE="$WORK/tls/cert.pem"
+make_certificate
 
 log "creating the repository"
 git init -q -b main "$WORK/node"

@@ -31,6 +31,20 @@ build_edge() { # sets EDGE_DLL
   dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
   EDGE_DLL="$ROOT/src/AnnexEdge/bin/Release/net10.0/AnnexEdge.dll"
 }
+# bench/AnnexEdge.Bench, the load generator and connection holder; sets LOADGEN.
+build_loadgen() {
+  dotnet build -c Release --nologo -v q "$ROOT/bench/AnnexEdge.Bench" >"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log"; die "build of the load generator"; }
+  LOADGEN="$ROOT/bench/AnnexEdge.Bench/bin/Release/net10.0/AnnexEdge.Bench.dll"
+}
+# A self-signed ECDSA P-256 certificate for 127.0.0.1 in $WORK/tls (cert.pem, key.pem), trusted by the clients alone
+# (curl through CURL_CA_BUNDLE, the load generator through BENCH_CA_FILE).
+make_certificate() {
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>"$WORK/openssl.log" \
+    || die "openssl could not make the benchmark's certificate"
+  export CURL_CA_BUNDLE="$WORK/tls/cert.pem" BENCH_CA_FILE="$WORK/tls/cert.pem"
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Each service gets its own process group (setsid execs in place, so $! is the service itself and the group id),
 # so cleanup ends it with everything it spawned.

@@ -37,15 +37,10 @@ need python3 "apt-get install python3"
 need openssl "apt-get install openssl"
 
 build_edge
-dotnet build -c Release --nologo -v q "$ROOT/bench/AnnexEdge.Bench" >"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log"; die "build of the load generator"; }
-LOADGEN="$ROOT/bench/AnnexEdge.Bench/bin/Release/net10.0/AnnexEdge.Bench.dll"
+build_loadgen
 
 # One certificate for both TLS paths, trusted by the clients (curl --cacert, the load generator's BENCH_CA_FILE) alone.
-mkdir -p "$WORK/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>"$WORK/openssl.log" \
-  || die "openssl could not make the benchmark's certificate"
-export CURL_CA_BUNDLE="$WORK/tls/cert.pem" BENCH_CA_FILE="$WORK/tls/cert.pem"
+make_certificate
 
 log "creating the node's repository with a $GET_MIB MiB object"
 git init -q -b main "$WORK/node"
