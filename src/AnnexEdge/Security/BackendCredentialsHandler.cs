@@ -8,9 +8,11 @@ internal sealed record BackendCredentials(AuthenticationHeaderValue? Authorizati
 {
     public static readonly BackendCredentials None = new(null, ForwardClientAuthorization: false);
 
-    public static BackendCredentials Of(string? user, string? password, bool forwardClientAuthorization) => new(
-        user is null ? null : new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + (password ?? "")))),
-        forwardClientAuthorization);
+    // Most repositories have none (all of a directory's): they share one instance.
+    public static BackendCredentials Of(string? user, string? password, bool forwardClientAuthorization) =>
+        user is null && !forwardClientAuthorization ? None : new(
+            user is null ? null : new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + (password ?? "")))),
+            forwardClientAuthorization);
 }
 
 /// <summary>
