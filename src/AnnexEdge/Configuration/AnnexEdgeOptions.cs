@@ -107,6 +107,13 @@ internal sealed class PeerOptions
     /// </summary>
     public List<string>? Nodes { get; set; }
 
+    /// <summary>
+    /// Locks this edge holds at once through the peer, for its clients, on the nodes it reaches there (default 8); 0
+    /// answers every lockcontent for such a node locked:false. The peer keeps its own budgets per node besides: there
+    /// this edge's <see cref="BackendUser"/> is one client, held to the peer's <c>MaxLocksPerClient</c>.
+    /// </summary>
+    public int MaxLocks { get; set; } = 8;
+
     /// <summary>User the edge authenticates as to the peer (it needs <c>full</c> access to the shared clusters there).</summary>
     public string? BackendUser { get; set; }
 

@@ -398,6 +398,11 @@ internal static partial class AnnexEdgeOptionsValidator
                 errors.Add($"{at}: LinkCost {peer.LinkCost} must be a number of 0 or more");
             }
 
+            if (peer.MaxLocks < 0)
+            {
+                errors.Add($"{at}: MaxLocks {peer.MaxLocks} must be 0 or more");
+            }
+
             if (peer.Clusters.Count == 0)
             {
                 errors.Add($"{at}: Clusters is empty: list the Names of this edge's clusters that the peer also serves");

@@ -53,7 +53,7 @@ internal sealed partial class KeepLockedRelay(
 
         var backendId = token.BackendId;
         feature.UsedBackend(backendId);
-        if (!proxyState.TryGetCluster(repository.YarpClusterId, out var yarpCluster)
+        if (!proxyState.TryGetCluster(YarpClusterOf(feature, backendId), out var yarpCluster)
             || !yarpCluster.Destinations.TryGetValue(backendId, out var destination))
         {
             Log.LockBackendGone(logger, backendId, repository.Name);
@@ -132,6 +132,18 @@ internal sealed partial class KeepLockedRelay(
             // The keeplocked is over, however it ended: the backend no longer holds the lock.
             slot!.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The YARP cluster of the backend that granted the lock: the repository's, or for a node reached through a peer,
+    /// the peer's that granted it, even if the cheapest route to the node leads through another peer since.
+    /// </summary>
+    private static string YarpClusterOf(P2pRequestFeature feature, string backendId)
+    {
+        var repository = feature.Repository!;
+        return repository.Via is not null && feature.Catalog.Peers.FirstOrDefault(p => p.Backends.Any(b => b.Id == backendId)) is { } granting
+            ? granting.YarpClusterId
+            : repository.YarpClusterId;
     }
 
     private Task RefuseClaimAsync(HttpContext context, KeepClaim claim, LockToken token, LockPrincipal client)

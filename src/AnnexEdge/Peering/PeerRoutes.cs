@@ -71,8 +71,9 @@ internal sealed partial class PeerRoutes
             return null;
         }
 
-        // No lock slots through a peer in this slice: a lockcontent is answered locked:false (always safe).
-        return new Repository(peer.Name, route.Destination, peer.Backends, Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices, route.Cost, MaxLocks: 0)
+        // The peer's lock slots are this edge's locks through it, whichever of its nodes they are on (the ledger counts
+        // them by the peer's backend); the peer keeps each node's own budget.
+        return new Repository(peer.Name, route.Destination, peer.Backends, Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.PowerOfTwoChoices, route.Cost, peer.MaxLocks)
         {
             Via = peer,
         };

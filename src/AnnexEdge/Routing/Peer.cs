@@ -5,7 +5,7 @@ namespace AnnexEdge.Routing;
 /// git-annex gateway, which advertises nothing and reaches its configured <see cref="Nodes"/>. Requests for a node it
 /// reaches go through YARP like a repository's, on the peer's own YARP cluster.
 /// </summary>
-internal sealed record Peer(string Name, string Uuid, IReadOnlyList<Backend> Backends, double LinkCost, IReadOnlyList<string> Clusters, IReadOnlyList<string>? Nodes)
+internal sealed record Peer(string Name, string Uuid, IReadOnlyList<Backend> Backends, double LinkCost, IReadOnlyList<string> Clusters, IReadOnlyList<string>? Nodes, int MaxLocks = 0)
 {
     /// <summary>YARP route and YARP cluster id of the peer.</summary>
     public string YarpClusterId => "peer:" + Name;

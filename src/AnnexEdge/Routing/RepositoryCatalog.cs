@@ -84,7 +84,7 @@ internal sealed class CatalogSnapshot
             .ToArray();
         _clustersByUuid = Clusters.ToFrozenDictionary(c => c.Uuid, StringComparer.Ordinal);
         Peers = options.Peers
-            .Select(p => new Peer(p.Name, p.Uuid, p.Backends.Select(b => Backend.For(p.Name, b)).ToArray(), p.LinkCost, p.Clusters, p.Nodes))
+            .Select(p => new Peer(p.Name, p.Uuid, p.Backends.Select(b => Backend.For(p.Name, b)).ToArray(), p.LinkCost, p.Clusters, p.Nodes, p.MaxLocks))
             .ToArray();
         // Built from the options in their order. A peer is sent its own credentials, never a client's (Peers[].BackendUser).
         _credentials = Repositories.Zip(options.Repositories, (r, o) => (r.YarpClusterId, Credentials: BackendCredentials.Of(o.BackendUser, o.BackendPassword, o.ForwardClientAuthorization)))

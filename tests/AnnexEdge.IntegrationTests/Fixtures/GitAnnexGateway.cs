@@ -119,10 +119,13 @@ public sealed partial class GitAnnexGateway : IAsyncDisposable
             () => Logs);
     }
 
+    /// <summary>The repository of one of its nodes.</summary>
+    public string NodePath(string node) => _dir.Combine(node);
+
     /// <summary>Whether the node's repository holds the key's content (asks git-annex, not the network).</summary>
     public async Task<bool> NodeHasKeyAsync(string node, string key)
     {
-        var result = await Git(_dir.Combine(node), "annex", "contentlocation", key);
+        var result = await Git(NodePath(node), "annex", "contentlocation", key);
         return result.ExitCode == 0 && result.Output.Trim().Length > 0;
     }
 

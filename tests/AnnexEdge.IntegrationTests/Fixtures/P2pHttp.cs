@@ -131,11 +131,15 @@ public static class P2pHttp
 /// </remarks>
 public static class ContentLock
 {
-    public static async Task AssertHeldAsync(P2pNode node, string key)
+    public static Task AssertHeldAsync(P2pNode node, string key) => AssertHeldAsync(node.RepositoryPath, key);
+
+    /// <summary>The same for the repository at this path (a node behind a git-annex gateway, say).</summary>
+    public static async Task AssertHeldAsync(string repositoryPath, string key)
     {
-        var drop = await node.GitAsync("annex", "dropkey", "--force", key);
+        var drop = await ProcessRunner.RunAsync("git", ["annex", "dropkey", "--force", key], repositoryPath);
         Assert.True(drop.ExitCode != 0 && drop.Output.Contains("content is locked"), $"dropkey of a locked key: exit {drop.ExitCode}\n{drop.Output}");
-        Assert.True(await node.HasKeyAsync(key), "the locked key was dropped");
+        var present = await ProcessRunner.RunAsync("git", ["annex", "contentlocation", key], repositoryPath);
+        Assert.True(present.ExitCode == 0 && present.Output.Trim().Length > 0, "the locked key was dropped");
     }
 
     /// <summary>
@@ -143,15 +147,20 @@ public static class ContentLock
     /// reach the client before the p2phttp worker has let go of the lock, so the drop is retried until it succeeds
     /// or 30 s have passed (a lock left held by the wrong replica stays held far longer).
     /// </summary>
-    public static async Task AssertReleasedByDroppingAsync(P2pNode node, string key)
+    public static Task AssertReleasedByDroppingAsync(P2pNode node, string key) =>
+        AssertReleasedByDroppingAsync(node.RepositoryPath, key, () => node.Logs);
+
+    /// <summary>The same for the repository at this path; <paramref name="logs"/> explains a failure.</summary>
+    public static async Task AssertReleasedByDroppingAsync(string repositoryPath, string key, Func<string> logs)
     {
         ProcessRunner.Result? drop = null;
         await Eventually.Async(
-            async () => (drop = await node.GitAsync("annex", "dropkey", "--force", key)).ExitCode == 0,
+            async () => (drop = await ProcessRunner.RunAsync("git", ["annex", "dropkey", "--force", key], repositoryPath)).ExitCode == 0,
             TimeSpan.FromSeconds(30),
             "dropkey once every lock is released",
-            () => $"last dropkey: exit {drop?.ExitCode}\n{drop?.Output}\n{node.Logs}");
-        Assert.False(await node.HasKeyAsync(key));
+            () => $"last dropkey: exit {drop?.ExitCode}\n{drop?.Output}\n{logs()}");
+        var present = await ProcessRunner.RunAsync("git", ["annex", "contentlocation", key], repositoryPath);
+        Assert.False(present.ExitCode == 0 && present.Output.Trim().Length > 0, "the key is still there after the drop");
     }
 }
 

@@ -87,6 +87,30 @@ public sealed class GitAnnexGatewayPeerTests
     }
 
     [Fact]
+    public async Task A_lock_on_a_git_annex_gateways_node_through_the_edge_is_held_by_that_node_until_the_client_unlocks()
+    {
+        var (lab, siteB) = await StartAsync();
+        await using var _ = lab;
+        await using var __ = siteB;
+        var key = await lab.Client.AddRandomFileAsync("file.bin", 100_000);
+        (await lab.Client.GitAsync("annex", "copy", "--to", "origin-" + ClusterLab.ClusterName, "file.bin")).EnsureSuccess("copy --to the cluster");
+        var (node, uuid) = siteB.NodeUuids.First();
+        var api = P2pHttp.Api(lab.Edge.Url, uuid);
+
+        // git-annex's gateway grants a lock on its node; the edge hands the client its own token for it.
+        var token = await P2pHttp.LockAsync(api, key);
+        await using (var session = KeepLockedSession.Open(api, token))
+        {
+            await ContentLock.AssertHeldAsync(siteB.NodePath(node), key);
+            Assert.False(session.Answered, "keeplocked answered while the client still holds the lock");
+            var (status, body) = await session.UnlockAsync();
+            Assert.Equal((200, "{\"locked\":false}"), (status, body));
+        }
+
+        await ContentLock.AssertReleasedByDroppingAsync(siteB.NodePath(node), key, () => Logs(lab, siteB));
+    }
+
+    [Fact]
     public async Task Testremote_passes_on_the_cluster_through_the_edge_with_a_git_annex_gateway_as_a_peer()
     {
         var (lab, siteB) = await StartAsync();

@@ -85,6 +85,10 @@ public sealed class PeerValidationTests
         AssertSingleError(o => o.Peers[0].LinkCost = -1, "LinkCost -1");
 
     [Fact]
+    public void A_peer_lock_budget_is_not_negative() =>
+        AssertSingleError(o => o.Peers[0].MaxLocks = -1, "Peers[0] (site2)", "MaxLocks -1 must be 0 or more");
+
+    [Fact]
     public void A_peer_names_clusters_of_this_edge()
     {
         AssertSingleError(o => o.Peers[0].Clusters = [], "Clusters is empty");
