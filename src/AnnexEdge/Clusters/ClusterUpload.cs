@@ -54,7 +54,7 @@ internal sealed partial class ClusterUpload(
         }
         else if (states.All(s => s.Has))
         {
-            await context.AnswerAsync(P2pAnswers.AlreadyHave(states.Select(s => s.Node.Uuid).ToArray(), request.EffectiveVersion));
+            await context.AnswerAsync(P2pAnswers.AlreadyHave(states.SelectMany(s => s.HolderUuids).Distinct(StringComparer.Ordinal).ToArray(), request.EffectiveVersion));
         }
         else
         {
@@ -126,7 +126,11 @@ internal sealed partial class ClusterUpload(
         var held = (await holders).ToArray();
         foreach (var holder in held)
         {
-            metrics.NodeOutcome(cluster, cluster.Nodes.First(n => n.Uuid == holder), NodeOutcome.AlreadyHad);
+            // Nodes at other sites count at their own edge.
+            if (cluster.Nodes.FirstOrDefault(n => n.Uuid == holder) is { } local)
+            {
+                metrics.NodeOutcome(cluster, local, NodeOutcome.AlreadyHad);
+            }
         }
 
         stored.AddRange(held);
@@ -262,20 +266,35 @@ internal sealed partial class ClusterUpload(
     private NodeOffset[] KnownOffsets(Cluster cluster, P2pRequest request, IReadOnlyList<Repository> targets, long clientOffset)
     {
         var known = offsets.Take(cluster.Uuid, request.Key!, request.ClientUuid ?? "") ?? [];
-        return targets.Select(n => known.FirstOrDefault(s => s.Node == n) is { Node: not null } state ? state : new NodeOffset(n, false, clientOffset)).ToArray();
+        return targets.Select(n => known.FirstOrDefault(s => SameTarget(s.Node, n)) is { Node: not null } state ? state : new NodeOffset(n, false, clientOffset)).ToArray();
     }
 
-    /// <summary>The nodes of these that have the key now (checkpresent takes no transfer lock).</summary>
+    /// <summary>
+    /// Whether two targets are the same node, or the same peer's share: each request makes its shares anew, and a
+    /// share's lists compare by reference.
+    /// </summary>
+    private static bool SameTarget(Repository a, Repository b) =>
+        a.Uuid == b.Uuid && a.Share?.Peer.Name == b.Share?.Peer.Name;
+
+    /// <summary>
+    /// The nodes of these that have the key now: a node by checkpresent (which takes no transfer lock), a peer's share
+    /// by the nodes its peer names (<see cref="NodeClient.ShareHoldersAsync"/>).
+    /// </summary>
     private async Task<IEnumerable<string>> ConfirmHoldersAsync(P2pRequestFeature feature, IReadOnlyList<Repository> candidates, CancellationToken ct) =>
-        (await Task.WhenAll(candidates.Select(n => nodes.PresenceAsync(feature, n, ct)))).Where(s => s?.Has == true).Select(s => s!.Value.Node.Uuid);
+        (await Task.WhenAll(candidates.Select(async n => n.Share is null
+            ? (await nodes.PresenceAsync(feature, n, ct))?.HolderUuids ?? []
+            : await nodes.ShareHoldersAsync(feature, n, ct))))
+            .SelectMany(u => u);
 
     /// <summary>
     /// Where each target node stands on the key (<see cref="NodeClient.StandingAsync"/>); a node that did not answer is
-    /// left out. A peer's share is not asked and takes the whole object: a cluster's putoffset answers for all of its
-    /// nodes at once, which cannot say which of them want what.
+    /// left out. An AnnexEdge peer's share is asked at the peer, so a site whose nodes have the key already is not sent
+    /// it again and one that has part of it resumes. A git-annex gateway's share is not asked and takes the whole
+    /// object: its putoffset of the cluster holds its nodes' transfer locks (see <see cref="UploadOffsets"/>), which the
+    /// put that follows would meet.
     /// </summary>
     private async Task<IReadOnlyList<NodeOffset>> StandingsAsync(P2pRequestFeature feature, IReadOnlyList<Repository> targets, CancellationToken ct) =>
-        (await Task.WhenAll(targets.Select(n => n.Share is null ? nodes.StandingAsync(feature, n, ct) : Task.FromResult<NodeOffset?>(new NodeOffset(n, false, 0)))))
+        (await Task.WhenAll(targets.Select(n => n.Share is { Peer.Advertises: false } ? Task.FromResult<NodeOffset?>(new NodeOffset(n, false, 0)) : nodes.StandingAsync(feature, n, ct))))
             .OfType<NodeOffset>()
             .ToArray();
 

@@ -104,19 +104,50 @@ internal sealed class NodeClient(
 
     /// <summary>
     /// Where the node stands on the request's key before an upload to it: has it, or wants it from an offset; null when
-    /// it did not answer. A small key is asked with checkpresent, any other with putoffset (<see cref="NodePuts"/>).
+    /// it did not answer. A small key is asked with checkpresent, any other with putoffset (<see cref="NodePuts"/>). A
+    /// peer's share is always asked with putoffset of the cluster there: only that answers for every node of it
+    /// (alreadyhave when each has the key, naming them), where checkpresent says whether any has it.
     /// </summary>
     public async Task<NodeOffset?> StandingAsync(P2pRequestFeature feature, Repository node, CancellationToken cancellationToken)
     {
-        if (NodePuts.IsSmall(feature.Request.Key!))
+        if (node.Share is null && NodePuts.IsSmall(feature.Request.Key!))
         {
             return await PresenceAsync(feature, node, cancellationToken);
         }
 
         var answer = await PostAsync(feature, node, NodeRequest(feature.Request, node, P2pEndpoint.PutOffset), cancellationToken);
-        return answer?.Bool("alreadyhave") == true ? new NodeOffset(node, true, 0)
+        return answer?.Bool("alreadyhave") == true ? new NodeOffset(node, true, 0, TargetAnswers.Confirmed(node, answer, "alreadyhave"))
             : answer?.Number("offset") is { } offset and >= 0 ? new NodeOffset(node, false, offset)
             : null;
+    }
+
+    /// <summary>
+    /// The nodes of a peer's share that hold the request's key now, as the peer's put with <c>data-present</c> names
+    /// them (it sends nothing; a peer's checkpresent names no node); empty when the peer did not answer.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ShareHoldersAsync(P2pRequestFeature feature, Repository share, CancellationToken cancellationToken)
+    {
+        // data-present came with v4, which an AnnexEdge peer speaks.
+        var request = NodeRequest(feature.Request, share, P2pEndpoint.Put) with { Version = 4, DataPresent = true, Offset = null };
+        using var empty = new ByteArrayContent([]);
+        empty.Headers.TryAddWithoutValidation(P2pRequestParser.DataLengthHeader, "0");
+        using var answerTimer = new CancellationTokenSource(_answerTimeout);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, answerTimer.Token);
+        try
+        {
+            using var response = await SendAsync(feature, share, HttpMethod.Post, request, empty, timeout.Token);
+            if (response is null || response.Message.StatusCode != HttpStatusCode.OK
+                || await BoundedContent.ReadAsync(response.Message.Content, P2pAnswer.MaxBytes, timeout.Token) is not { } body)
+            {
+                return [];
+            }
+
+            return TargetAnswers.Confirmed(share, P2pAnswer.Parse(body), TargetAnswers.Stored);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return [];
+        }
     }
 
     /// <summary>Whether the node has the request's key now, by checkpresent, which takes no transfer lock; null when it did not answer.</summary>

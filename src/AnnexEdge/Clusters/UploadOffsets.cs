@@ -3,8 +3,15 @@ using AnnexEdge.Routing;
 
 namespace AnnexEdge.Clusters;
 
-/// <summary>Where one node stands on a key before an upload: has it already, or wants it from an offset.</summary>
-internal readonly record struct NodeOffset(Repository Node, bool Has, long Offset);
+/// <summary>
+/// Where one node stands on a key before an upload: has it already, or wants it from an offset. For a peer's share that
+/// has it, <see cref="Holders"/> are the nodes the peer named.
+/// </summary>
+internal readonly record struct NodeOffset(Repository Node, bool Has, long Offset, IReadOnlyList<string>? Holders = null)
+{
+    /// <summary>The UUIDs this standing says hold the key: the node's own, or those a peer's share named.</summary>
+    public IReadOnlyList<string> HolderUuids => !Has ? [] : Node.Share is null ? [Node.Uuid] : Holders ?? [];
+}
 
 /// <summary>
 /// What a client's putoffset to a cluster found on each node, kept for the put that follows it, so that put goes to

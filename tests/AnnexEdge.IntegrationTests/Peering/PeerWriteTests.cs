@@ -188,6 +188,88 @@ public sealed class PeerWriteTests
     }
 
     [Fact]
+    public async Task A_site_whose_nodes_have_the_key_already_is_not_sent_it_again_and_a_putoffset_names_every_node_that_has_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sites = await ThreeSites.StartAsync("ps");
+        var cluster = P2pHttp.Api(sites.A.Url, ClusterUuid);
+        var (data, key) = P2pHttp.RandomObject(1_500_000);
+        await P2pHttp.PutObjectAsync(P2pHttp.Api(sites.B1.Url, sites.B1.Uuid), key, data);
+        await P2pHttp.PutObjectAsync(P2pHttp.Api(sites.B2.Url, sites.B2.Uuid), key, data);
+
+        // a1 and c1 want it all; B, asked at putoffset, has it on both its nodes.
+        var offset = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "putoffset", key));
+        Assert.Equal(0, offset.GetProperty("offset").GetInt64());
+        var answer = await PutAsync(cluster, key, data, ct);
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), PlusUuids(answer));
+        Assert.True(await sites.A1.HasKeyAsync(key) && await sites.C1.HasKeyAsync(key), sites.Logs);
+
+        // B was asked which of its nodes hold it (a put with data-present) and sent no byte of it; C got all of it.
+        long? BytesIn(EdgeHost site) =>
+            site.Events.All.LastOrDefault(e => e.IsRequest("POST", "/put", 200) && e.Text(RequestLogProperties.Key) == key)?.Number(RequestLogProperties.BytesIn);
+        await Eventually.Async(() => BytesIn(sites.B) is not null && BytesIn(sites.C) is not null, Deadline, "B and C logged their puts", () => sites.Logs);
+        Assert.Equal((0L, (long)data.Length), (BytesIn(sites.B), BytesIn(sites.C)));
+
+        // Now every node at every site has it: the cluster's putoffset says so, naming them all.
+        var again = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "putoffset", key));
+        Assert.True(again.TryGetProperty("alreadyhave", out var have) && have.GetBoolean(), again.ToString());
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), PlusUuids(again.GetRawText()));
+    }
+
+    [Fact]
+    public async Task A_site_with_part_of_the_key_is_sent_only_the_rest()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sites = await ThreeSites.StartAsync("pp");
+        var cluster = P2pHttp.Api(sites.A.Url, ClusterUuid);
+        var (data, key) = P2pHttp.RandomObject(3_000_000);
+
+        // b2 has it all; b1 has the first part of it, from a put straight to it that broke off.
+        await P2pHttp.PutObjectAsync(P2pHttp.Api(sites.B2.Url, sites.B2.Uuid), key, data);
+        var partialPath = Path.Combine(sites.B1.RepositoryPath, ".git", "annex", "tmp", key);
+        using (var broken = new HttpRequestMessage(HttpMethod.Post, P2pHttp.Url(P2pHttp.Api(sites.B1.Url, sites.B1.Uuid), "put", key)) { Content = new BreaksOffContent(data, 1_000_000) })
+        {
+            broken.Content.Headers.Add("X-git-annex-data-length", data.Length.ToString(CultureInfo.InvariantCulture));
+            await Assert.ThrowsAnyAsync<Exception>(() => P2pHttp.Http.SendAsync(broken, ct));
+        }
+
+        var tmp = Path.Combine(sites.B1.RepositoryPath, ".git", "annex", "tmp");
+        await Eventually.Async(
+            () => Task.FromResult(File.Exists(partialPath) && sites.B1.OpenFilesUnder(0, tmp).Count == 0), Deadline, "b1 keeps a closed partial object", () => sites.B1.Logs);
+        var partial = new FileInfo(partialPath).Length;
+        Assert.InRange(partial, 1, data.Length - 1);
+
+        var offset = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "putoffset", key));
+        Assert.Equal(0, offset.GetProperty("offset").GetInt64());
+        var answer = await PutAsync(cluster, key, data, ct);
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), PlusUuids(answer));
+        Assert.True(await sites.B1.HasKeyAsync(key), sites.Logs);
+
+        // B got only what b1 lacked (b2 had it all); C, which had nothing, all of it.
+        long? BytesIn(EdgeHost site) =>
+            site.Events.All.LastOrDefault(e => e.IsRequest("POST", "/put", 200) && e.Text(RequestLogProperties.Key) == key)?.Number(RequestLogProperties.BytesIn);
+        await Eventually.Async(() => BytesIn(sites.B) is not null && BytesIn(sites.C) is not null, Deadline, "B and C logged their puts", () => sites.Logs);
+        Assert.Equal((data.Length - partial, (long)data.Length), (BytesIn(sites.B), BytesIn(sites.C)));
+    }
+
+    /// <summary>A body that sends its first bytes and then fails, as a client that goes away mid-upload.</summary>
+    private sealed class BreaksOffContent(byte[] data, int after) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(data.AsMemory(0, after));
+            await stream.FlushAsync();
+            throw new IOException("the client went away");
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = data.Length;
+            return true;
+        }
+    }
+
+    [Fact]
     public async Task A_dead_node_at_another_site_is_never_reported_to_have_stored_the_put()
     {
         var ct = TestContext.Current.CancellationToken;
