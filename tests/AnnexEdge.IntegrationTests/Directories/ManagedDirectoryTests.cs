@@ -138,15 +138,17 @@ public sealed class ManagedDirectoryTests
         Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.ManagedKilled);
     }
 
-    [Fact]
-    public async Task A_killed_edge_leaves_no_managed_p2phttp_running_and_its_port_free()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_killed_edge_leaves_no_managed_p2phttp_running_and_its_port_free(bool wholeProcessGroup)
     {
         var cancel = TestContext.Current.CancellationToken;
         using var directory = new TempDirectory("managed");
         var uuid = await P2pDirectory.CreateRepositoryAsync(directory.Path, "proj-a");
         try
         {
-            await using var edge = await EdgeProcess.StartAsync(Managed(directory.Path));
+            await using var edge = await EdgeProcess.StartAsync(Managed(directory.Path), ownProcessGroup: wholeProcessGroup);
             var key = P2pHttp.RandomObject(10).Key;
             Assert.Equal(200, (await P2pHttp.PostAsync(P2pHttp.Url(P2pHttp.Api(edge.Url, uuid), "checkpresent", key), cancellationToken: cancel)).Status);
             var status = Assert.Single(JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edge.Url + "/_annexedge/status", cancel))!["managed"]!.AsArray())!;
@@ -154,8 +156,17 @@ public sealed class ManagedDirectoryTests
             var port = status["port"]!.GetValue<int>();
             Assert.True(IsRunning(pid) && !FreePort.IsFree(port), edge.Logs);
 
-            // The edge alone, as a crash or the out-of-memory killer would: its children are not signalled by anyone.
-            edge.Signal("KILL");
+            // The edge alone, as a crash or the out-of-memory killer would (its children are not signalled by anyone),
+            // or its whole process group, as `kill -9 %1` in a shell would.
+            if (wholeProcessGroup)
+            {
+                edge.SignalGroup("KILL");
+            }
+            else
+            {
+                edge.Signal("KILL");
+            }
+
             await edge.ExitCodeAsync(TimeSpan.FromSeconds(10));
 
             await Eventually.Async(
