@@ -18,7 +18,8 @@ namespace AnnexEdge.Directories;
 internal sealed partial class ProcessGroupGuard : IAsyncDisposable
 {
     // $1 the group, $2 the grace in seconds. Ignores the signals a terminal or a stop of the edge's group sends: only
-    // end of file (or SIGKILL from the edge) ends it. Its output would hold the edge's output open after the edge.
+    // end of file (or SIGKILL from the edge) ends it. Its output goes nowhere: inherited, it would hold the edge's
+    // output (a pipe to a journal, a test's reader) open after the edge.
     private const string Script = """
         exec >/dev/null 2>&1
         trap '' HUP INT QUIT TERM
