@@ -524,6 +524,11 @@ internal static partial class AnnexEdgeOptionsValidator
             {
                 errors.Add($"{at}: Manage needs git-annex, which is not on the edge's PATH ({Environment.GetEnvironmentVariable("PATH")}): install git-annex or put its directory on PATH");
             }
+            else if (directory.Manage && !IsOnPath("setsid", Environment.GetEnvironmentVariable("PATH")))
+            {
+                // p2phttp is started through it, in a process group of its own that can be ended as one if the edge is killed.
+                errors.Add($"{at}: Manage needs setsid (util-linux, or busybox), which is not on the edge's PATH ({Environment.GetEnvironmentVariable("PATH")}): install it or put its directory on PATH");
+            }
             else if (!directory.Manage && directory.Backends.Count == 0)
             {
                 errors.Add($"{at}: Backends is empty: give the base URL of at least one `git annex p2phttp --directory {directory.Path}` server, or set Manage to true to have the edge run one");

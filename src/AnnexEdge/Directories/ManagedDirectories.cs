@@ -19,7 +19,7 @@ internal sealed partial class ManagedDirectories(
     BackendLoad load,
     IProxyStateLookup proxy,
     TimeProvider time,
-    ILoggerFactory loggers) : IHostedService, IDisposable
+    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     /// <summary>How long a fresh p2phttp has to answer before it counts as failed (it scans every repository first).</summary>
     public static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(30);
@@ -174,7 +174,7 @@ internal sealed partial class ManagedDirectories(
     }
 
     /// <summary>Stops whatever <see cref="StopAsync(CancellationToken)"/> did not (a host that failed to start never calls it).</summary>
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         // The container disposes it once as itself and once as the hosted service.
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -182,7 +182,7 @@ internal sealed partial class ManagedDirectories(
             return;
         }
 
-        StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+        await StopAsync(CancellationToken.None);
         _stopping.Dispose();
     }
 

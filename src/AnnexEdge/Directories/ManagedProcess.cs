@@ -21,7 +21,8 @@ internal enum ManagedState
 /// <summary>
 /// One <c>git-annex p2phttp --directory</c> the edge runs on a loopback port, supervised: its output goes to the
 /// edge's log, and when it exits unless stopped it is started again on the same port after a
-/// <see cref="RestartBackoff"/> delay, so the repositories' backends stay valid.
+/// <see cref="RestartBackoff"/> delay, so the repositories' backends stay valid. It never outlives the edge
+/// (<see cref="ProcessGroupGuard"/>).
 /// </summary>
 internal sealed partial class ManagedProcess : IDisposable
 {
@@ -162,6 +163,7 @@ internal sealed partial class ManagedProcess : IDisposable
         while (true)
         {
             Process? process;
+            ProcessGroupGuard? guard = null;
             var started = _time.GetTimestamp();
             lock (_gate)
             {
@@ -172,13 +174,18 @@ internal sealed partial class ManagedProcess : IDisposable
 
                 // The one before exited: a crash restart.
                 _process?.Dispose();
-                process = Launch();
+                process = Launch(out guard);
                 _process = process;
             }
 
             if (process is not null)
             {
                 await process.WaitForExitAsync(CancellationToken.None);
+                if (guard is not null)
+                {
+                    await guard.DisposeAsync();
+                }
+
                 if (_stop.IsCancellationRequested)
                 {
                     break;
@@ -206,10 +213,17 @@ internal sealed partial class ManagedProcess : IDisposable
         }
     }
 
-    /// <summary>Starts git-annex itself (not through the git wrapper, so the pid is the server's); null when it cannot be run.</summary>
-    private Process? Launch()
+    /// <summary>
+    /// Starts git-annex in a session of its own, so its process group (it and the git processes it runs) can be
+    /// ended as one, and under a <see cref="ProcessGroupGuard"/> that ends that group if the edge is killed. setsid
+    /// and the shell exec in place, so the pid is the server's. The shell waits for a line from the edge before it
+    /// runs git-annex: an edge killed before the guard watches ends it there, with nothing left behind.
+    /// Null when it cannot be run.
+    /// </summary>
+    private Process? Launch(out ProcessGroupGuard? guard)
     {
-        var info = new ProcessStartInfo("git-annex")
+        guard = null;
+        var info = new ProcessStartInfo("setsid")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -217,7 +231,7 @@ internal sealed partial class ManagedProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = _directory,
         };
-        foreach (var argument in Arguments)
+        foreach (var argument in (string[])["/bin/sh", "-c", "read -r _ && exec \"$@\"", "annexedge-p2phttp", "git-annex", .. Arguments])
         {
             info.ArgumentList.Add(argument);
         }
@@ -236,8 +250,18 @@ internal sealed partial class ManagedProcess : IDisposable
             return null;
         }
 
-        // It reads nothing from the edge's standard input.
-        process.StandardInput.Close();
+        guard = ProcessGroupGuard.Start(process.Id, ManagedDirectories.StopGrace, _directory, _logger);
+        try
+        {
+            // The go line; then end of file, as git-annex reads nothing from the edge.
+            process.StandardInput.WriteLine();
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // It is gone already: supervision sees it exit.
+        }
+
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _state = ManagedState.Running;

@@ -30,7 +30,7 @@ internal sealed partial class ConfigReload(
     InMemoryConfigProvider yarp,
     ManagedDirectories managed,
     TimeProvider time,
-    ILoggerFactory loggers) : IHostedService, IDisposable
+    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     /// <summary>Editors write a file in several steps (truncate, write, rename): the last event of a burst reloads.</summary>
     public static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(500);
@@ -132,15 +132,15 @@ internal sealed partial class ConfigReload(
         await _stopping.CancelAsync();
         await _gate.WaitAsync(CancellationToken.None);
         _gate.Release();
-        Dispose();
+        await DisposeAsync();
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
-        _stopping.Cancel();
+        await _stopping.CancelAsync();
         _watcher?.Dispose();
         _rescan?.Dispose();
-        _gate.Wait();
+        await _gate.WaitAsync(CancellationToken.None);
         try
         {
             _directoryWatchers.ForEach(w => w.Dispose());

@@ -84,6 +84,10 @@ internal static class EdgeEventIds
     public const int ClusterRemoveThroughPeer = 9012;
     public const int ClusterPeerPutInFlight = 9013;
 
+    // 9020-9029: guards that end a managed p2phttp (Directories with Manage) when the edge is gone.
+    public const int ManagedCannotGuard = 9020;
+    public const int ManagedGuardEnded = 9021;
+
     // 8040-8079: reloading the configuration, directories of repositories.
     public const int ConfigReloaded = 8040;
     public const int ConfigReloadRefused = 8041;

@@ -138,6 +138,58 @@ public sealed class ManagedDirectoryTests
         Assert.DoesNotContain(edge.Events.All, e => e.EventId() == EdgeEventIds.ManagedKilled);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_killed_edge_leaves_no_managed_p2phttp_running_and_its_port_free(bool wholeProcessGroup)
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        using var directory = new TempDirectory("managed");
+        var uuid = await P2pDirectory.CreateRepositoryAsync(directory.Path, "proj-a");
+        try
+        {
+            await using var edge = await EdgeProcess.StartAsync(Managed(directory.Path), ownProcessGroup: wholeProcessGroup);
+            var key = P2pHttp.RandomObject(10).Key;
+            Assert.Equal(200, (await P2pHttp.PostAsync(P2pHttp.Url(P2pHttp.Api(edge.Url, uuid), "checkpresent", key), cancellationToken: cancel)).Status);
+            var status = Assert.Single(JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edge.Url + "/_annexedge/status", cancel))!["managed"]!.AsArray())!;
+            var pid = status["pid"]!.GetValue<int>();
+            var port = status["port"]!.GetValue<int>();
+            Assert.True(IsRunning(pid) && !FreePort.IsFree(port), edge.Logs);
+
+            // The edge alone, as a crash or the out-of-memory killer would (its children are not signalled by anyone),
+            // or its whole process group, as `kill -9 %1` in a shell would.
+            if (wholeProcessGroup)
+            {
+                edge.SignalGroup("KILL");
+            }
+            else
+            {
+                edge.Signal("KILL");
+            }
+
+            await edge.ExitCodeAsync(TimeSpan.FromSeconds(10));
+
+            await Eventually.Async(
+                () => !IsRunning(pid) && ProcessesNaming(directory.Path).Count == 0 && FreePort.IsFree(port),
+                TimeSpan.FromSeconds(20), $"the managed p2phttp (pid {pid}, port {port}) and its helpers are gone",
+                () => string.Join('\n', ProcessesNaming(directory.Path).Select(p => $"{p}: {CommandLine(p)}")) + "\n" + edge.Logs);
+        }
+        finally
+        {
+            // Before the fix, what the test looks for would outlive it.
+            foreach (var pid in ProcessesNaming(directory.Path))
+            {
+                try
+                {
+                    System.Diagnostics.Process.GetProcessById(pid).Kill();
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                {
+                }
+            }
+        }
+    }
+
     private static JsonObject Managed(string path) => new()
     {
         ["Repositories"] = new JsonArray(),
@@ -161,6 +213,18 @@ public sealed class ManagedDirectoryTests
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
+        }
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "(gone)";
         }
     }
 

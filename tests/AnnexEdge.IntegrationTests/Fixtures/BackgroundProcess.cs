@@ -88,13 +88,18 @@ public sealed class BackgroundProcess : IDisposable
     }
 
     /// <summary>Sends a signal (TERM, INT, ...) to the process alone, as a supervisor's stop does.</summary>
-    public void Signal(string signal)
+    public void Signal(string signal) => Kill(signal, _process.Id.ToString());
+
+    /// <summary>Sends a signal to the process group the process leads (started under <c>setsid</c>), as a shell's <c>kill %1</c> does.</summary>
+    public void SignalGroup(string signal) => Kill(signal, "--", "-" + _process.Id.ToString());
+
+    private static void Kill(string signal, params string[] target)
     {
-        using var kill = Process.Start("kill", ["-s", signal, _process.Id.ToString()]) ?? throw new InvalidOperationException("cannot run kill");
+        using var kill = Process.Start("kill", ["-s", signal, .. target]) ?? throw new InvalidOperationException("cannot run kill");
         kill.WaitForExit();
         if (kill.ExitCode != 0)
         {
-            throw new InvalidOperationException($"kill -s {signal} {_process.Id} failed with exit code {kill.ExitCode}");
+            throw new InvalidOperationException($"kill -s {signal} {string.Join(' ', target)} failed with exit code {kill.ExitCode}");
         }
     }
 

@@ -63,6 +63,9 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// <summary>Sends the edge a signal (TERM: what systemd and Docker send to stop it).</summary>
     public void Signal(string signal) => _process.Signal(signal);
 
+    /// <summary>Sends a signal to the edge's whole process group, as <c>kill -9 %1</c> in a shell does (started with <c>ownProcessGroup</c>).</summary>
+    public void SignalGroup(string signal) => _process.SignalGroup(signal);
+
     /// <summary>Waits for the edge to exit and returns its exit code (fails the test after the deadline).</summary>
     public Task<int> ExitCodeAsync(TimeSpan deadline) => _process.ExitCodeAsync(deadline);
 
@@ -85,17 +88,28 @@ public sealed class EdgeProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts the edge with this <c>AnnexEdge</c> section and waits until it serves; with <paramref name="hangupIgnored"/>
-    /// under <c>nohup</c>, as an operator's shell or a supervisor may start it (SIGHUP ignored from the start).
+    /// under <c>nohup</c>, as an operator's shell or a supervisor may start it (SIGHUP ignored from the start); with
+    /// <paramref name="ownProcessGroup"/> under <c>setsid</c>, leading a process group as a shell's job does (see
+    /// <see cref="SignalGroup"/>).
     /// </summary>
-    public static async Task<EdgeProcess> StartAsync(JsonObject annexEdgeSection, IDictionary<string, string>? environment = null, bool hangupIgnored = false)
+    public static async Task<EdgeProcess> StartAsync(
+        JsonObject annexEdgeSection, IDictionary<string, string>? environment = null, bool hangupIgnored = false, bool ownProcessGroup = false)
     {
         var dir = new TempDirectory("edge");
         var configPath = await WriteConfigAsync(annexEdgeSection, dir);
         var port = FreePort.Next();
         string[] command = ["dotnet", EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"];
-        var process = hangupIgnored
-            ? new BackgroundProcess("nohup", command, dir.Path, environment)
-            : new BackgroundProcess(command[0], command[1..], dir.Path, environment);
+        if (hangupIgnored)
+        {
+            command = ["nohup", .. command];
+        }
+
+        if (ownProcessGroup)
+        {
+            command = ["setsid", .. command];
+        }
+
+        var process = new BackgroundProcess(command[0], command[1..], dir.Path, environment);
         var edge = new EdgeProcess(process, dir, port);
         await edge.ServingOrDisposedAsync();
         return edge;

@@ -31,7 +31,8 @@ public static class FreePort
         throw new InvalidOperationException($"no free loopback port in {Range.First}-{Range.Last}");
     }
 
-    private static bool IsFree(int port)
+    /// <summary>Whether nothing listens on this loopback port now (a bind to it succeeds).</summary>
+    public static bool IsFree(int port)
     {
         try
         {

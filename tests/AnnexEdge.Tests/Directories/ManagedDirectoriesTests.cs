@@ -12,8 +12,8 @@ public sealed class ManagedDirectoriesTests
     {
         var managed = new ManagedDirectories(new BackendLoad(), new Hosting.ConfigReloadTests.NoProxyState(), new FakeTimeProvider(), NullLoggerFactory.Instance);
         await managed.StopAsync(TestContext.Current.CancellationToken);
-        managed.Dispose();
-        managed.Dispose();
+        await managed.DisposeAsync();
+        await managed.DisposeAsync();
 
         await managed.StopAsync(TestContext.Current.CancellationToken);
         Assert.Empty(managed.Status());
