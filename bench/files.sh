@@ -3,14 +3,21 @@
 # in one run on loopback:
 #   - direct to a node (`git annex p2phttp --jobs 16`, one of 3),
 #   - through AnnexEdge (Release, Serilog Warning) as the cluster's gateway,
+#   - through AnnexEdge over HTTPS (edge-https): the same edge process, the client talking TLS to it with a
+#     self-signed ECDSA P-256 certificate (make_certificate), the edge plain HTTP to the nodes. git-annex's client
+#     trusts the system store only: SYSTEM_CERTIFICATE_PATH (read by its x509-system library instead of
+#     /etc/ssl/certs) names the certificate; nothing on the machine is changed,
 #   - through git-annex's own gateway (`git annex p2phttp --clusterjobs 3 --jobs 16` on a gateway repository made
 #     with initcluster/updatecluster, as bench/cluster.sh makes it).
 # Operations, each on fresh files: copy to a node, copy to the cluster, get from the cluster (after dropping the local
 # copies), drop from the cluster. For each: wall time, and CPU time (utime+stime) of the edge and of git-annex's
-# gateway during it, per file. A warm-up set goes through every path and operation first (JIT).
+# gateway during it, per file, and the client connections (and TLS handshakes) the edge accepted during it. A warm-up
+# set goes through every path and operation first (JIT). With --rounds N every path runs N times per -J level (fresh
+# sets, each round starting one path further) and the report gives medians (min–max).
 #
-# usage: bench/files.sh [--files N] [--warmup N] [--size BYTES] [--jobs "4 16"] [--paths "direct edge gateway"]
-#                       [--edge-env "VAR=value ..."] [--edge-dll PATH] [--quick]
+# usage: bench/files.sh [--files N] [--warmup N] [--size BYTES] [--jobs "4 16"] [--rounds N]
+#                       [--paths "direct edge edge-https gateway"] [--edge-env "VAR=value ..."] [--edge-dll PATH]
+#                       [--quick]
 #   --quick     smoke run: 100 files, 50 warm-up files, -J4 only
 #   --paths     only these paths (without gateway: no git-annex gateway, its slow path is most of a run's time)
 #   --edge-env  environment of the edge process only (e.g. "DOTNET_TieredPGO=0"), to compare runtime settings
@@ -18,18 +25,19 @@
 # Prints a markdown report and writes it to bench/results/files-latest.md (raw figures in files-latest.tsv).
 set -euo pipefail
 
-FILES=1000 WARMUP=200 SIZE=8192 JOBS_LIST="4 16" PATHS="direct edge gateway" EDGE_ENV="" EDGE_DLL=""
+FILES=1000 WARMUP=200 SIZE=8192 JOBS_LIST="4 16" PATHS="direct edge edge-https gateway" EDGE_ENV="" EDGE_DLL="" ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --files) FILES=${2:?}; shift 2 ;;
     --warmup) WARMUP=${2:?}; shift 2 ;;
     --size) SIZE=${2:?}; shift 2 ;;
     --jobs) JOBS_LIST=${2:?}; shift 2 ;;
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
     --paths) PATHS=${2:?}; shift 2 ;;
     --edge-env) EDGE_ENV=${2:?}; shift 2 ;;
     --edge-dll) EDGE_DLL=${2:?}; shift 2 ;;
     --quick) FILES=100 WARMUP=50 JOBS_LIST=4; shift ;;
-    *) sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,24s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
   esac
 done
 . "$(dirname "$0")/lib.sh"
@@ -39,22 +47,36 @@ need git-annex "apt-get install git-annex"
 need curl "apt-get install curl"
 need dotnet "the .NET 10 SDK"
 need python3 "apt-get install python3"
+need openssl "apt-get install openssl"
 declare -A PORT PID NODE_UUID
 
 [ -n "$EDGE_DLL" ] || build_edge
+make_certificate
+# Only the edge-https client talks TLS; SYSTEM_CERTIFICATE_PATH replaces the system store for git-annex alone.
+export SYSTEM_CERTIFICATE_PATH="$WORK/tls/cert.pem"
 make_cluster_lab
 # --jobs 16 so that a -J16 client is not limited by the nodes' workers on any path.
 start_cluster_lab 16
 PORT[edge]=$(free_port)
+PORT[edge-https]=$(free_port)
+# One edge process serves both edge paths (plain HTTP and HTTPS with the certificate files, as run.sh's edge does).
+# Kestrel's connection and HTTPS loggers at Debug write one line per accepted connection and per TLS handshake: the
+# count of new client connections per operation (whether git-annex's client keeps its connections alive).
 # shellcheck disable=SC2086 # EDGE_ENV is a list of VAR=value words
-start "$WORK/edge.log" "$WORK" env $EDGE_ENV dotnet "$EDGE_DLL" --config "$WORK/edge.json" --urls "http://127.0.0.1:${PORT[edge]}"
+start "$WORK/edge.log" "$WORK" env $EDGE_ENV dotnet "$EDGE_DLL" --config "$WORK/edge.json" \
+  --urls "http://127.0.0.1:${PORT[edge]};https://127.0.0.1:${PORT[edge-https]}" \
+  --Kestrel:Certificates:Default:Path="$WORK/tls/cert.pem" --Kestrel:Certificates:Default:KeyPath="$WORK/tls/key.pem" \
+  --Serilog:MinimumLevel:Override:Microsoft.AspNetCore.Server.Kestrel.Connections=Debug \
+  --Serilog:MinimumLevel:Override:Microsoft.AspNetCore.Server.Kestrel.Https=Debug
 PID[edge]=${PIDS[-1]}
+PID[edge-https]=${PID[edge]}
 
 for i in 1 2 3; do
   wait_for "node$i" curl -sf -X POST "http://127.0.0.1:${PORT[node$i]}/git-annex/${NODE_UUID[$i]}/v4/gettimestamp?clientuuid=$CLIENT"
 done
 wait_for "git-annex's gateway" curl -sf -X POST "http://127.0.0.1:${PORT[gateway]}/git-annex/$CLUSTER_UUID/v4/gettimestamp?clientuuid=$CLIENT"
 wait_for "AnnexEdge" curl -sf -X POST "http://127.0.0.1:${PORT[edge]}/git-annex/$CLUSTER_UUID/v4/gettimestamp?clientuuid=$CLIENT"
+wait_for "AnnexEdge over HTTPS" curl -sf -X POST "https://127.0.0.1:${PORT[edge-https]}/git-annex/$CLUSTER_UUID/v4/gettimestamp?clientuuid=$CLIENT"
 
 # One client clone per path. Through a gateway the clone's origin is the gateway repository (its git-annex branch
 # names the cluster and its nodes: origin-mycluster, origin-node1); direct, origin is node1 itself.
@@ -71,6 +93,7 @@ client() { # path annexUrl clone-source
 }
 client direct "annex+http://127.0.0.1:${PORT[node1]}/git-annex/" "$WORK/node1"
 client edge "annex+http://127.0.0.1:${PORT[edge]}/git-annex/" "$WORK/gateway"
+client edge-https "annex+https://127.0.0.1:${PORT[edge-https]}/git-annex/" "$WORK/gateway"
 client gateway "annex+http://127.0.0.1:${PORT[gateway]}/git-annex/" "$WORK/gateway"
 
 # A set of fresh random files in a client, annexed and committed: prints nothing, the set is the directory.
@@ -90,20 +113,25 @@ PY
 objects() { find "$WORK/node$1/.git/annex/objects" -type f 2>/dev/null | wc -l; }
 # The CPU of the gateway on a path; on the direct path, the edge's while it is idle.
 cpu() { if [ "$1" = gateway ]; then ticks "${PID[gateway]}"; else ticks "${PID[edge]}"; fi; }
+# Client connections the edge accepted, and TLS handshakes it completed, so far: "connections handshakes".
+edge_connections() {
+  echo "$(grep -c '"ConnectionStart"' "$WORK/edge.log") $(grep -c '"HttpsConnectionEstablished"' "$WORK/edge.log")"
+}
 
-# Runs one operation on a set and checks its effect in the node repositories themselves; prints "seconds cpu-ticks".
+# Runs one operation on a set and checks its effect in the node repositories themselves; prints
+# "seconds cpu-ticks new-edge-connections tls-handshakes".
 run_op() { # path op set jobs
-  local path=$1 op=$2 set=$3 jobs=$4 dir=$WORK/client-$1 before=() after i t0 t1 c0 c1 remote
+  local path=$1 op=$2 set=$3 jobs=$4 dir=$WORK/client-$1 before=() after i t0 t1 c0 c1 k0 k1 remote
   for i in 1 2 3; do before[$i]=$(objects "$i"); done
   case "$op" in node-copy) remote=origin; [ "$path" = direct ] || remote=origin-node1 ;; *) remote=origin-mycluster ;; esac
   log "$op via $path"
-  c0=$(cpu "$path"); t0=$(date +%s.%N)
+  k0=$(edge_connections); c0=$(cpu "$path"); t0=$(date +%s.%N)
   case "$op" in
     node-copy | cluster-copy) (cd "$dir" && git annex copy -q -J"$jobs" --to "$remote" "$set") >"$WORK/op.log" 2>&1 ;;
     cluster-get) (cd "$dir" && git annex get -q -J"$jobs" --from "$remote" "$set") >"$WORK/op.log" 2>&1 ;;
     cluster-drop) (cd "$dir" && git annex drop -q -J"$jobs" --from "$remote" "$set") >"$WORK/op.log" 2>&1 ;;
   esac || die "$op via $path -J$jobs: git annex failed: $(tail -5 "$WORK/op.log")"
-  t1=$(date +%s.%N); c1=$(cpu "$path")
+  t1=$(date +%s.%N); c1=$(cpu "$path"); k1=$(edge_connections)
   [ ! -s "$WORK/op.log" ] || die "$op via $path -J$jobs: git annex said: $(head -5 "$WORK/op.log")"
   case "$op" in
     node-copy)
@@ -122,21 +150,24 @@ run_op() { # path op set jobs
         [ $((before[i] - after)) -eq "$FILES_NOW" ] || die "$op via $path: node$i lost $((before[i] - after)) objects, not $FILES_NOW"
       done ;;
   esac
-  awk -v a="$t0" -v b="$t1" -v c="$((c1 - c0))" 'BEGIN {printf "%.3f %d\n", b - a, c}'
+  awk -v a="$t0" -v b="$t1" -v c="$((c1 - c0))" -v k0="$k0" -v k1="$k1" \
+    'BEGIN {split(k0, x, " "); split(k1, y, " "); printf "%.3f %d %d %d\n", b - a, c, y[1] - x[1], y[2] - x[2]}'
 }
 
 # Every operation of a path on one set: node copy on its own set, then copy/get/drop of the cluster on another.
-run_path() { # path jobs tag count -> appends "tag path jobs op secs ticks count" to the tsv
-  local path=$1 jobs=$2 tag=$3 count=$4 op r
+run_path() { # path jobs tag count round -> appends "tag path jobs op secs ticks count connections handshakes round"
+  local path=$1 jobs=$2 tag=$3 count=$4 round=$5 op r set
   FILES_NOW=$count
-  make_set "$path" "$tag-node-J$jobs" "$count"
-  r=$(run_op "$path" node-copy "$tag-node-J$jobs" "$jobs"); echo "$tag $path $jobs node-copy $r $count" >>"$TSV"
+  set=$tag-r$round-node-J$jobs
+  make_set "$path" "$set" "$count"
+  r=$(run_op "$path" node-copy "$set" "$jobs"); echo "$tag $path $jobs node-copy ${r% * *} $count ${r#* * } $round" >>"$TSV"
   [ "$path" != direct ] || return 0
-  make_set "$path" "$tag-cluster-J$jobs" "$count"
-  r=$(run_op "$path" cluster-copy "$tag-cluster-J$jobs" "$jobs"); echo "$tag $path $jobs cluster-copy $r $count" >>"$TSV"
-  (cd "$WORK/client-$path" && git annex drop -q --force "$tag-cluster-J$jobs")
+  set=$tag-r$round-cluster-J$jobs
+  make_set "$path" "$set" "$count"
+  r=$(run_op "$path" cluster-copy "$set" "$jobs"); echo "$tag $path $jobs cluster-copy ${r% * *} $count ${r#* * } $round" >>"$TSV"
+  (cd "$WORK/client-$path" && git annex drop -q --force "$set")
   for op in cluster-get cluster-drop; do
-    r=$(run_op "$path" "$op" "$tag-cluster-J$jobs" "$jobs"); echo "$tag $path $jobs $op $r $count" >>"$TSV"
+    r=$(run_op "$path" "$op" "$set" "$jobs"); echo "$tag $path $jobs $op ${r% * *} $count ${r#* * } $round" >>"$TSV"
   done
 }
 
@@ -144,29 +175,43 @@ mkdir -p "$OUT"
 TSV="$WORK/files.tsv"
 : >"$TSV"
 log "warm-up: $WARMUP files of $SIZE bytes through every path and operation"
-for path in $PATHS; do run_path "$path" 4 warmup "$WARMUP"; done
+for path in $PATHS; do run_path "$path" 4 warmup "$WARMUP" 0; done
 RSS_EDGE=$(proc_kib "${PID[edge]}" VmRSS | kib_to_mib)
-for jobs in $JOBS_LIST; do
-  # Each -J level starts one path further, so no path always runs right after the same other.
-  order=(direct edge gateway)
-  [ "$jobs" = 4 ] || order=(edge gateway direct)
-  for path in "${order[@]}"; do
-    [[ " $PATHS " == *" $path "* ]] || continue
-    log "-J$jobs via $path: $FILES files of $SIZE bytes"
-    run_path "$path" "$jobs" run "$FILES"
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+ALL_PATHS=(direct edge edge-https gateway)
+k=0
+for round in $(seq 1 "$ROUNDS"); do
+  for jobs in $JOBS_LIST; do
+    # Each -J level and round starts one path further, so no path always runs right after the same other.
+    shift_by=$((k % ${#ALL_PATHS[@]})); k=$((k + 1))
+    for path in "${ALL_PATHS[@]:shift_by}" "${ALL_PATHS[@]:0:shift_by}"; do
+      [[ " $PATHS " == *" $path "* ]] || continue
+      log "round $round, -J$jobs via $path: $FILES files of $SIZE bytes"
+      run_path "$path" "$jobs" run "$FILES" "$round"
+    done
   done
 done
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 RSS_EDGE_END=$(proc_kib "${PID[edge]}" VmRSS | kib_to_mib)
 grep -v '^warmup ' "$TSV" >"$OUT/files-latest.tsv"
 
-python3 - "$TSV" "$TICK_MS" "$FILES" "$SIZE" "$RSS_EDGE" "$RSS_EDGE_END" >"$OUT/files-latest.md" <<'PY'
-import sys
+python3 - "$TSV" "$TICK_MS" "$FILES" "$SIZE" "$RSS_EDGE" "$RSS_EDGE_END" "$ROUNDS" "$LOADAVG" "$LOADAVG_END" \
+  >"$OUT/files-latest.md" <<'PY'
+import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.startswith("run ")]
 tick_ms, files, size, rss0, rss1 = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
-fig = {}
-for _, path, jobs, op, secs, ticks, count in rows:
-    fig[(path, jobs, op)] = (float(secs), int(ticks) * tick_ms / int(count))
+rounds, load0, load1 = int(sys.argv[7]), sys.argv[8], sys.argv[9]
+# (path, jobs, op) -> [(secs, cpu ms per file, new client connections, TLS handshakes)], one per round
+runs = {}
+for _, path, jobs, op, secs, ticks, count, conns, tls, _ in rows:
+    runs.setdefault((path, jobs, op), []).append((float(secs), int(ticks) * tick_ms / int(count), int(conns), int(tls)))
+fig = {k: tuple(statistics.median(v[i] for v in vs) for i in range(4)) for k, vs in runs.items()}
+def spread(key, i, f):
+    vs = [v[i] for v in runs[key]]
+    return f % statistics.median(vs) if len(vs) == 1 else f"{f % statistics.median(vs)} ({f % min(vs)}–{f % max(vs)})"
 print(f"# Small files: {files} files of {size} bytes, real git-annex client\n")
+print(f"{rounds} round(s){', medians (min–max) where more than one' if rounds > 1 else ''}. Load average {load0} at "
+      f"the start of the measured rounds, {load1} at the end.\n")
 print("Wall time in seconds; CPU = milliseconds of CPU time per file of the gateway on that path (AnnexEdge, or")
 print("git-annex's gateway); a direct copy has no gateway. Ratios: direct/edge (>= 1 means the edge is at least as")
 print("fast as direct) and gateway/edge (how many times faster than git-annex's gateway).\n")
@@ -181,7 +226,7 @@ for jobs in sorted({r[2] for r in rows}, key=int):
         ratio = lambda a: ("%.2f" % (a[0] / e[0])) if a else "-"
         print(f"| {jobs} | {op} | {cell(d,0)} | {cell(e,0)} | {cell(g,0)} | {ratio(d)} | {ratio(g)} | {e[1]:.2f} | {cell(g,1)} |")
 print()
-idle = [(float(secs), int(ticks) * tick_ms) for _, path, jobs, op, secs, ticks, count in rows if path == "direct"]
+idle = [(float(r[4]), int(r[5]) * tick_ms) for r in rows if r[1] == "direct"]
 if idle:
     busy = sum(t for _, t in idle) / sum(s for s, _ in idle) / 10
     print(f"While the client copied to the node directly, the edge (idle but for its health probes) used {busy:.2f} % of a core.")
@@ -203,5 +248,20 @@ print("| target | measured | met |")
 print("|---|---|---|")
 for t, m, ok in targets:
     print(f"| {t} | {m} | {'met' if ok else 'not met'} |")
+if any(k[0] == "edge-https" for k in fig):
+    print("\n## The client over HTTPS (edge-https) against plain HTTP (edge), same edge process\n")
+    print("Wall time in seconds and edge CPU in ms per file; HTTPS/HTTP > 1 means HTTPS took longer or more CPU.")
+    print("Connections: new client connections the edge accepted during the operation, median (over HTTPS: / TLS")
+    print("handshakes).\n")
+    print("| -J | operation | edge s | edge-https s | HTTPS/HTTP time | edge CPU ms/file | edge-https CPU ms/file | HTTPS/HTTP CPU | connections HTTP | connections / handshakes HTTPS |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for jobs in sorted({r[2] for r in rows}, key=int):
+        for op in ["node-copy", "cluster-copy", "cluster-get", "cluster-drop"]:
+            e, h = ("edge", jobs, op), ("edge-https", jobs, op)
+            if e not in fig or h not in fig:
+                continue
+            print(f"| {jobs} | {op} | {spread(e, 0, '%.2f')} | {spread(h, 0, '%.2f')} | {fig[h][0] / fig[e][0]:.2f} | "
+                  f"{spread(e, 1, '%.2f')} | {spread(h, 1, '%.2f')} | {fig[h][1] / fig[e][1]:.2f} | "
+                  f"{fig[e][2]:.0f} | {fig[h][2]:.0f} / {fig[h][3]:.0f} |")
 PY
 cat "$OUT/files-latest.md"
