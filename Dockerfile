@@ -22,6 +22,8 @@ VOLUME ["/app/certs"]
 USER $APP_UID
 # Used only when the config has no Kestrel endpoints (the base image would listen on 8080).
 ENV ASPNETCORE_HTTP_PORTS=80
+# ChaCha20 for TLS clients that prefer it, as git-annex's does (see the file).
+ENV OPENSSL_CONF=/app/openssl.cnf
 EXPOSE 80 443
 # The image has no curl or wget: the edge checks itself. Assumes plain HTTP on port 80 (override with --health-cmd).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 CMD ["dotnet", "/app/AnnexEdge.dll", "healthcheck", "http://127.0.0.1:80/_annexedge/health"]

@@ -141,7 +141,7 @@ done <<<"${stage_lines[0]}"
 
 # Runtime stage: the files copied from the build stage, the user, and the entry point.
 runtime=${stage_lines[$stage]}
-workdir=/ user="" entry="" health=""
+workdir=/ user="" entry="" health="" openssl_conf=""
 while IFS= read -r line; do
   [ -n "$line" ] || continue
   read -r instruction rest <<<"$line"
@@ -154,8 +154,15 @@ while IFS= read -r line; do
     USER) user=$rest ;;
     ENTRYPOINT) entry=$rest ;;
     HEALTHCHECK) health=$rest ;;
+    ENV) [[ $rest =~ ^OPENSSL_CONF=(.+)$ ]] && openssl_conf=${BASH_REMATCH[1]} ;;
   esac
 done <<<"$runtime"
+
+# OpenSSL silently goes without a configuration file that is not there: the published one must be where ENV says.
+if [ -n "$openssl_conf" ]; then
+  [ -f "$runtime_root$openssl_conf" ] || fail "ENV OPENSSL_CONF names $openssl_conf, which is not in the image"
+  say "OPENSSL_CONF $openssl_conf is in the image"
+fi
 
 case "$user" in
   ""|root|0|0:*|root:*) fail "the runtime stage must switch to a non-root USER" ;;

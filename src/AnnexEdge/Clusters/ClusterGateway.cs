@@ -28,8 +28,9 @@ internal sealed class ClusterGateway(
             P2pEndpoint.GetTimestamp => context.AnswerAsync(P2pAnswers.Timestamp(clock.Timestamp())),
             P2pEndpoint.CheckPresent => checkPresent.ServeAsync(context, feature, WithRemote(feature.Request, cluster, nodes), ct),
             P2pEndpoint.Remove or P2pEndpoint.RemoveBefore => remove.ServeAsync(context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), ct),
-            P2pEndpoint.PutOffset => upload.PutOffsetAsync(context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), ct),
-            P2pEndpoint.Put => upload.PutAsync(context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), ct),
+            // An upload places the key on nodes first, wherever they are, and makes the peers' shares of those.
+            P2pEndpoint.PutOffset => upload.PutOffsetAsync(context, feature, cluster, WithRemote(feature.Request, cluster, nodes), ct),
+            P2pEndpoint.Put => upload.PutAsync(context, feature, cluster, WithRemote(feature.Request, cluster, nodes), ct),
             P2pEndpoint.Key => download.ServeAsync(context, feature, WithRemote(feature.Request, cluster, nodes), ct),
             // LockPolicyMiddleware answers locks before this; should one get here, it is never claimed locked.
             P2pEndpoint.LockContent or P2pEndpoint.KeepLocked => context.AnswerAsync(P2pAnswers.Locked(false)),
@@ -37,13 +38,15 @@ internal sealed class ClusterGateway(
         };
     }
 
-    /// <summary>For reads: the cluster's nodes at other sites too, each through its peer, at the cost of the whole path.</summary>
+    /// <summary>
+    /// For reads and uploads: the cluster's nodes at other sites too, each through its peer, at the cost of the whole path.
+    /// </summary>
     private Repository[] WithRemote(P2pRequest request, Cluster cluster, Repository[] local) =>
         [.. local, .. peers.RemoteNodes(cluster, request.Bypass)];
 
-    /// <summary>For writes: the cluster's nodes at other sites too, as one target per peer (<see cref="PeerShare"/>).</summary>
+    /// <summary>For a removal: the cluster's nodes at other sites too, as one target per peer (<see cref="PeerShare"/>).</summary>
     private Repository[] WithPeerShares(P2pRequest request, Cluster cluster, Repository[] local) =>
-        [.. local, .. peers.Shares(cluster, request.Bypass)];
+        [.. local, .. PeerRoutes.Shares(cluster, peers.RemoteNodes(cluster, request.Bypass), request.Bypass)];
 
     /// <summary>The cluster's nodes, less any the client asked to bypass.</summary>
     private static Repository[] NodesFor(P2pRequest request, Cluster cluster) =>

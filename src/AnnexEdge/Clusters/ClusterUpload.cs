@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using AnnexEdge.Configuration;
 using AnnexEdge.Logging;
+using AnnexEdge.Peering;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
@@ -256,8 +257,18 @@ internal sealed partial class ClusterUpload(
     /// <summary>Whether another gateway of the cluster sent this request (it names a configured peer in <c>bypass</c>).</summary>
     private bool FromPeer(P2pRequest request) => catalog.Peers.Any(p => request.Bypass.Contains(p.Uuid, StringComparer.Ordinal));
 
-    private IReadOnlyList<Repository> UploadTargets(P2pRequest request, Cluster cluster, IReadOnlyList<Repository> candidates) =>
-        NodePlacement.UploadTargets(cluster, request.Key!, candidates.Where(nodes.IsLive).ToArray());
+    /// <summary>
+    /// The nodes the key is placed on (<see cref="NodePlacement.UploadTargets"/>), those at other sites as one share per
+    /// peer. A peer is told in <c>bypass</c> to leave alone its nodes the key is not placed on.
+    /// </summary>
+    private IReadOnlyList<Repository> UploadTargets(P2pRequest request, Cluster cluster, IReadOnlyList<Repository> candidates)
+    {
+        var live = candidates.Where(nodes.IsLive).ToArray();
+        var placed = NodePlacement.UploadTargets(cluster, request.Key!, live);
+        var remote = placed.Where(n => n.Via is not null).ToArray();
+        var notPlaced = live.Where(n => n.Via is not null && !remote.Contains(n)).Select(n => n.Uuid);
+        return [.. placed.Where(n => n.Via is null), .. PeerRoutes.Shares(cluster, remote, [.. request.Bypass, .. notPlaced])];
+    }
 
     /// <summary>
     /// Where the target nodes stand, as the client's putoffset found them; a node it did not ask (none was asked, or

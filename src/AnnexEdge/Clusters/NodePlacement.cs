@@ -11,22 +11,25 @@ namespace AnnexEdge.Clusters;
 internal static class NodePlacement
 {
     /// <summary>
-    /// The nodes an upload goes to: all live ones, or with <c>Copies</c> the first live nodes in the key's rendezvous
-    /// order, so every edge places a key on the same nodes and a node leaving moves only its own share. Peers' shares
-    /// of the cluster (<see cref="Repository.Share"/>) are written only without <c>Copies</c>: placement does not
-    /// span sites yet, and the copies are this edge's.
+    /// The nodes an upload goes to: all live ones, or with <c>Copies</c> that many. This edge's own nodes come first, in
+    /// the key's rendezvous order, so every edge places a key on the same nodes and a node leaving moves only its own
+    /// share; nodes at other sites (reached through a peer, <see cref="Repository.Via"/>) fill what the local nodes
+    /// cannot, cheapest path first, then in rendezvous order.
     /// </summary>
     public static IReadOnlyList<Repository> UploadTargets(Cluster cluster, string key, IReadOnlyList<Repository> liveNodes)
     {
-        if (cluster.Copies is not { } copies)
+        if (cluster.Copies is not { } copies || copies >= liveNodes.Count)
         {
             return liveNodes;
         }
 
-        var local = liveNodes.Where(n => n.Share is null).ToArray();
-        return copies >= local.Length
-            ? local
-            : local.OrderByDescending(n => RendezvousScore(key, n.Uuid)).ThenBy(n => n.Uuid, StringComparer.Ordinal).Take(copies).ToArray();
+        return liveNodes
+            .OrderBy(n => n.Via is null ? 0 : 1)
+            .ThenBy(n => n.Via is null ? 0 : n.Cost)
+            .ThenByDescending(n => RendezvousScore(key, n.Uuid))
+            .ThenBy(n => n.Uuid, StringComparer.Ordinal)
+            .Take(copies)
+            .ToArray();
     }
 
     /// <summary>Download order: lowest cost first, then the node with the fewest transfers in flight from this edge.</summary>

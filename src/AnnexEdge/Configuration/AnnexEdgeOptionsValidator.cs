@@ -317,9 +317,12 @@ internal static partial class AnnexEdgeOptionsValidator
                 errors.Add($"{at}: node \"{node.Key}\" is listed twice");
             }
 
-            if (cluster.Copies is { } copies && (copies < 1 || copies > cluster.Nodes.Count))
+            // With peers, nodes at other sites take the copies this edge's nodes cannot hold: how many there are is
+            // learnt at run time.
+            var spansSites = options.Peers.Any(p => p.Clusters.Contains(cluster.Name, StringComparer.OrdinalIgnoreCase));
+            if (cluster.Copies is { } copies && (copies < 1 || (copies > cluster.Nodes.Count && !spansSites)))
             {
-                errors.Add($"{at}: Copies {copies} must be between 1 and the number of nodes ({cluster.Nodes.Count})");
+                errors.Add($"{at}: Copies {copies} must be between 1 and the number of nodes ({cluster.Nodes.Count}); more only when Peers serve the cluster too");
             }
 
             if (cluster.TimestampSkewMargin < TimeSpan.Zero)

@@ -52,12 +52,12 @@ internal sealed partial class PeerRoutes
         Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).OfType<Repository>().ToArray();
 
     /// <summary>
-    /// The cluster's nodes at other sites as write targets: one per peer, standing for the nodes whose best route
-    /// leads through it (<see cref="PeerShares"/>), at the cost of the cheapest of them.
+    /// These nodes of the cluster at other sites (<see cref="RemoteNodes"/>, or those of them an upload places a key
+    /// on) as write targets: one per peer, standing for the nodes whose best route leads through it
+    /// (<see cref="PeerShares"/>), at the cost of the cheapest of them.
     /// </summary>
-    public IReadOnlyList<Repository> Shares(Cluster cluster, IReadOnlyList<string> bypass)
+    public static IReadOnlyList<Repository> Shares(Cluster cluster, IReadOnlyList<Repository> remote, IReadOnlyList<string> bypass)
     {
-        var remote = RemoteNodes(cluster, bypass);
         return PeerShares.Plan(cluster.Nodes.Select(n => n.Uuid).ToArray(), remote, bypass)
             .Select(s => s.AsTarget(cluster, remote.Where(n => s.Nodes.Contains(n.Uuid)).Min(n => n.Cost)))
             .ToArray();

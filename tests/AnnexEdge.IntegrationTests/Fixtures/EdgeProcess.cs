@@ -90,15 +90,23 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// Starts the edge with this <c>AnnexEdge</c> section and waits until it serves; with <paramref name="hangupIgnored"/>
     /// under <c>nohup</c>, as an operator's shell or a supervisor may start it (SIGHUP ignored from the start); with
     /// <paramref name="ownProcessGroup"/> under <c>setsid</c>, leading a process group as a shell's job does (see
-    /// <see cref="SignalGroup"/>).
+    /// <see cref="SignalGroup"/>); with <paramref name="https"/> over HTTPS only, with that certificate (from
+    /// <see cref="TestCa.Write"/>).
     /// </summary>
     public static async Task<EdgeProcess> StartAsync(
-        JsonObject annexEdgeSection, IDictionary<string, string>? environment = null, bool hangupIgnored = false, bool ownProcessGroup = false)
+        JsonObject annexEdgeSection,
+        IDictionary<string, string>? environment = null,
+        bool hangupIgnored = false,
+        bool ownProcessGroup = false,
+        (string Ca, string Pem, string Key)? https = null)
     {
         var dir = new TempDirectory("edge");
         var configPath = await WriteConfigAsync(annexEdgeSection, dir);
         var port = FreePort.Next();
-        string[] command = ["dotnet", EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"];
+        string[] command = https is { } tls
+            ? ["dotnet", EdgeBinary.Path, "--config", configPath, "--urls", $"https://127.0.0.1:{port}",
+                $"--Kestrel:Certificates:Default:Path={tls.Pem}", $"--Kestrel:Certificates:Default:KeyPath={tls.Key}"]
+            : ["dotnet", EdgeBinary.Path, "--config", configPath, "--urls", $"http://127.0.0.1:{port}"];
         if (hangupIgnored)
         {
             command = ["nohup", .. command];
@@ -110,7 +118,7 @@ public sealed class EdgeProcess : IAsyncDisposable
         }
 
         var process = new BackgroundProcess(command[0], command[1..], dir.Path, environment);
-        var edge = new EdgeProcess(process, dir, port);
+        var edge = new EdgeProcess(process, dir, port, https?.Ca);
         await edge.ServingOrDisposedAsync();
         return edge;
     }

@@ -252,6 +252,41 @@ public sealed class PeerWriteTests
         Assert.Equal((data.Length - partial, (long)data.Length), (BytesIn(sites.B), BytesIn(sites.C)));
     }
 
+    [Fact]
+    public async Task With_copies_a_put_places_the_copies_its_own_nodes_cannot_hold_at_another_site_and_that_site_writes_only_those()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var a1 = await P2pNode.StartAsync("pca1");
+        await using var b1 = await P2pNode.StartAsync("pcb1");
+        await using var b2 = await P2pNode.StartAsync("pcb2");
+        var (urlA, urlB) = ($"http://127.0.0.1:{FreePort.Next()}", $"http://127.0.0.1:{FreePort.Next()}");
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, [b1, b2], Peer("a", UuidA, urlA)), urlB);
+        var siteA = Site(UuidA, [a1], Peer("b", UuidB, urlB));
+        siteA["Clusters"]![0]!["Copies"] = 2;
+        await using var edgeA = await EdgeHost.StartAsync(siteA, urlA);
+        await RoutedAsync(edgeA, b1, "b");
+        await RoutedAsync(edgeA, b2, "b");
+        var cluster = P2pHttp.Api(edgeA.Url, ClusterUuid);
+
+        foreach (var size in new[] { 300_000, 1_500_000 })
+        {
+            // Two copies, one node here: the other copy goes to one of B's nodes (equal cost: the key decides which).
+            var (data, key) = P2pHttp.RandomObject(size);
+            var answer = await PutAsync(cluster, key, data, ct);
+            var holders = new List<string>();
+            foreach (var node in new[] { a1, b1, b2 })
+            {
+                if (await node.HasKeyAsync(key))
+                {
+                    holders.Add(node.Uuid);
+                }
+            }
+
+            Assert.True(holders.Count == 2 && holders.Contains(a1.Uuid), $"holders {string.Join(' ', holders)}\n{edgeA.Logs}\n--- B\n{edgeB.Logs}");
+            Assert.Equal(holders.Order().ToArray(), PlusUuids(answer));
+        }
+    }
+
     /// <summary>A body that sends its first bytes and then fails, as a client that goes away mid-upload.</summary>
     private sealed class BreaksOffContent(byte[] data, int after) : HttpContent
     {

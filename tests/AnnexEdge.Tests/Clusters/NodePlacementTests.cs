@@ -30,18 +30,39 @@ public sealed class NodePlacementTests
     }
 
     [Fact]
-    public void Peers_shares_are_written_without_copies_and_left_out_with_copies()
+    public void With_copies_nodes_at_other_sites_fill_what_local_nodes_cannot_cheapest_path_first()
     {
         var peer = new Peer("b", "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", [Backend.For("peer:b", "http://127.0.0.1:2")], 10, ["mycluster"], null);
-        var withCopies = ClusterOf(Nodes, 2);
-        var share = new PeerShare(peer, ["b1b1b1b1-0000-4000-8000-000000000001"], []).AsTarget(withCopies, 110);
-        var live = new[] { Nodes[0], Nodes[1], Nodes[2], share };
+        Repository Remote(string uuid, double cost) => Node("b", uuid, cost) with { Via = peer };
+        var near = Remote("b1b1b1b1-0000-4000-8000-000000000001", 110);
+        var far = Remote("b2b2b2b2-0000-4000-8000-000000000002", 210);
+        var live = new[] { far, Nodes[0], near, Nodes[1] };
 
+        // Without copies every node, wherever it is.
         Assert.Equal(live, NodePlacement.UploadTargets(ClusterOf(Nodes, null), "SHA256E-s1--00", live));
-        var placed = NodePlacement.UploadTargets(withCopies, "SHA256E-s1--00", live);
-        Assert.Equal(2, placed.Count);
-        Assert.DoesNotContain(share, placed);
-        Assert.Equal(Nodes[..3], NodePlacement.UploadTargets(ClusterOf(Nodes, 5), "SHA256E-s1--00", live));
+        foreach (var key in Keys(200))
+        {
+            // Local nodes first: two copies stay at this site, whatever the key.
+            Assert.Equal([Nodes[0], Nodes[1]], NodePlacement.UploadTargets(ClusterOf(Nodes, 2), key, live).OrderBy(n => n.Name));
+            // A third copy goes to the cheaper path, a fourth to the dearer too.
+            Assert.Equal(new[] { Nodes[0].Uuid, Nodes[1].Uuid, near.Uuid }.Order(), NodePlacement.UploadTargets(ClusterOf(Nodes, 3), key, live).Select(n => n.Uuid).Order());
+            Assert.Equal(4, NodePlacement.UploadTargets(ClusterOf(Nodes, 4), key, live).Count);
+        }
+    }
+
+    [Fact]
+    public void With_copies_nodes_at_other_sites_at_the_same_cost_are_placed_by_the_key()
+    {
+        var peer = new Peer("b", "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", [Backend.For("peer:b", "http://127.0.0.1:2")], 10, ["mycluster"], null);
+        var remote = Enumerable.Range(1, 4).Select(i => Node("b", $"b{i}b{i}b{i}b{i}-0000-4000-8000-00000000000{i}", 110) with { Via = peer }).ToArray();
+        Repository[] live = [Nodes[0], .. remote];
+
+        var chosen = Keys(400).Select(k => NodePlacement.UploadTargets(ClusterOf(Nodes, 2), k, live)).ToArray();
+
+        Assert.All(chosen, c => Assert.Equal(Nodes[0], c[0]));
+        // Every remote node gets its share of the keys, none all of them.
+        var counts = remote.Select(r => chosen.Count(c => c[1] == r)).ToArray();
+        Assert.All(counts, n => Assert.InRange(n, 50, 150));
     }
 
     [Theory]

@@ -85,6 +85,17 @@ public sealed class PeerValidationTests
         AssertSingleError(o => o.Peers[0].LinkCost = -1, "LinkCost -1");
 
     [Fact]
+    public void A_cluster_that_peers_serve_too_may_keep_more_copies_than_it_has_nodes_here()
+    {
+        var options = Valid();
+        options.Clusters[0].Copies = 3;
+        Assert.Empty(AnnexEdgeOptionsValidator.Errors(options));
+
+        options.Peers.Clear();
+        Assert.Contains("Copies 3 must be between 1 and the number of nodes (1); more only when Peers serve the cluster too", Assert.Single(AnnexEdgeOptionsValidator.Errors(options)));
+    }
+
+    [Fact]
     public void A_peer_lock_budget_is_not_negative() =>
         AssertSingleError(o => o.Peers[0].MaxLocks = -1, "Peers[0] (site2)", "MaxLocks -1 must be 0 or more");
 
