@@ -216,10 +216,10 @@ fi
 
 if [ "$GATEWAY" = 1 ]; then
   for s in "${SITES[@]}"; do start_gateway "gw-$s" "$s"; done
-  for s in "${SITES[@]}"; do
-    wait_gateway "gw-$s" || { GATEWAY=0 GATEWAY_NOTE="git-annex's gateway at ${s^^} did not answer a gettimestamp of the cluster within 60 s"; }
-  done
-  if [ "$GATEWAY" = 0 ]; then
+  silent=()
+  for s in "${SITES[@]}"; do wait_gateway "gw-$s" || silent+=("${s^^}"); done
+  if [ ${#silent[@]} -gt 0 ]; then
+    GATEWAY=0 GATEWAY_NOTE="not measured: git-annex's gateway at ${silent[*]} did not answer a gettimestamp of the cluster within 60 s"
     log "$GATEWAY_NOTE: measuring without git-annex's gateways"
     for s in "${SITES[@]}"; do stop_gateway "gw-$s"; done
   fi
