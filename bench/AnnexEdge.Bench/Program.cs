@@ -3,7 +3,8 @@ using System.Globalization;
 
 // Closed-loop load generator for one POST URL (p2phttp checkpresent):
 //   [BENCH_CA_FILE=cert.pem] AnnexEdge.Bench URL CONCURRENCY SECONDS
-// Other modes (bench/idle.sh): `hold ...` (see Hold.cs) and `latency URL COUNT` (see Latency.cs).
+// Other modes: `hold ...` (see Hold.cs) and `latency URL COUNT` (see Latency.cs) for bench/idle.sh, `delay ...` (see
+// DelayForward.cs) for bench/multisite.sh.
 // Prints "<requests per second> <errors> <all answers>": the rate and errors count answers inside the measured
 // window; the last figure includes the warm-up, for CPU cost per request. Every request uses a pooled keep-alive connection, as git-annex does.
 switch (args.FirstOrDefault())
@@ -12,6 +13,8 @@ switch (args.FirstOrDefault())
         return await AnnexEdge.Bench.Hold.RunAsync(args[1..]);
     case "latency":
         return await AnnexEdge.Bench.Latency.RunAsync(args[1..]);
+    case "delay":
+        return await AnnexEdge.Bench.DelayForward.RunAsync(args[1..]);
 }
 
 if (args.Length != 3
