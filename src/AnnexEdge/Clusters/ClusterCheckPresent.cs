@@ -108,6 +108,14 @@ internal sealed class ClusterCheckPresent(NodeClient nodes)
             }
         }
 
+        /// <summary>Whether this node (one of those asked) said it has the key, once it has answered.</summary>
+        public async Task<bool> HasAsync(Repository node)
+        {
+            var present = await _answers[_order.ToList().IndexOf(node)];
+            SomeUnanswered |= present is null;
+            return present == true;
+        }
+
         /// <summary>Some node could not say whether it has the key (so "not found" cannot be said truthfully).</summary>
         public bool SomeUnanswered { get; private set; }
     }

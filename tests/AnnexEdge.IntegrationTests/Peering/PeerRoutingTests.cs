@@ -156,6 +156,30 @@ public sealed class PeerRoutingTests
     }
 
     [Fact]
+    public async Task A_cluster_read_asks_other_sites_which_have_the_key_at_once_and_reads_only_from_one_that_has_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("aska");
+        await using var nodeB = await P2pNode.StartAsync("askb");
+        await using var nodeC = await P2pNode.StartAsync("askc");
+        var (portA, portB, portC) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+        await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, nodeB, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portB}");
+        await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, nodeC, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portC}");
+        await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10), Peer("c", UuidC, portC, 20)), $"http://127.0.0.1:{portA}");
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to C's node", () => edgeA.Logs);
+        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to B's node", () => edgeA.Logs);
+
+        // Only C, the dearer site, has it; the key names its size, so A's own node is simply asked for it.
+        var (data, key) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeC.Url, nodeC.Uuid), 4096);
+        Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(P2pHttp.Api(edgeA.Url, ClusterUuid), "key/" + key), ct));
+
+        // B, the cheaper site, was asked whether it has it, not for the content; C was read.
+        await edgeC.RequestEventAsync("GET", "/key/" + key, 200);
+        await edgeB.Events.FirstAsync(e => e.IsRequest("POST", "/checkpresent") && e.Text(RequestLogProperties.Key) == key, null, "B asked checkpresent");
+        Assert.DoesNotContain(edgeB.Events.All, e => e.IsRequest("GET", "/key/" + key));
+    }
+
+    [Fact]
     public async Task A_reloaded_link_cost_moves_a_cluster_read_to_the_site_that_is_now_cheaper_and_a_removed_peer_is_withdrawn()
     {
         var ct = TestContext.Current.CancellationToken;
