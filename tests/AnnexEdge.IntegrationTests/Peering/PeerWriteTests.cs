@@ -77,6 +77,10 @@ public sealed class PeerWriteTests
     private static int Requests(EdgeHost edge, string endpoint, string key) =>
         edge.Events.All.Count(e => e.IsRequest("POST", "/" + endpoint) && e.Text(RequestLogProperties.Key) == key);
 
+    /// <summary>The bytes of the key's body a site's last answered put received; null before it is logged.</summary>
+    private static long? PutBytesIn(EdgeHost site, string key) =>
+        site.Events.All.LastOrDefault(e => e.IsRequest("POST", "/put", 200) && e.Text(RequestLogProperties.Key) == key)?.Number(RequestLogProperties.BytesIn);
+
     private static string[] PlusUuids(string answer) =>
         JsonDocument.Parse(answer).RootElement.TryGetProperty("plusuuids", out var plus) ? plus.EnumerateArray().Select(u => u.GetString()!).Order().ToArray() : [];
 
@@ -205,10 +209,8 @@ public sealed class PeerWriteTests
         Assert.True(await sites.A1.HasKeyAsync(key) && await sites.C1.HasKeyAsync(key), sites.Logs);
 
         // B was asked which of its nodes hold it (a put with data-present) and sent no byte of it; C got all of it.
-        long? BytesIn(EdgeHost site) =>
-            site.Events.All.LastOrDefault(e => e.IsRequest("POST", "/put", 200) && e.Text(RequestLogProperties.Key) == key)?.Number(RequestLogProperties.BytesIn);
-        await Eventually.Async(() => BytesIn(sites.B) is not null && BytesIn(sites.C) is not null, Deadline, "B and C logged their puts", () => sites.Logs);
-        Assert.Equal((0L, (long)data.Length), (BytesIn(sites.B), BytesIn(sites.C)));
+        await Eventually.Async(() => PutBytesIn(sites.B, key) is not null && PutBytesIn(sites.C, key) is not null, Deadline, "B and C logged their puts", () => sites.Logs);
+        Assert.Equal((0L, (long)data.Length), (PutBytesIn(sites.B, key), PutBytesIn(sites.C, key)));
 
         // Now every node at every site has it: the cluster's putoffset says so, naming them all.
         var again = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "putoffset", key));
@@ -246,10 +248,8 @@ public sealed class PeerWriteTests
         Assert.True(await sites.B1.HasKeyAsync(key), sites.Logs);
 
         // B got only what b1 lacked (b2 had it all); C, which had nothing, all of it.
-        long? BytesIn(EdgeHost site) =>
-            site.Events.All.LastOrDefault(e => e.IsRequest("POST", "/put", 200) && e.Text(RequestLogProperties.Key) == key)?.Number(RequestLogProperties.BytesIn);
-        await Eventually.Async(() => BytesIn(sites.B) is not null && BytesIn(sites.C) is not null, Deadline, "B and C logged their puts", () => sites.Logs);
-        Assert.Equal((data.Length - partial, (long)data.Length), (BytesIn(sites.B), BytesIn(sites.C)));
+        await Eventually.Async(() => PutBytesIn(sites.B, key) is not null && PutBytesIn(sites.C, key) is not null, Deadline, "B and C logged their puts", () => sites.Logs);
+        Assert.Equal((data.Length - partial, (long)data.Length), (PutBytesIn(sites.B, key), PutBytesIn(sites.C, key)));
     }
 
     [Fact]
