@@ -46,7 +46,7 @@ internal sealed class ClusterGateway(
 
     /// <summary>For a removal: the cluster's nodes at other sites too, as one target per peer (<see cref="PeerShare"/>).</summary>
     private Repository[] WithPeerShares(P2pRequest request, Cluster cluster, Repository[] local) =>
-        [.. local, .. PeerRoutes.Shares(cluster, peers.RemoteNodes(cluster, request.Bypass), request.Bypass)];
+        [.. local, .. PeerShares.Targets(cluster, peers.RemoteNodes(cluster, request.Bypass), request.Bypass)];
 
     /// <summary>The cluster's nodes, less any the client asked to bypass.</summary>
     private static Repository[] NodesFor(P2pRequest request, Cluster cluster) =>

@@ -267,7 +267,7 @@ internal sealed partial class ClusterUpload(
         var placed = NodePlacement.UploadTargets(cluster, request.Key!, live);
         var remote = placed.Where(n => n.Via is not null).ToArray();
         var notPlaced = live.Where(n => n.Via is not null && !remote.Contains(n)).Select(n => n.Uuid);
-        return [.. placed.Where(n => n.Via is null), .. PeerRoutes.Shares(cluster, remote, [.. request.Bypass, .. notPlaced])];
+        return [.. placed.Where(n => n.Via is null), .. PeerShares.Targets(cluster, remote, [.. request.Bypass, .. notPlaced])];
     }
 
     /// <summary>

@@ -67,11 +67,12 @@ internal sealed class NodeClient(
         proxyState.TryGetCluster(node.YarpClusterId, out var yarpCluster) && InRotation(yarpCluster).Any();
 
     /// <summary>
-    /// POSTs a bodiless request and reads the node's JSON answer; null when the node could not answer. A node that
-    /// does not answer within <c>NodeAnswerTimeout</c> is taken out of rotation, except for a removal: a node
-    /// legitimately holds a remove of content it has locked.
+    /// POSTs a request (bodiless, or with a small <paramref name="content"/>) and reads the node's JSON answer; null when
+    /// the node could not answer. A node that does not answer within <c>NodeAnswerTimeout</c> is taken out of rotation,
+    /// except for a removal: a node legitimately holds a remove of content it has locked.
     /// </summary>
-    public async Task<P2pAnswer?> PostAsync(P2pRequestFeature feature, Repository node, P2pRequest request, CancellationToken cancellationToken)
+    public async Task<P2pAnswer?> PostAsync(
+        P2pRequestFeature feature, Repository node, P2pRequest request, CancellationToken cancellationToken, HttpContent? content = null)
     {
         using var answerTimer = new CancellationTokenSource(_answerTimeout);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, answerTimer.Token);
@@ -79,7 +80,7 @@ internal sealed class NodeClient(
         NodeResponse? response = null;
         try
         {
-            response = await SendAsync(feature, node, HttpMethod.Post, request, content: null, timeout.Token, removal ? default : answerTimer.Token);
+            response = await SendAsync(feature, node, HttpMethod.Post, request, content, timeout.Token, removal ? default : answerTimer.Token);
             if (response is null || response.Message.StatusCode != HttpStatusCode.OK)
             {
                 return null;
@@ -131,23 +132,7 @@ internal sealed class NodeClient(
         var request = NodeRequest(feature.Request, share, P2pEndpoint.Put) with { Version = 4, DataPresent = true, Offset = null };
         using var empty = new ByteArrayContent([]);
         empty.Headers.TryAddWithoutValidation(P2pRequestParser.DataLengthHeader, "0");
-        using var answerTimer = new CancellationTokenSource(_answerTimeout);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, answerTimer.Token);
-        try
-        {
-            using var response = await SendAsync(feature, share, HttpMethod.Post, request, empty, timeout.Token);
-            if (response is null || response.Message.StatusCode != HttpStatusCode.OK
-                || await BoundedContent.ReadAsync(response.Message.Content, P2pAnswer.MaxBytes, timeout.Token) is not { } body)
-            {
-                return [];
-            }
-
-            return TargetAnswers.Confirmed(share, P2pAnswer.Parse(body), TargetAnswers.Stored);
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            return [];
-        }
+        return await PostAsync(feature, share, request, cancellationToken, empty) is { } answer ? TargetAnswers.Confirmed(share, answer, TargetAnswers.Stored) : [];
     }
 
     /// <summary>Whether the node has the request's key now, by checkpresent, which takes no transfer lock; null when it did not answer.</summary>

@@ -51,18 +51,6 @@ internal sealed partial class PeerRoutes
     public IReadOnlyList<Repository> RemoteNodes(Cluster cluster, IReadOnlyList<string> bypass) =>
         Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).OfType<Repository>().ToArray();
 
-    /// <summary>
-    /// These nodes of the cluster at other sites (<see cref="RemoteNodes"/>, or those of them an upload places a key
-    /// on) as write targets: one per peer, standing for the nodes whose best route leads through it
-    /// (<see cref="PeerShares"/>), at the cost of the cheapest of them.
-    /// </summary>
-    public static IReadOnlyList<Repository> Shares(Cluster cluster, IReadOnlyList<Repository> remote, IReadOnlyList<string> bypass)
-    {
-        return PeerShares.Plan(cluster.Nodes.Select(n => n.Uuid).ToArray(), remote, bypass)
-            .Select(s => s.AsTarget(cluster, remote.Where(n => s.Nodes.Contains(n.Uuid)).Min(n => n.Cost)))
-            .ToArray();
-    }
-
     /// <summary>The node through its route's peer; null when a reload removed that peer since the table was computed.</summary>
     private Repository? Node(Route route)
     {

@@ -30,4 +30,13 @@ internal static class PeerShares
             })
             .ToArray();
     }
+
+    /// <summary>
+    /// These nodes of the cluster at other sites (<see cref="PeerRoutes.RemoteNodes"/>, or those of them an upload
+    /// places a key on) as write targets: one per peer (<see cref="Plan"/>), at the cost of the cheapest of its nodes.
+    /// </summary>
+    public static IReadOnlyList<Repository> Targets(Cluster cluster, IReadOnlyList<Repository> remote, IReadOnlyList<string> bypass) =>
+        Plan(cluster.Nodes.Select(n => n.Uuid).ToArray(), remote, bypass)
+            .Select(s => s.AsTarget(cluster, remote.Where(n => s.Nodes.Contains(n.Uuid)).Min(n => n.Cost)))
+            .ToArray();
 }

@@ -346,14 +346,22 @@ public sealed class PeerWriteTests
     }
 
     [Fact]
-    public async Task A_git_annex_client_copying_to_the_cluster_at_one_site_finds_the_file_on_every_node_at_every_site()
+    public async Task A_git_annex_client_copying_to_the_cluster_at_one_site_finds_the_file_on_every_node_at_every_site_and_gets_it_from_the_cheapest_live_site()
     {
         const string cluster = ClusterLab.ClusterName;
         var (urlB, urlC) = ($"http://127.0.0.1:{FreePort.Next()}", $"http://127.0.0.1:{FreePort.Next()}");
 
         // Site A is the lab's edge (three nodes, the gateway repository the client cloned); B and C have one node each.
-        await using var lab = await ClusterLab.StartAsync(
-            withClient: true, config => Peered(config, PeerOf(cluster, "b", UuidB, urlB), PeerOf(cluster, "c", UuidC, urlC)));
+        // From A, B is the cheaper site (link cost 10 against 20).
+        void AtA(JsonObject config, double linkCostB)
+        {
+            var (toB, toC) = (PeerOf(cluster, "b", UuidB, urlB), PeerOf(cluster, "c", UuidC, urlC));
+            toB["LinkCost"] = linkCostB;
+            toC["LinkCost"] = 20;
+            Peered(config, toB, toC);
+        }
+
+        await using var lab = await ClusterLab.StartAsync(withClient: true, config => AtA(config, 10));
         await using var b1 = await P2pNode.StartAsync("gcb1");
         await using var c1 = await P2pNode.StartAsync("gcc1");
         JsonObject ToA() => PeerOf(cluster, "a", lab.GatewayUuid, lab.Edge.Url);
@@ -377,6 +385,41 @@ public sealed class PeerWriteTests
         var json = (await lab.Client.GitAsync("annex", "whereis", "--json", "file.bin")).EnsureSuccess("whereis --json").Output;
         var holders = JsonDocument.Parse(json).RootElement.GetProperty("whereis").EnumerateArray().Select(w => w.GetProperty("uuid").GetString()!).ToArray();
         Assert.Equal(everyNode.Select(n => n.Uuid).Append(lab.ClusterUuid).Append(here).Order().ToArray(), holders.Order().ToArray());
+
+        int Reads(EdgeHost site) => site.Events.All.Count(e => e.IsRequest("GET", "/key/" + key, 200));
+        async Task DropAsync(string why, params string[] options) =>
+            (await lab.Client.GitAsync(["annex", "drop", .. options, "file.bin"])).EnsureSuccess("drop the client's copy, " + why);
+        async Task GetAsync(string why)
+        {
+            (await lab.Client.GitAsync("annex", "get", "--from", "origin-" + cluster, "file.bin")).EnsureSuccess("get from the cluster, " + why);
+            (await lab.Client.GitAsync("annex", "fsck", "--fast", "file.bin")).EnsureSuccess("the file got is whole, " + why);
+        }
+
+        // A's own nodes serve A's clients: no other site is read. (The drops lock a copy on one of A's nodes.)
+        await DropAsync("while A's nodes run");
+        await GetAsync("while A's nodes run");
+        Assert.Equal((0, 0), (Reads(edgeB), Reads(edgeC)));
+
+        // With A's nodes stopped, the cheaper site, B, serves.
+        await DropAsync("before A's nodes stop");
+        foreach (var node in lab.Nodes)
+        {
+            node.KillServer(0);
+        }
+
+        // (Counts, not exactly one: a GET that p2phttp stalls is asked once more, see ClusterDownload.)
+        await GetAsync("with A's nodes stopped");
+        Assert.True(Reads(edgeB) > 0 && Reads(edgeC) == 0, lab.Edge.Logs);
+
+        // The link to B becomes dearer (50) in A's config file: within one refresh, C serves. The client cannot lock a
+        // copy now: the gateway repository it cloned names only A's nodes (docs/multisite.md: extendcluster names the
+        // others), so its drop is forced; B and C still hold the file.
+        await DropAsync("with A's nodes stopped", "--force");
+        await lab.Edge.RewriteConfigAsync(lab.EdgeConfig(config => AtA(config, 50)));
+        await Eventually.Async(async () => await RouteAsync(lab.Edge, c1.Uuid) is { } r && (double)r["cost"]! == 120.0
+            && await RouteAsync(lab.Edge, b1.Uuid) is { } rb && (double)rb["cost"]! > 120.0, Deadline, "A's routes follow the new link cost", () => lab.Edge.Logs);
+        await GetAsync("after B's link became dearer");
+        Assert.True(Reads(edgeC) > 0, lab.Edge.Logs);
     }
 
     [Fact]
