@@ -71,9 +71,9 @@ internal sealed partial class ClusterUpload(
         var targets = UploadTargets(request, cluster, candidates);
         if (request.DataPresent)
         {
-            // Nothing is sent: the answer is which of this edge's nodes hold the key now (a peer's answer to
-            // checkpresent names none of its nodes).
-            var present = (await ConfirmHoldersAsync(feature, targets.Where(n => n.Share is null).ToArray(), ct)).ToArray();
+            // Nothing is sent: the answer is which nodes hold the key now, this edge's and those an AnnexEdge peer
+            // names. A git-annex gateway peer is not asked: its put of a cluster takes its nodes' transfer locks.
+            var present = (await ConfirmHoldersAsync(feature, targets.Where(n => n.Share is not { Peer.Advertises: false }).ToArray(), ct)).ToArray();
             await context.AnswerAsync(P2pAnswers.Stored(present.Length > 0, present, request.EffectiveVersion));
             return;
         }

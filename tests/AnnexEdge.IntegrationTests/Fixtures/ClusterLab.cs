@@ -117,6 +117,42 @@ public sealed class ClusterLab : IAsyncLifetime
 
     public P2pNode NodeByUuid(string uuid) => Nodes.Single(n => n.Uuid == uuid);
 
+    /// <summary>
+    /// Makes another site's gateway repository of the cluster at <paramref name="path"/>, as docs/multisite.md tells an
+    /// operator: a clone of this lab's gateway repository with the other gateway's UUID, extended to the cluster with
+    /// <c>extendcluster</c>, whose cluster nodes are <paramref name="nodes"/> (repositories it reaches by path); and
+    /// extends this lab's gateway repository to it in turn, so that the lab's clients know its nodes as remotes
+    /// (<c>origin-NAME-NODE</c>) once they fetch. Whatever serves it there (git-annex's gateway, or another AnnexEdge
+    /// with this UUID) is reached at <paramref name="url"/>.
+    /// </summary>
+    public async Task ExtendToGatewayAsync(string name, string path, string uuid, string url, IEnumerable<(string Name, string Path)> nodes)
+    {
+        (await ProcessRunner.RunAsync("git", ["clone", "-q", GatewayPath, path])).EnsureSuccess("git clone the lab's gateway");
+        (await GitIn(path, "config", "annex.uuid", uuid)).EnsureSuccess("git config annex.uuid");
+        (await GitIn(path, "annex", "init", "-q", name)).EnsureSuccess("git annex init");
+        (await GitIn(path, "remote", "rename", "origin", "edge")).EnsureSuccess("git remote rename");
+
+        // The lab's gateway is reached through the edge; git-annex lists a cluster's gateways among the remotes it
+        // proxies only for a remote reached over P2P.
+        (await GitIn(path, "config", "remote.edge.annexUrl", Edge.AnnexUrl)).EnsureSuccess("git config annexUrl");
+        (await GitIn(path, "fetch", "-q", "edge")).EnsureSuccess("git fetch edge");
+        (await GitIn(path, "annex", "extendcluster", "edge", ClusterName)).EnsureSuccess("git annex extendcluster edge");
+        foreach (var (node, nodePath) in nodes)
+        {
+            (await GitIn(path, "remote", "add", node, nodePath)).EnsureSuccess("git remote add node");
+            (await GitIn(path, "config", $"remote.{node}.annex-cluster-node", ClusterName)).EnsureSuccess("git config annex-cluster-node");
+            (await GitIn(path, "fetch", "-q", node)).EnsureSuccess("git fetch node");
+        }
+
+        (await GitIn(path, "annex", "updatecluster")).EnsureSuccess("git annex updatecluster");
+        (await GitIn(GatewayPath, "remote", "add", name, path)).EnsureSuccess("git remote add the gateway");
+        (await GitIn(GatewayPath, "config", $"remote.{name}.annexUrl", $"annex+{url}/git-annex/")).EnsureSuccess("git config annexUrl");
+        (await GitIn(GatewayPath, "fetch", "-q", name)).EnsureSuccess("git fetch the gateway");
+        (await GitIn(GatewayPath, "annex", "extendcluster", name, ClusterName)).EnsureSuccess("git annex extendcluster at the lab");
+
+        static Task<ProcessRunner.Result> GitIn(string directory, params string[] args) => ProcessRunner.RunAsync("git", args, directory);
+    }
+
     /// <summary>The URL of a p2phttp request to a UUID served by the edge.</summary>
     public static string RequestUrl(EdgeHost edge, string uuid, string version, string endpoint, string query = "") =>
         $"{edge.Url}/git-annex/{uuid}/{version}/{endpoint}?clientuuid={ClientUuid}{query}";

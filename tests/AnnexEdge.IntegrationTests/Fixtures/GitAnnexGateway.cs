@@ -68,36 +68,15 @@ public sealed partial class GitAnnexGateway : IAsyncDisposable
     public async Task StartAsync(ClusterLab lab)
     {
         var path = RepositoryPath;
-        (await ProcessRunner.RunAsync("git", ["clone", "-q", lab.GatewayPath, path])).EnsureSuccess("git clone the lab's gateway");
-        (await Git(path, "config", "annex.uuid", Uuid)).EnsureSuccess("git config annex.uuid");
-        (await Git(path, "annex", "init", "-q", Name)).EnsureSuccess("git annex init");
-        (await Git(path, "remote", "rename", "origin", "edge")).EnsureSuccess("git remote rename");
-
-        // The lab's gateway is reached through the edge; git-annex lists a cluster's gateways among the remotes it
-        // proxies only for a remote reached over P2P.
-        (await Git(path, "config", "remote.edge.annexUrl", lab.Edge.AnnexUrl)).EnsureSuccess("git config annexUrl");
-        (await Git(path, "fetch", "-q", "edge")).EnsureSuccess("git fetch edge");
-        (await Git(path, "annex", "extendcluster", "edge", ClusterLab.ClusterName)).EnsureSuccess("git annex extendcluster edge");
         foreach (var (node, uuid) in NodeUuids)
         {
-            var nodePath = _dir.Combine(node);
+            var nodePath = NodePath(node);
             (await ProcessRunner.RunAsync("git", ["init", "-q", "-b", "main", nodePath])).EnsureSuccess("git init node");
             (await Git(nodePath, "config", "annex.uuid", uuid)).EnsureSuccess("git config annex.uuid");
             (await Git(nodePath, "annex", "init", "-q", node)).EnsureSuccess("git annex init node");
-            (await Git(path, "remote", "add", node, nodePath)).EnsureSuccess("git remote add node");
-            (await Git(path, "config", $"remote.{node}.annex-cluster-node", ClusterLab.ClusterName)).EnsureSuccess("git config annex-cluster-node");
-            (await Git(path, "fetch", "-q", node)).EnsureSuccess("git fetch node");
         }
 
-        (await Git(path, "annex", "updatecluster")).EnsureSuccess("git annex updatecluster");
-
-        // The lab's gateway learns this gateway's nodes (its git-annex branch) and extends the cluster to it, so that
-        // clients of the lab see them as remotes.
-        (await Git(lab.GatewayPath, "remote", "add", Name, path)).EnsureSuccess("git remote add the gateway");
-        (await Git(lab.GatewayPath, "config", $"remote.{Name}.annexUrl", $"annex+{Url}/git-annex/")).EnsureSuccess("git config annexUrl");
-        (await Git(lab.GatewayPath, "fetch", "-q", Name)).EnsureSuccess("git fetch the gateway");
-        (await Git(lab.GatewayPath, "annex", "extendcluster", Name, ClusterLab.ClusterName)).EnsureSuccess("git annex extendcluster at the lab");
-
+        await lab.ExtendToGatewayAsync(Name, path, Uuid, Url, NodeUuids.Keys.Select(n => (n, NodePath(n))));
         _server = new BackgroundProcess(
             "git", ["annex", "p2phttp", "--bind", "127.0.0.1", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--jobs", "4", "--clusterjobs", "2", "--wideopen", "--debug"], path);

@@ -216,6 +216,14 @@ public sealed class PeerWriteTests
         var again = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "putoffset", key));
         Assert.True(again.TryGetProperty("alreadyhave", out var have) && have.GetBoolean(), again.ToString());
         Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), PlusUuids(again.GetRawText()));
+
+        // So does a client's put with data-present, which sends nothing.
+        var present = new ByteArrayContent([]);
+        present.Headers.Add("X-git-annex-data-length", "0");
+        var (status, body) = await P2pHttp.PostAsync(P2pHttp.Url(cluster, "put", key) + "&data-present=true", present, ct);
+        Assert.Equal(200, status);
+        Assert.Contains("\"stored\":true", body, StringComparison.Ordinal);
+        Assert.Equal(sites.Nodes.Select(n => n.Uuid).Order().ToArray(), PlusUuids(body));
     }
 
     [Fact]
@@ -369,6 +377,14 @@ public sealed class PeerWriteTests
         await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, cluster, lab.ClusterUuid, [c1], ToA(), PeerOf(cluster, "b", UuidB, urlB)), urlC);
         await RoutedAsync(lab.Edge, b1, "b");
         await RoutedAsync(lab.Edge, c1, "c");
+
+        // B's and C's gateway repositories extend the cluster, and A's is extended to them (docs/multisite.md), so the
+        // client knows their nodes as remotes reached through A (origin-b-b1, origin-c-c1).
+        using var gateways = new TempDirectory("sites");
+        await lab.ExtendToGatewayAsync("b", gateways.Combine("b"), UuidB, urlB, [("b1", b1.RepositoryPath)]);
+        await lab.ExtendToGatewayAsync("c", gateways.Combine("c"), UuidC, urlC, [("c1", c1.RepositoryPath)]);
+        // (sync's exit code says only that the gateway repositories have no main branch to merge.)
+        await lab.Client.GitAsync("annex", "sync", "-q", "--no-content");
         var key = await lab.Client.AddRandomFileAsync("file.bin", 3_000_000);
 
         (await lab.Client.GitAsync("annex", "copy", "--to", "origin-" + cluster, "file.bin")).EnsureSuccess("copy --to the cluster at site A");
@@ -387,8 +403,8 @@ public sealed class PeerWriteTests
         Assert.Equal(everyNode.Select(n => n.Uuid).Append(lab.ClusterUuid).Append(here).Order().ToArray(), holders.Order().ToArray());
 
         int Reads(EdgeHost site) => site.Events.All.Count(e => e.IsRequest("GET", "/key/" + key, 200));
-        async Task DropAsync(string why, params string[] options) =>
-            (await lab.Client.GitAsync(["annex", "drop", .. options, "file.bin"])).EnsureSuccess("drop the client's copy, " + why);
+        async Task DropAsync(string why) =>
+            (await lab.Client.GitAsync("annex", "drop", "file.bin")).EnsureSuccess("drop the client's copy, " + why);
         async Task GetAsync(string why)
         {
             (await lab.Client.GitAsync("annex", "get", "--from", "origin-" + cluster, "file.bin")).EnsureSuccess("get from the cluster, " + why);
@@ -411,10 +427,11 @@ public sealed class PeerWriteTests
         await GetAsync("with A's nodes stopped");
         Assert.True(Reads(edgeB) > 0 && Reads(edgeC) == 0, lab.Edge.Logs);
 
-        // The link to B becomes dearer (50) in A's config file: within one refresh, C serves. The client cannot lock a
-        // copy now: the gateway repository it cloned names only A's nodes (docs/multisite.md: extendcluster names the
-        // others), so its drop is forced; B and C still hold the file.
-        await DropAsync("with A's nodes stopped", "--force");
+        // The client's drop now locks a copy at B or C through A (A's nodes are gone).
+        await DropAsync("with A's nodes stopped");
+        Assert.Contains(new[] { edgeB, edgeC }.SelectMany(e => e.Events.All), e => e.IsRequest("POST", "/lockcontent", 200));
+
+        // The link to B becomes dearer (50) in A's config file: within one refresh, C serves.
         await lab.Edge.RewriteConfigAsync(lab.EdgeConfig(config => AtA(config, 50)));
         await Eventually.Async(async () => await RouteAsync(lab.Edge, c1.Uuid) is { } r && (double)r["cost"]! == 120.0
             && await RouteAsync(lab.Edge, b1.Uuid) is { } rb && (double)rb["cost"]! > 120.0, Deadline, "A's routes follow the new link cost", () => lab.Edge.Logs);
