@@ -123,13 +123,13 @@ internal sealed class PeerOptions
 /// <summary>Distance-vector routing between peers.</summary>
 internal sealed class RoutingOptions
 {
-    /// <summary>Time between fetches of each AnnexEdge peer's routes (also fetched at once after a local node's health changes).</summary>
+    /// <summary>Time between fetches of each AnnexEdge peer's routes and probes of each git-annex gateway peer (also at once after a local node's health changes).</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Routes longer than this many gateway hops are dropped, which bounds count-to-infinity after a withdrawal.</summary>
     public int MaxHops { get; set; } = 16;
 
-    /// <summary>Consecutive failed fetches of a peer's routes after which its link counts as down and its routes are withdrawn.</summary>
+    /// <summary>Consecutive failed fetches of a peer's routes (or probes of a git-annex gateway peer) after which its link counts as down and its routes are withdrawn.</summary>
     public int LinkFailures { get; set; } = 3;
 
     /// <summary>A peer's advertisement older than this (no successful fetch since) is withdrawn whatever the failure count.</summary>

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding;
 using AnnexEdge.Logging;
+using AnnexEdge.Protocol;
 using AnnexEdge.Routing;
 using AnnexEdge.Telemetry;
 using Microsoft.Extensions.Options;
@@ -14,8 +15,9 @@ namespace AnnexEdge.Peering;
 /// <summary>
 /// Keeps the routing table current: every <c>Routing:RefreshInterval</c>, and at once when a local node's backend goes
 /// into or out of rotation, it fetches each AnnexEdge peer's advertisement for this edge
-/// (<see cref="PeerEndpoints.RoutesPath"/>) through the peer's YARP cluster (so with the peer's backend credentials)
-/// and recomputes the table.
+/// (<see cref="PeerEndpoints.RoutesPath"/>), probes each git-annex gateway peer (which advertises nothing) with a
+/// <c>gettimestamp</c> of its gateway UUID, both through the peer's YARP cluster (so with the peer's backend
+/// credentials), and recomputes the table.
 /// </summary>
 internal sealed partial class PeerRefresher(
     PeerRoutes routes,
@@ -40,7 +42,7 @@ internal sealed partial class PeerRefresher(
             {
                 // Local health first, so what is fetched and what is advertised next reflects it.
                 routes.Recompute();
-                await Task.WhenAll(routes.AdvertisingPeers.Select(p => FetchAsync(p, stoppingToken)));
+                await Task.WhenAll(catalog.Peers.Select(p => RefreshAsync(p, stoppingToken)));
                 routes.Recompute();
 
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -61,7 +63,12 @@ internal sealed partial class PeerRefresher(
 
     private void Wake() => _wake.Writer.TryWrite(true);
 
-    private async Task FetchAsync(Peer peer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches an AnnexEdge peer's advertisement, or probes a git-annex gateway peer; tells the table which. Without
+    /// the probe, a git-annex gateway's nodes would stay routed however long it is down, and every cluster write would
+    /// wait for its connection to fail.
+    /// </summary>
+    private async Task RefreshAsync(Peer peer, CancellationToken cancellationToken)
     {
         string? problem = null;
         if (!proxyState.TryGetCluster(peer.YarpClusterId, out var yarpCluster))
@@ -75,13 +82,20 @@ internal sealed partial class PeerRefresher(
             timeout.CancelAfter(options.Value.Forwarding.NodeAnswerTimeout);
             try
             {
-                var uri = backend.Address + PeerEndpoints.RoutesPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid;
-                using var request = BackendRequests.Http11(new HttpRequestMessage(HttpMethod.Get, uri));
+                using var request = BackendRequests.Http11(peer.Advertises
+                    ? new HttpRequestMessage(HttpMethod.Get, backend.Address + PeerEndpoints.RoutesPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid)
+                    : new HttpRequestMessage(HttpMethod.Post, BackendRequests.Uri(backend.Address, Probe(peer))));
                 using var response = await yarpCluster.Model.HttpClient.SendAsync(request, timeout.Token);
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
                     problem = $"{backend.Address} answered {(int)response.StatusCode}";
                     continue;
+                }
+
+                if (!peer.Advertises)
+                {
+                    routes.Table.Reached(peer.Name);
+                    return;
                 }
 
                 if (await BoundedContent.ReadAsync(response.Content, MaxAdvertisementBytes, timeout.Token) is { } body
@@ -102,6 +116,10 @@ internal sealed partial class PeerRefresher(
         routes.Table.FetchFailed(peer.Name);
         Log.FetchFailed(logger, peer.Name, problem ?? "no backend");
     }
+
+    /// <summary>What git-annex would ask a gateway: its own UUID's <c>gettimestamp</c>, answered by one of its workers.</summary>
+    private P2pRequest Probe(Peer peer) =>
+        new() { Uuid = peer.Uuid, Version = 4, Endpoint = P2pEndpoint.GetTimestamp, ClientUuid = catalog.ClientUuid };
 
     /// <summary>The routes of an advertisement (<see cref="PeerEndpoints"/> writes it); null when it is not one.</summary>
     internal static IReadOnlyList<Advertisement>? Parse(byte[] body)
@@ -140,7 +158,7 @@ internal sealed partial class PeerRefresher(
 
     private static partial class Log
     {
-        [LoggerMessage(EdgeEventIds.PeerFetchFailed, LogLevel.Warning, "Could not fetch the routes of peer {Peer}: {Problem}")]
+        [LoggerMessage(EdgeEventIds.PeerFetchFailed, LogLevel.Warning, "Could not refresh peer {Peer} (fetch its routes, or probe a git-annex gateway): {Problem}")]
         public static partial void FetchFailed(ILogger logger, string peer, string problem);
     }
 }

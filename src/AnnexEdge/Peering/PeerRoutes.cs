@@ -30,9 +30,6 @@ internal sealed partial class PeerRoutes
 
     public RouteTable Table { get; }
 
-    /// <summary>The peers whose routes are fetched (AnnexEdges; a git-annex gateway advertises nothing).</summary>
-    public IEnumerable<Peer> AdvertisingPeers => _catalog.Peers.Where(p => p.Advertises);
-
     public Peer? PeerByUuid(string uuid) => _catalog.Peers.FirstOrDefault(p => p.Uuid == uuid);
 
     /// <summary>

@@ -42,8 +42,10 @@ internal sealed record RouteChange(string Destination, Route? Before, Route Afte
 /// over <c>MaxHops</c> is dropped, which bounds count-to-infinity after a withdrawal. The best is the lowest cost,
 /// then the fewest hops, then the next hop's name (direct first), so every edge with the same inputs picks alike.
 /// A peer's link is down after <c>LinkFailures</c> failed fetches in a row or when its last advertisement is older than
-/// <c>MaxRouteAge</c>; a git-annex gateway peer, which advertises nothing, is up and reaches its configured nodes.
-/// Thread-safe; the state only changes through <see cref="Recompute"/>, <see cref="Advertised"/> and <see cref="FetchFailed"/>.
+/// <c>MaxRouteAge</c>; a git-annex gateway peer, which advertises nothing, reaches its configured nodes unless its
+/// last <c>LinkFailures</c> probes failed.
+/// Thread-safe; the state only changes through <see cref="Recompute"/>, <see cref="Advertised"/>, <see cref="Reached"/>
+/// and <see cref="FetchFailed"/>.
 /// </summary>
 internal sealed class RouteTable
 {
@@ -126,7 +128,19 @@ internal sealed class RouteTable
         }
     }
 
-    /// <summary>A fetch of a peer's routes failed; after <c>LinkFailures</c> in a row its link is down.</summary>
+    /// <summary>A git-annex gateway peer answered its probe: its link is up.</summary>
+    public void Reached(string peer)
+    {
+        lock (_gate)
+        {
+            if (_peers.TryGetValue(peer, out var state))
+            {
+                state.Failures = 0;
+            }
+        }
+    }
+
+    /// <summary>A fetch of a peer's routes (or a git-annex gateway's probe) failed; after <c>LinkFailures</c> in a row its link is down.</summary>
     public void FetchFailed(string peer)
     {
         lock (_gate)
@@ -275,8 +289,8 @@ internal sealed class RouteTable
         peer.Link.Nodes is { } nodes ? nodes.Select(n => new Advertisement(n, 0, 0, peer.Link.Clusters)) : peer.Routes;
 
     private bool IsUp(PeerState peer, DateTimeOffset now) =>
-        peer.Link.Nodes is not null
-        || (peer.LastAdvertised is { } last && peer.Failures < _options.LinkFailures && now - last <= _options.MaxRouteAge);
+        peer.Failures < _options.LinkFailures
+        && (peer.Link.Nodes is not null || (peer.LastAdvertised is { } last && now - last <= _options.MaxRouteAge));
 
     private string WhyGone(Route before, IReadOnlyList<LocalNode> local, DateTimeOffset now)
     {
@@ -293,7 +307,7 @@ internal sealed class RouteTable
         if (!IsUp(peer, now))
         {
             return peer.Failures >= _options.LinkFailures
-                ? $"link to {before.Via} down ({peer.Failures} failed fetches)"
+                ? $"link to {before.Via} down ({peer.Failures} failed {(peer.Link.Nodes is null ? "fetches" : "probes")})"
                 : $"advertisement of {before.Via} older than {_options.MaxRouteAge}";
         }
 

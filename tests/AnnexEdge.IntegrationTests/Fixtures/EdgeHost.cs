@@ -102,6 +102,13 @@ public sealed class EdgeHost : IAsyncDisposable
     /// <summary>Rewrites the edge's config file with this <c>AnnexEdge</c> section (the edge reloads it on its own).</summary>
     public Task RewriteConfigAsync(JsonObject annexEdgeSection) => EdgeProcess.WriteConfigAsync(annexEdgeSection, _dir);
 
+    /// <summary>The edge's route to a destination as <c>/_annexedge/routes</c> lists it (withdrawn or not); null when it lists none.</summary>
+    public async Task<JsonObject?> RouteAsync(string destination)
+    {
+        var table = JsonNode.Parse(await P2pHttp.Http.GetStringAsync(Url + "/_annexedge/routes", TestContext.Current.CancellationToken))!;
+        return table["routes"]!.AsArray().Select(r => r!.AsObject()).FirstOrDefault(r => (string?)r["destination"] == destination);
+    }
+
     /// <summary>Waits (default 10 s) for an event matching; one logged already counts.</summary>
     public Task<LogEvent> EventAsync(Func<LogEvent, bool> match, TimeSpan? deadline = null, string? what = null) =>
         Events.FirstAsync(match, deadline, what);

@@ -98,6 +98,9 @@ public sealed partial class GitAnnexGateway : IAsyncDisposable
             () => Logs);
     }
 
+    /// <summary>Kills its p2phttp, as a site going away would.</summary>
+    public void Stop() => _server?.Kill();
+
     /// <summary>The repository of one of its nodes.</summary>
     public string NodePath(string node) => _dir.Combine(node);
 

@@ -21,7 +21,14 @@ public sealed class GitAnnexGatewayPeerTests
         ClusterLab? lab = null;
         try
         {
-            lab = await ClusterLab.StartAsync(withClient: true, config => config["Peers"] = new JsonArray(siteB.PeerConfig(ClusterLab.ClusterName)), nodeCount: 1);
+            lab = await ClusterLab.StartAsync(
+                withClient: true,
+                config =>
+                {
+                    config["Peers"] = new JsonArray(siteB.PeerConfig(ClusterLab.ClusterName));
+                    config["Routing"] = new JsonObject { ["RefreshInterval"] = "00:00:00.300", ["LinkFailures"] = 2 };
+                },
+                nodeCount: 1);
             await siteB.StartAsync(lab);
 
             // The client learns site B's nodes from the lab's gateway (extended to site B), as a user's fetch would.
@@ -108,6 +115,30 @@ public sealed class GitAnnexGatewayPeerTests
         }
 
         await ContentLock.AssertReleasedByDroppingAsync(siteB.NodePath(node), key, () => Logs(lab, siteB));
+    }
+
+    [Fact]
+    public async Task A_git_annex_gateway_that_stops_answering_its_probes_has_its_nodes_withdrawn_and_a_cluster_put_no_longer_waits_for_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (lab, siteB) = await StartAsync();
+        await using var _ = lab;
+        await using var __ = siteB;
+        var b1 = siteB.NodeUuids["b1"];
+        Assert.Null((await lab.Edge.RouteAsync(b1))!["withdrawn"]);
+
+        siteB.Stop();
+
+        await Eventually.Async(async () => await lab.Edge.RouteAsync(b1) is { } r && r["withdrawn"] is not null, Deadline, "b1 withdrawn", () => Logs(lab, siteB));
+        Assert.Equal("link to siteb down (2 failed probes)", (string?)(await lab.Edge.RouteAsync(b1))!["withdrawn"]);
+        await lab.Edge.EventAsync(EdgeEventIds.PeerFetchFailed, e => e.Text("Peer") == siteB.Name);
+
+        // The cluster's put stores on the edge's node and names only it; site B is not tried.
+        var content = TestObject.Random(50_000);
+        var answer = await lab.PutAsync(lab.Edge, lab.ClusterUuid, "v4", content, ct);
+        Assert.True(answer.GetProperty("stored").GetBoolean(), answer.ToString());
+        Assert.Equal([lab.Nodes[0].Uuid], answer.GetProperty("plusuuids").EnumerateArray().Select(u => u.GetString()));
+        Assert.DoesNotContain(lab.Edge.Events.All, e => e.EventId() == EdgeEventIds.ClusterPutThroughPeer);
     }
 
     [Fact]

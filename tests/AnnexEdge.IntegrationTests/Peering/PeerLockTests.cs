@@ -55,9 +55,8 @@ public sealed class PeerLockTests
     /// <summary>The live route's next hop to the destination, or null.</summary>
     private static async Task<string?> NextHopAsync(EdgeHost edge, string destination)
     {
-        var table = JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edge.Url + "/_annexedge/routes", TestContext.Current.CancellationToken))!;
-        var route = table["routes"]!.AsArray().FirstOrDefault(r => (string?)r!["destination"] == destination && r["withdrawn"] is null);
-        return (string?)route?["nextHop"];
+        var route = await edge.RouteAsync(destination);
+        return route?["withdrawn"] is null ? (string?)route?["nextHop"] : null;
     }
 
     [Fact]

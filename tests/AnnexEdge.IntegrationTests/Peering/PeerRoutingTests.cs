@@ -47,12 +47,6 @@ public sealed class PeerRoutingTests
         return peer;
     }
 
-    private static async Task<JsonObject?> RouteAsync(EdgeHost edge, string destination)
-    {
-        var table = JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edge.Url + "/_annexedge/routes", TestContext.Current.CancellationToken))!;
-        return table["routes"]!.AsArray().Select(r => r!.AsObject()).FirstOrDefault(r => (string?)r["destination"] == destination);
-    }
-
     private static int RequestsFor(EdgeHost edge, string uuid) =>
         edge.Events.All.Count(e => e.IsRequest() && (e.Text("RequestPath")?.Contains(uuid, StringComparison.Ordinal) ?? false));
 
@@ -91,11 +85,11 @@ public sealed class PeerRoutingTests
         }
 
         // A's table: B's node one hop away at B's node cost plus the link cost; A's own node direct.
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && (string?)r["nextHop"] == "b", Deadline,
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeB.Uuid) is { } r && (string?)r["nextHop"] == "b", Deadline,
             "A routes to B's node through b", () => edgeA.Logs);
-        var route = (await RouteAsync(edgeA, nodeB.Uuid))!;
+        var route = (await edgeA.RouteAsync(nodeB.Uuid))!;
         Assert.Equal((1, 110.0, UuidB, null), ((int)route["hops"]!, (double)route["cost"]!, (string?)route["nextHopUuid"], (string?)route["withdrawn"]));
-        var own = (await RouteAsync(edgeA, nodeA.Uuid))!;
+        var own = (await edgeA.RouteAsync(nodeA.Uuid))!;
         Assert.Equal(("direct", 0, 100.0), ((string?)own["nextHop"], (int)own["hops"]!, (double)own["cost"]!));
         await edgeA.EventAsync(EdgeEventIds.RouteAdded, e => e.Text("Destination") == nodeB.Uuid && e.Text("Via") == "b");
 
@@ -114,9 +108,9 @@ public sealed class PeerRoutingTests
 
         // B's node dies: B's health checks take it out, B stops advertising it, A withdraws it within a refresh.
         nodeB.KillServer(0);
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeB.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
             "A withdraws the route to B's dead node", () => edgeA.Logs + "\n--- B\n" + edgeB.Logs);
-        Assert.Equal("no longer advertised by b", (string?)(await RouteAsync(edgeA, nodeB.Uuid))!["withdrawn"]);
+        Assert.Equal("no longer advertised by b", (string?)(await edgeA.RouteAsync(nodeB.Uuid))!["withdrawn"]);
         // The status page shows the same table, and the peer.
         var page = await P2pHttp.Http.GetStringAsync(edgeA.Url + "/_annexedge/", ct);
         Assert.Contains($"<tr data-destination=\"{nodeB.Uuid}\" data-next-hop=\"b\" data-state=\"withdrawn\">", page);
@@ -138,7 +132,7 @@ public sealed class PeerRoutingTests
         await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10)), $"http://127.0.0.1:{portA}");
         var (here, hereKey) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeA.Url, nodeA.Uuid), 200_000);
         var (there, thereKey) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeB.Url, nodeB.Uuid), 200_000);
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to B's node", () => edgeA.Logs);
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeB.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to B's node", () => edgeA.Logs);
         var cluster = P2pHttp.Api(edgeA.Url, ClusterUuid);
 
         // Only B's node has it: the cluster at A finds it there and serves it, byte-exact.
@@ -166,8 +160,8 @@ public sealed class PeerRoutingTests
         await using var edgeB = await EdgeHost.StartAsync(Site(UuidB, nodeB, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portB}");
         await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, nodeC, Peer("a", UuidA, portA, 10)), $"http://127.0.0.1:{portC}");
         await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10), Peer("c", UuidC, portC, 20)), $"http://127.0.0.1:{portA}");
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to C's node", () => edgeA.Logs);
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to B's node", () => edgeA.Logs);
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeC.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to C's node", () => edgeA.Logs);
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeB.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to B's node", () => edgeA.Logs);
 
         // Only C, the dearer site, has it; the key names its size, so A's own node is simply asked for it.
         var (data, key) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeC.Url, nodeC.Uuid), 4096);
@@ -195,7 +189,7 @@ public sealed class PeerRoutingTests
         // The key is at B and C, not at A: B is the cheaper way (110 against 120).
         var (data, key) = await P2pHttp.PutRandomObjectAsync(P2pHttp.Api(nodeB.Url, nodeB.Uuid), 100_000);
         await P2pHttp.PutObjectAsync(P2pHttp.Api(nodeC.Url, nodeC.Uuid), key, data);
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to C's node", () => edgeA.Logs);
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeC.Uuid) is { } r && r["withdrawn"] is null, Deadline, "A routes to C's node", () => edgeA.Logs);
         var cluster = P2pHttp.Api(edgeA.Url, ClusterUuid);
         Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + key), ct));
         await edgeB.RequestEventAsync("GET", "/key/" + key, 200);
@@ -207,7 +201,7 @@ public sealed class PeerRoutingTests
         siteA["Peers"]![0]!["LinkCost"] = 50;
         await edgeA.RewriteConfigAsync(siteA);
         await edgeA.EventAsync(EdgeEventIds.ConfigReloaded);
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeB.Uuid) is { } r && (double)r["cost"]! == 150.0, Deadline,
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeB.Uuid) is { } r && (double)r["cost"]! == 150.0, Deadline,
             "A's route to B's node costs the new link cost", () => edgeA.Logs);
         Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + key), ct));
         await edgeC.RequestEventAsync("GET", "/key/" + key, 200);
@@ -216,9 +210,9 @@ public sealed class PeerRoutingTests
         // C is no longer a peer: its node's route is withdrawn, and B serves again.
         siteA["Peers"]!.AsArray().RemoveAt(1);
         await edgeA.RewriteConfigAsync(siteA);
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeC.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
             "A withdraws the route through the removed peer", () => edgeA.Logs);
-        Assert.Equal("peer c no longer configured", (string?)(await RouteAsync(edgeA, nodeC.Uuid))!["withdrawn"]);
+        Assert.Equal("peer c no longer configured", (string?)(await edgeA.RouteAsync(nodeC.Uuid))!["withdrawn"]);
         Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(cluster, "key/" + key), ct));
         await Eventually.Async(() => Task.FromResult(Reads(edgeB) > readsAtB), Deadline, "B serves the read again", () => edgeA.Logs);
     }
@@ -239,7 +233,7 @@ public sealed class PeerRoutingTests
         await using var edgeC = await EdgeHost.StartAsync(Site(UuidC, nodeC, Peer("a", UuidA, portA, 10, x)), $"http://127.0.0.1:{portC}");
         foreach (var edge in new[] { edgeA, edgeB, edgeC })
         {
-            await Eventually.Async(async () => await RouteAsync(edge, x) is { } r && r["withdrawn"] is null, Deadline, "X routed", () => edge.Logs);
+            await Eventually.Async(async () => await edge.RouteAsync(x) is { } r && r["withdrawn"] is null, Deadline, "X routed", () => edge.Logs);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -271,15 +265,15 @@ public sealed class PeerRoutingTests
         var edges = new[] { edgeA, edgeB, edgeC };
 
         // A reaches C's node by the cheaper path through B (10 + 10 + 100) rather than directly (50 + 100).
-        await Eventually.Async(async () => await RouteAsync(edgeA, nodeC.Uuid) is { } r && (string?)r["nextHop"] == "b" && (int)r["hops"]! == 2,
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeC.Uuid) is { } r && (string?)r["nextHop"] == "b" && (int)r["hops"]! == 2,
             Deadline, "A routes to C's node through B", () => edgeA.Logs);
-        Assert.Equal(120.0, (double)(await RouteAsync(edgeA, nodeC.Uuid))!["cost"]!);
+        Assert.Equal(120.0, (double)(await edgeA.RouteAsync(nodeC.Uuid))!["cost"]!);
 
         nodeC.KillServer(0);
         var maxHops = 0;
         await Eventually.Async(async () =>
         {
-            var routes = await Task.WhenAll(edges.Select(e => RouteAsync(e, nodeC.Uuid)));
+            var routes = await Task.WhenAll(edges.Select(e => e.RouteAsync(nodeC.Uuid)));
             maxHops = Math.Max(maxHops, routes.Max(r => r?["withdrawn"] is null ? (int?)r?["hops"] ?? 0 : 0));
             // Withdrawn, or already forgotten (after MaxRouteAge).
             return routes.All(r => r is null || r["withdrawn"] is not null);

@@ -64,14 +64,8 @@ public sealed class PeerWriteTests
         return peer;
     }
 
-    private static async Task<JsonObject?> RouteAsync(EdgeHost edge, string destination)
-    {
-        var table = JsonNode.Parse(await P2pHttp.Http.GetStringAsync(edge.Url + "/_annexedge/routes", TestContext.Current.CancellationToken))!;
-        return table["routes"]!.AsArray().Select(r => r!.AsObject()).FirstOrDefault(r => (string?)r["destination"] == destination);
-    }
-
     private static Task RoutedAsync(EdgeHost edge, P2pNode node, string via) =>
-        Eventually.Async(async () => await RouteAsync(edge, node.Uuid) is { } r && r["withdrawn"] is null && (string?)r["nextHop"] == via, Deadline,
+        Eventually.Async(async () => await edge.RouteAsync(node.Uuid) is { } r && r["withdrawn"] is null && (string?)r["nextHop"] == via, Deadline,
             $"{node.Name} routed via {via}", () => edge.Logs);
 
     private static int Requests(EdgeHost edge, string endpoint, string key) =>
@@ -433,8 +427,8 @@ public sealed class PeerWriteTests
 
         // The link to B becomes dearer (50) in A's config file: within one refresh, C serves.
         await lab.Edge.RewriteConfigAsync(lab.EdgeConfig(config => AtA(config, 50)));
-        await Eventually.Async(async () => await RouteAsync(lab.Edge, c1.Uuid) is { } r && (double)r["cost"]! == 120.0
-            && await RouteAsync(lab.Edge, b1.Uuid) is { } rb && (double)rb["cost"]! > 120.0, Deadline, "A's routes follow the new link cost", () => lab.Edge.Logs);
+        await Eventually.Async(async () => await lab.Edge.RouteAsync(c1.Uuid) is { } r && (double)r["cost"]! == 120.0
+            && await lab.Edge.RouteAsync(b1.Uuid) is { } rb && (double)rb["cost"]! > 120.0, Deadline, "A's routes follow the new link cost", () => lab.Edge.Logs);
         await GetAsync("after B's link became dearer");
         Assert.True(Reads(edgeC) > 0, lab.Edge.Logs);
     }
@@ -468,7 +462,7 @@ public sealed class PeerWriteTests
 
         foreach (var node in new[] { brokenNode, goodNode })
         {
-            await Eventually.Async(async () => await RouteAsync(edge, node) is { } r && r["withdrawn"] is null, Deadline, node + " routed", () => edge.Logs);
+            await Eventually.Async(async () => await edge.RouteAsync(node) is { } r && r["withdrawn"] is null, Deadline, node + " routed", () => edge.Logs);
         }
 
         var cluster = P2pHttp.Api(edge.Url, ClusterUuid);

@@ -277,6 +277,27 @@ public sealed class RouteTableTests
     }
 
     [Fact]
+    public void A_git_annex_gateway_peer_whose_probes_fail_LinkFailures_times_in_a_row_has_its_nodes_withdrawn_until_it_answers_again()
+    {
+        var table = Table(new PeerLink("lab", "dddddddd-dddd-4ddd-8ddd-dddddddddddd", 30, [X]));
+        table.Recompute([]);
+
+        table.FetchFailed("lab");
+        table.FetchFailed("lab");
+        Assert.Empty(table.Recompute([]));
+
+        table.FetchFailed("lab");
+        var change = Assert.Single(table.Recompute([]));
+        Assert.Equal("link to lab down (3 failed probes)", change.After.Withdrawn);
+        Assert.Null(table.Best(X, []));
+        Assert.False(Assert.Single(table.PeerStates).Up);
+
+        table.Reached("lab");
+        Assert.Equal("lab", Assert.Single(table.Recompute([])).After.Via);
+        Assert.Equal(30.0, table.Best(X, [])!.Cost);
+    }
+
+    [Fact]
     public void In_a_triangle_a_withdrawn_node_counts_to_the_hop_limit_at_most_and_is_then_gone_everywhere()
     {
         // A, B and C peer with each other; X is C's node. Each round every edge fetches both peers' advertisements.
