@@ -79,6 +79,7 @@ internal static class EdgeEventIds
     public const int PeerFetchFailed = 9003;
     public const int RoutedThroughPeer = 9004;
     public const int UnknownPeerAsked = 9005;
+    public const int PeerNotToldOfChange = 9006;
     public const int ClusterPutThroughPeer = 9010;
     public const int ClusterPeerDidNotStore = 9011;
     public const int ClusterRemoveThroughPeer = 9012;

@@ -6,13 +6,16 @@ using AnnexEdge.Telemetry;
 namespace AnnexEdge.Peering;
 
 /// <summary>
-/// <c>/_annexedge/peer/routes?peer=UUID</c>: this edge's advertisement for one configured peer (split horizon), for
-/// the peer's own <c>BackendUser</c> with <c>full</c> access to every cluster the two share. <c>/_annexedge/routes</c>:
-/// the routing table for operators, protected as the status page is.
+/// <c>/_annexedge/peer/routes?peer=UUID</c>: this edge's advertisement for one configured peer (split horizon), and
+/// <c>POST /_annexedge/peer/changed?peer=UUID</c>: the peer's routes changed, fetch them now; both for the peer's own
+/// <c>BackendUser</c> with <c>full</c> access to every cluster the two share. <c>/_annexedge/routes</c>: the routing
+/// table for operators, protected as the status page is.
 /// </summary>
 internal static partial class PeerEndpoints
 {
     public const string RoutesPath = "/_annexedge/peer/routes";
+
+    public const string ChangedPath = "/_annexedge/peer/changed";
 
     /// <summary>The query parameter naming the asking peer by its gateway UUID.</summary>
     public const string PeerParameter = "peer";
@@ -20,31 +23,25 @@ internal static partial class PeerEndpoints
     public static void MapPeerEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet(RoutesPath, async (HttpContext context, PeerRoutes routes, RepositoryCatalog catalog, AccessGate gate, ILogger<PeerRoutes> logger) =>
-        {
-            var asking = context.Request.Query[PeerParameter].ToString();
-            if (routes.PeerByUuid(asking) is not { } peer)
-            {
-                // Only a configured peer is told anything: the routes name this edge's nodes.
-                Log.UnknownPeerAsked(logger, asking, context.Connection.RemoteIpAddress?.ToString());
-                return Results.NotFound();
-            }
-
-            // Full access, as removing from the cluster needs: what the peer learns here decides where it sends writes.
-            var policy = catalog.Current.Access;
-            foreach (var cluster in peer.Clusters)
-            {
-                var request = new AccessRequest("peer-routes", P2pAction.Remove, asking, null, Audited: false);
-                if (!await gate.AuthorizeAsync(context, request, AccessTarget.Of(cluster), policy))
+            await AskingPeerAsync(context, routes, catalog, gate, logger) is not { } peer
+                ? Results.Empty
+                : Results.Json(new
                 {
-                    return Results.Empty;
-                }
+                    gateway = catalog.GatewayUuid,
+                    routes = routes.Table.AdvertiseTo(peer.Uuid).Select(a => new { uuid = a.Uuid, cost = a.Cost, hops = a.Hops, clusters = a.Clusters ?? [] }),
+                }));
+
+        // A change spreads at the speed of the links rather than one RefreshInterval per hop; the refresher coalesces
+        // requests that come while it is fetching.
+        endpoints.MapPost(ChangedPath, async (HttpContext context, PeerRoutes routes, RepositoryCatalog catalog, AccessGate gate, ILogger<PeerRoutes> logger) =>
+        {
+            if (await AskingPeerAsync(context, routes, catalog, gate, logger) is null)
+            {
+                return Results.Empty;
             }
 
-            return Results.Json(new
-            {
-                gateway = catalog.GatewayUuid,
-                routes = routes.Table.AdvertiseTo(peer.Uuid).Select(a => new { uuid = a.Uuid, cost = a.Cost, hops = a.Hops, clusters = a.Clusters ?? [] }),
-            });
+            routes.RequestRefresh();
+            return Results.NoContent();
         });
 
         endpoints.MapGet("/_annexedge/routes", async (HttpContext context, OperatorAccess access, PeerRoutes routes, TimeProvider time) =>
@@ -79,6 +76,35 @@ internal static partial class PeerEndpoints
                 }),
             });
         });
+    }
+
+    /// <summary>
+    /// The configured peer that asks, when its user may know this edge's routes; otherwise null, with the answer (404
+    /// for an unknown peer, 401/403 from the access gate) already given.
+    /// </summary>
+    private static async Task<Peer?> AskingPeerAsync(HttpContext context, PeerRoutes routes, RepositoryCatalog catalog, AccessGate gate, ILogger logger)
+    {
+        var asking = context.Request.Query[PeerParameter].ToString();
+        if (routes.PeerByUuid(asking) is not { } peer)
+        {
+            // Only a configured peer is told anything: the routes name this edge's nodes.
+            Log.UnknownPeerAsked(logger, asking, context.Connection.RemoteIpAddress?.ToString());
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return null;
+        }
+
+        // Full access, as removing from the cluster needs: what the peer learns here decides where it sends writes.
+        var policy = catalog.Current.Access;
+        foreach (var cluster in peer.Clusters)
+        {
+            var request = new AccessRequest("peer-routes", P2pAction.Remove, asking, null, Audited: false);
+            if (!await gate.AuthorizeAsync(context, request, AccessTarget.Of(cluster), policy))
+            {
+                return null;
+            }
+        }
+
+        return peer;
     }
 
     private static partial class Log

@@ -17,13 +17,16 @@ namespace AnnexEdge.Peering;
 /// into or out of rotation, it fetches each AnnexEdge peer's advertisement for this edge
 /// (<see cref="PeerEndpoints.RoutesPath"/>), probes each git-annex gateway peer (which advertises nothing) with a
 /// <c>gettimestamp</c> of its gateway UUID, both through the peer's YARP cluster (so with the peer's backend
-/// credentials), and recomputes the table.
+/// credentials), and recomputes the table. A peer that says its routes changed wakes it too, and when this edge's
+/// best routes change it tells its AnnexEdge peers (<see cref="PeerEndpoints.ChangedPath"/>), so a change crosses each
+/// hop in a few round trips instead of one <c>RefreshInterval</c>.
 /// </summary>
 internal sealed partial class PeerRefresher(
     PeerRoutes routes,
     RepositoryCatalog catalog,
     IProxyStateLookup proxyState,
     HealthWatch health,
+    IHostApplicationLifetime lifetime,
     IOptions<AnnexEdgeOptions> options,
     TimeProvider time,
     ILogger<PeerRefresher> logger) : BackgroundService
@@ -35,15 +38,35 @@ internal sealed partial class PeerRefresher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // A peer told of this edge's first routes fetches them at once: the edge must be listening by then (hosted
+        // services start before Kestrel listens; a refused fetch would leave the peer waiting a RefreshInterval).
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            try
+            {
+                await started.Task.WaitAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+
         health.RotationChanged += Wake;
+        routes.RefreshRequested += Wake;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 // Local health first, so what is fetched and what is advertised next reflects it.
-                routes.Recompute();
+                var changed = routes.Recompute();
                 await Task.WhenAll(catalog.Peers.Select(p => RefreshAsync(p, stoppingToken)));
-                routes.Recompute();
+                changed |= routes.Recompute();
+                if (changed)
+                {
+                    await Task.WhenAll(catalog.Peers.Where(p => p.Advertises).Select(p => TellChangedAsync(p, stoppingToken)));
+                }
 
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 var woken = _wake.Reader.WaitToReadAsync(sleep.Token).AsTask();
@@ -58,6 +81,7 @@ internal sealed partial class PeerRefresher(
         finally
         {
             health.RotationChanged -= Wake;
+            routes.RefreshRequested -= Wake;
         }
     }
 
@@ -117,6 +141,43 @@ internal sealed partial class PeerRefresher(
         Log.FetchFailed(logger, peer.Name, problem ?? "no backend");
     }
 
+    /// <summary>
+    /// Tells a peer that this edge's routes changed, so it fetches them now. Best effort: a peer that does not hear it
+    /// (or an older AnnexEdge, which answers 404) still fetches within its RefreshInterval.
+    /// </summary>
+    private async Task TellChangedAsync(Peer peer, CancellationToken cancellationToken)
+    {
+        if (!proxyState.TryGetCluster(peer.YarpClusterId, out var yarpCluster))
+        {
+            return;
+        }
+
+        string? problem = null;
+        foreach (var backend in peer.Backends)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.Value.Forwarding.NodeAnswerTimeout);
+            try
+            {
+                var uri = backend.Address + PeerEndpoints.ChangedPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid;
+                using var request = BackendRequests.Http11(new HttpRequestMessage(HttpMethod.Post, uri));
+                using var response = await yarpCluster.Model.HttpClient.SendAsync(request, timeout.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+
+                problem = $"{backend.Address} answered {(int)response.StatusCode}";
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                problem = $"{backend.Address}: {e.Message}";
+            }
+        }
+
+        Log.NotToldOfChange(logger, peer.Name, problem ?? "no backend");
+    }
+
     /// <summary>What git-annex would ask a gateway: its own UUID's <c>gettimestamp</c>, answered by one of its workers.</summary>
     private P2pRequest Probe(Peer peer) =>
         new() { Uuid = peer.Uuid, Version = 4, Endpoint = P2pEndpoint.GetTimestamp, ClientUuid = catalog.ClientUuid };
@@ -160,5 +221,8 @@ internal sealed partial class PeerRefresher(
     {
         [LoggerMessage(EdgeEventIds.PeerFetchFailed, LogLevel.Warning, "Could not refresh peer {Peer} (fetch its routes, or probe a git-annex gateway): {Problem}")]
         public static partial void FetchFailed(ILogger logger, string peer, string problem);
+
+        [LoggerMessage(EdgeEventIds.PeerNotToldOfChange, LogLevel.Debug, "Could not tell peer {Peer} that routes changed (it learns at its next refresh): {Problem}")]
+        public static partial void NotToldOfChange(ILogger logger, string peer, string problem);
     }
 }

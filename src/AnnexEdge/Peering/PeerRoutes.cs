@@ -64,11 +64,16 @@ internal sealed partial class PeerRoutes
         };
     }
 
+    /// <summary>Raised when a peer says its routes changed (<see cref="PeerEndpoints.ChangedPath"/>): fetch them now.</summary>
+    public event Action? RefreshRequested;
+
+    public void RequestRefresh() => RefreshRequested?.Invoke();
+
     /// <summary>
     /// Recomputes the table from the nodes' health now and the peers' last advertisements, logging each change; after a
-    /// reload, with the peers it configures (a changed link cost counts from here).
+    /// reload, with the peers it configures (a changed link cost counts from here). Whether any best route changed.
     /// </summary>
-    public void Recompute()
+    public bool Recompute()
     {
         lock (_gate)
         {
@@ -82,7 +87,8 @@ internal sealed partial class PeerRoutes
         var local = _catalog.Repositories
             .Select(r => new LocalNode(r.Uuid, r.Cost, _nodes.IsLive(r), _catalog.Clusters.Where(c => c.Nodes.Contains(r)).Select(c => c.Uuid).ToArray()))
             .ToArray();
-        foreach (var change in Table.Recompute(local))
+        var changes = Table.Recompute(local);
+        foreach (var change in changes)
         {
             var after = change.After;
             var via = after.Via ?? "direct";
@@ -99,6 +105,8 @@ internal sealed partial class PeerRoutes
                 Log.RouteChanged(_logger, change.Destination, change.Before.Via ?? "direct", via, after.Hops, after.Cost);
             }
         }
+
+        return changes.Count > 0;
     }
 
     private static IEnumerable<PeerLink> Links(CatalogSnapshot snapshot)

@@ -252,6 +252,46 @@ public sealed class PeerRoutingTests
     }
 
     [Fact]
+    public async Task Peers_tell_each_other_of_route_changes_so_a_new_route_and_a_withdrawal_cross_two_hops_long_before_a_refresh()
+    {
+        await using var nodeA = await P2pNode.StartAsync("tella");
+        await using var nodeB = await P2pNode.StartAsync("tellb");
+        await using var nodeC = await P2pNode.StartAsync("tellc");
+        var (portA, portB, portC) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+
+        // A line, A - B - C, refreshing every 5 minutes: only being told of changes gets C's node to A within the deadline.
+        JsonObject Slow(JsonObject site)
+        {
+            site["Routing"] = new JsonObject { ["RefreshInterval"] = "00:05:00", ["MaxRouteAge"] = "00:10:00", ["LinkFailures"] = 2, ["MaxHops"] = 4 };
+            return site;
+        }
+
+        await using var edgeA = await EdgeHost.StartAsync(Slow(Site(UuidA, nodeA, Peer("b", UuidB, portB, 10))), $"http://127.0.0.1:{portA}");
+        await using var edgeB = await EdgeHost.StartAsync(Slow(Site(UuidB, nodeB, Peer("a", UuidA, portA, 10), Peer("c", UuidC, portC, 10))), $"http://127.0.0.1:{portB}");
+        await using var edgeC = await EdgeHost.StartAsync(Slow(Site(UuidC, nodeC, Peer("b", UuidB, portB, 10))), $"http://127.0.0.1:{portC}");
+
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeC.Uuid) is { } r && r["withdrawn"] is null && (int)r["hops"]! == 2, Deadline,
+            "A routes to C's node through B", () => edgeA.Logs + "\n--- B\n" + edgeB.Logs + "\n--- C\n" + edgeC.Logs);
+
+        nodeC.KillServer(0);
+        await Eventually.Async(async () => await edgeA.RouteAsync(nodeC.Uuid) is { } r && r["withdrawn"] is not null, Deadline,
+            "A withdraws the route to C's dead node", () => edgeA.Logs + "\n--- B\n" + edgeB.Logs + "\n--- C\n" + edgeC.Logs);
+        Assert.Equal("no longer advertised by b", (string?)(await edgeA.RouteAsync(nodeC.Uuid))!["withdrawn"]);
+    }
+
+    [Fact]
+    public async Task A_peer_that_is_not_configured_cannot_make_the_edge_fetch_routes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("tellx");
+        await using var edgeA = await EdgeHost.StartAsync(Site(UuidA, nodeA, Peer("b", UuidB, FreePort.Next(), 10)), $"http://127.0.0.1:{FreePort.Next()}");
+
+        var (unknown, _) = await P2pHttp.PostAsync($"{edgeA.Url}/_annexedge/peer/changed?peer={UuidC}", cancellationToken: ct);
+        Assert.Equal(404, unknown);
+        await edgeA.EventAsync(EdgeEventIds.UnknownPeerAsked, e => e.Text("Peer") == UuidC);
+    }
+
+    [Fact]
     public async Task In_a_triangle_of_advertising_edges_a_dead_nodes_route_is_withdrawn_everywhere_within_the_hop_limit()
     {
         var ct = TestContext.Current.CancellationToken;
