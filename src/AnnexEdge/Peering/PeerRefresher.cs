@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
 using AnnexEdge.Configuration;
@@ -94,51 +93,35 @@ internal sealed partial class PeerRefresher(
     /// </summary>
     private async Task RefreshAsync(Peer peer, CancellationToken cancellationToken)
     {
-        string? problem = null;
-        if (!proxyState.TryGetCluster(peer.YarpClusterId, out var yarpCluster))
-        {
-            return;
-        }
-
-        foreach (var backend in peer.Backends)
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options.Value.Forwarding.NodeAnswerTimeout);
-            try
-            {
-                using var request = BackendRequests.Http11(peer.Advertises
-                    ? new HttpRequestMessage(HttpMethod.Get, backend.Address + PeerEndpoints.RoutesPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid)
-                    : new HttpRequestMessage(HttpMethod.Post, BackendRequests.Uri(backend.Address, Probe(peer))));
-                using var response = await yarpCluster.Model.HttpClient.SendAsync(request, timeout.Token);
-                if (response.StatusCode != HttpStatusCode.OK)
+        var problem = peer.Advertises
+            ? await AskAsync(
+                peer,
+                address => new HttpRequestMessage(HttpMethod.Get, address + PeerEndpoints.RoutesPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid),
+                async (response, ct) =>
                 {
-                    problem = $"{backend.Address} answered {(int)response.StatusCode}";
-                    continue;
-                }
+                    if (await BoundedContent.ReadAsync(response.Content, MaxAdvertisementBytes, ct) is not { } body || Parse(body) is not { } advertised)
+                    {
+                        return "sent no valid advertisement";
+                    }
 
-                if (!peer.Advertises)
+                    routes.Table.Advertised(peer.Name, advertised);
+                    return null;
+                },
+                cancellationToken)
+            : await AskAsync(
+                peer,
+                address => new HttpRequestMessage(HttpMethod.Post, BackendRequests.Uri(address, Probe(peer))),
+                (_, _) =>
                 {
                     routes.Table.Reached(peer.Name);
-                    return;
-                }
-
-                if (await BoundedContent.ReadAsync(response.Content, MaxAdvertisementBytes, timeout.Token) is { } body
-                    && Parse(body) is { } advertised)
-                {
-                    routes.Table.Advertised(peer.Name, advertised);
-                    return;
-                }
-
-                problem = $"{backend.Address} sent no valid advertisement";
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                problem = $"{backend.Address}: {e.Message}";
-            }
+                    return Task.FromResult<string?>(null);
+                },
+                cancellationToken);
+        if (problem is not null)
+        {
+            routes.Table.FetchFailed(peer.Name);
+            Log.FetchFailed(logger, peer.Name, problem);
         }
-
-        routes.Table.FetchFailed(peer.Name);
-        Log.FetchFailed(logger, peer.Name, problem ?? "no backend");
     }
 
     /// <summary>
@@ -147,27 +130,51 @@ internal sealed partial class PeerRefresher(
     /// </summary>
     private async Task TellChangedAsync(Peer peer, CancellationToken cancellationToken)
     {
+        var problem = await AskAsync(
+            peer,
+            address => new HttpRequestMessage(HttpMethod.Post, address + PeerEndpoints.ChangedPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid),
+            (_, _) => Task.FromResult<string?>(null),
+            cancellationToken);
+        if (problem is not null)
+        {
+            Log.NotToldOfChange(logger, peer.Name, problem);
+        }
+    }
+
+    /// <summary>
+    /// Sends a request to the peer's backends in turn, through its YARP cluster (so with its backend credentials),
+    /// until one answers with success and <paramref name="answered"/> takes the answer (returns null); otherwise the
+    /// last problem. Null as well while the peer's YARP cluster is not there (a reload is being applied).
+    /// </summary>
+    private async Task<string?> AskAsync(
+        Peer peer, Func<string, HttpRequestMessage> requestTo, Func<HttpResponseMessage, CancellationToken, Task<string?>> answered, CancellationToken cancellationToken)
+    {
         if (!proxyState.TryGetCluster(peer.YarpClusterId, out var yarpCluster))
         {
-            return;
+            return null;
         }
 
-        string? problem = null;
+        var problem = "no backend";
         foreach (var backend in peer.Backends)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.Value.Forwarding.NodeAnswerTimeout);
             try
             {
-                var uri = backend.Address + PeerEndpoints.ChangedPath + "?" + PeerEndpoints.PeerParameter + "=" + catalog.GatewayUuid;
-                using var request = BackendRequests.Http11(new HttpRequestMessage(HttpMethod.Post, uri));
+                using var request = BackendRequests.Http11(requestTo(backend.Address));
                 using var response = await yarpCluster.Model.HttpClient.SendAsync(request, timeout.Token);
-                if (response.IsSuccessStatusCode)
+                if (!response.IsSuccessStatusCode)
                 {
-                    return;
+                    problem = $"{backend.Address} answered {(int)response.StatusCode}";
+                    continue;
                 }
 
-                problem = $"{backend.Address} answered {(int)response.StatusCode}";
+                if (await answered(response, timeout.Token) is not { } refused)
+                {
+                    return null;
+                }
+
+                problem = $"{backend.Address} {refused}";
             }
             catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
@@ -175,7 +182,7 @@ internal sealed partial class PeerRefresher(
             }
         }
 
-        Log.NotToldOfChange(logger, peer.Name, problem ?? "no backend");
+        return problem;
     }
 
     /// <summary>What git-annex would ask a gateway: its own UUID's <c>gettimestamp</c>, answered by one of its workers.</summary>
