@@ -7,15 +7,19 @@
 # Reports per request the proxy's CPU time and voluntary/involuntary context switches (all its threads): medians
 # (min–max) over the rounds.
 #
-# usage: bench/requests.sh [--count N] [--rounds R]     (defaults: 300 requests of each kind, 3 rounds; ~6 min)
+# usage: bench/requests.sh [--count N] [--rounds R] [--edge-env NAME=VALUE]...
+#   defaults: 300 requests of each kind, 3 rounds (~6 min)
+#   --edge-env  an environment variable for the two AnnexEdge processes only (e.g. DOTNET_gcServer=0), repeatable;
+#               PlainProxy runs without it, so it stays the same floor to compare against
 set -euo pipefail
 
-COUNT=300 ROUNDS=3
+COUNT=300 ROUNDS=3 EDGE_ENV=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) COUNT=${2:?}; shift 2 ;;
     --rounds) ROUNDS=${2:?}; shift 2 ;;
-    *) sed -n '2,10s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    --edge-env) [[ ${2:-} == *=* ]] || { echo "--edge-env needs NAME=VALUE" >&2; exit 2; }; EDGE_ENV+=("$2"); shift 2 ;;
+    *) sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
   esac
 done
 . "$(dirname "$0")/lib.sh"
@@ -24,6 +28,7 @@ need git-annex "apt-get install git-annex"
 need curl "apt-get install curl"
 need python3 "apt-get install python3"
 declare -A PORT PID NODE_UUID
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 build_edge
 log "building bench/PlainProxy (Release)"
@@ -37,8 +42,8 @@ wait_for node1 curl -sf -X POST "$NODE/git-annex/${NODE_UUID[1]}/v4/gettimestamp
 INLINE=DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
 proxies=(edge edge-inline plain plain-inline)
 declare -A COMMAND=(
-  [edge]="dotnet $EDGE_DLL --config $WORK/edge.json"
-  [edge-inline]="env $INLINE dotnet $EDGE_DLL --config $WORK/edge.json"
+  [edge]="env ${EDGE_ENV[*]} dotnet $EDGE_DLL --config $WORK/edge.json"
+  [edge-inline]="env ${EDGE_ENV[*]} $INLINE dotnet $EDGE_DLL --config $WORK/edge.json"
   [plain]="env BACKEND=$NODE dotnet $PLAIN_DLL"
   [plain-inline]="env BACKEND=$NODE $INLINE dotnet $PLAIN_DLL")
 for proxy in "${proxies[@]}"; do
@@ -65,15 +70,18 @@ done
 
 mkdir -p "$OUT"
 cp "$TSV" "$OUT/requests-latest.tsv"
-python3 - "$TSV" "$COUNT" "$ROUNDS" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT/requests-latest.md" <<'PY'
+python3 - "$TSV" "$COUNT" "$ROUNDS" "$LOADAVG_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "${EDGE_ENV[*]}" \
+  >"$OUT/requests-latest.md" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-count, rounds, load = sys.argv[2], sys.argv[3], sys.argv[4]
+count, rounds, load0, load, env = sys.argv[2:]
 proxies = ["edge", "edge-inline", "plain", "plain-inline"]
 def cell(proxy, kind, column, unit):
     values = [float(r[column]) for r in rows if r[0] == proxy and r[1] == kind]
     return f"{statistics.median(values):.{0 if unit == 'µs' else 1}f} ({min(values):g}–{max(values):g})"
-print(f"# One proxied request: {count} sequential requests of each kind, {rounds} rounds (load average at the end {load})\n")
+print(f"# One proxied request: {count} sequential requests of each kind, {rounds} rounds (load average at the start {load0}, at the end {load})\n")
+if env:
+    print(f"Edge environment (both AnnexEdge processes): {env}.\n")
 print("Per request, of the proxy process: median (min–max) over the rounds. edge = AnnexEdge; plain = bench/PlainProxy")
 print("(YARP alone); -inline = DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1.\n")
 print("| request | figure | " + " | ".join(proxies) + " |")
