@@ -27,7 +27,8 @@ internal sealed class ClusterGateway(
         {
             P2pEndpoint.GetTimestamp => context.AnswerAsync(P2pAnswers.Timestamp(clock.Timestamp())),
             P2pEndpoint.CheckPresent => checkPresent.ServeAsync(context, feature, WithRemote(feature.Request, cluster, nodes), ct),
-            P2pEndpoint.Remove or P2pEndpoint.RemoveBefore => remove.ServeAsync(context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), ct),
+            P2pEndpoint.Remove or P2pEndpoint.RemoveBefore => remove.ServeAsync(
+                context, feature, cluster, WithPeerShares(feature.Request, cluster, nodes), peers.UnreachableNodes(cluster, feature.Request.Bypass), ct),
             // An upload places the key on nodes first, wherever they are, and makes the peers' shares of those.
             P2pEndpoint.PutOffset => upload.PutOffsetAsync(context, feature, cluster, WithRemote(feature.Request, cluster, nodes), ct),
             P2pEndpoint.Put => upload.PutAsync(context, feature, cluster, WithRemote(feature.Request, cluster, nodes), ct),

@@ -8,12 +8,16 @@ namespace AnnexEdge.Clusters;
 /// <summary>
 /// remove and remove-before on a cluster: from every node at once, wherever it is (the nodes at other sites with one
 /// request per peer, <see cref="PeerShare"/>); removed only when every node removed it, and in any case the nodes that
-/// did are named in plusuuids (as git-annex's gateway answers, <see cref="TargetAnswers"/>). A remove-before deadline
+/// did are named in plusuuids (as git-annex's gateway answers, <see cref="TargetAnswers"/>). A node at another site
+/// that no route reaches now (its route withdrawn) is a node the removal did not reach: removed is then false. A
+/// remove-before deadline
 /// is translated into each target's clock (a peer's too) so that no node removes later than the client allowed.
 /// </summary>
 internal sealed partial class ClusterRemove(NodeClient nodes, ClusterClock clock, ILogger<ClusterRemove> logger)
 {
-    public async Task ServeAsync(HttpContext context, P2pRequestFeature feature, Cluster cluster, IReadOnlyList<Repository> targets, CancellationToken ct)
+    /// <param name="unreachable">The cluster's nodes at other sites that no live route reaches (<see cref="Peering.PeerRoutes.UnreachableNodes"/>).</param>
+    public async Task ServeAsync(
+        HttpContext context, P2pRequestFeature feature, Cluster cluster, IReadOnlyList<Repository> targets, IReadOnlyList<string> unreachable, CancellationToken ct)
     {
         var request = feature.Request;
         foreach (var share in targets.Select(t => t.Share).OfType<PeerShare>())
@@ -26,10 +30,10 @@ internal sealed partial class ClusterRemove(NodeClient nodes, ClusterClock clock
             : RemoveOnNodeAsync(feature, n, nodes.NodeRequest(request, n, P2pEndpoint.Remove), ct)));
 
         var removedFrom = results.SelectMany(r => r.Uuids).Distinct(StringComparer.Ordinal).ToArray();
-        var allRemoved = targets.Count > 0 && results.All(r => r.Removed);
+        var allRemoved = targets.Count > 0 && results.All(r => r.Removed) && unreachable.Count == 0;
         if (!allRemoved)
         {
-            Log.PartialRemoval(logger, cluster.Name, request.Key, removedFrom.Length, targets.Sum(t => t.Share?.Nodes.Count ?? 1));
+            Log.PartialRemoval(logger, cluster.Name, request.Key, removedFrom.Length, targets.Sum(t => t.Share?.Nodes.Count ?? 1) + unreachable.Count);
         }
 
         await context.AnswerAsync(P2pAnswers.Removed(allRemoved, removedFrom, request.EffectiveVersion));

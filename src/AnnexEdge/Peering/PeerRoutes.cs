@@ -48,6 +48,18 @@ internal sealed partial class PeerRoutes
     public IReadOnlyList<Repository> RemoteNodes(Cluster cluster, IReadOnlyList<string> bypass) =>
         Table.ThroughPeers(cluster.Uuid, bypass).Where(r => _catalog.Find(r.Destination) is null).Select(Node).OfType<Repository>().ToArray();
 
+    /// <summary>
+    /// The cluster's nodes at other sites (not in <paramref name="bypass"/>) that no live route reaches now: their
+    /// routes are withdrawn (a dead node, a peer down) and still listed, for <c>MaxRouteAge</c>. A removal cannot reach
+    /// them, so it is not claimed done.
+    /// </summary>
+    public IReadOnlyList<string> UnreachableNodes(Cluster cluster, IReadOnlyList<string> bypass) =>
+        Table.Routes
+            .Where(r => !r.IsLive && r.Via is not null && r.Clusters.Contains(cluster.Uuid, StringComparer.Ordinal)
+                && !bypass.Contains(r.Destination, StringComparer.Ordinal) && _catalog.Find(r.Destination) is null)
+            .Select(r => r.Destination)
+            .ToArray();
+
     /// <summary>The node through its route's peer; null when a reload removed that peer since the table was computed.</summary>
     private Repository? Node(Route route)
     {

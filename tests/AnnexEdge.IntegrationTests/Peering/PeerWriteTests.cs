@@ -307,7 +307,7 @@ public sealed class PeerWriteTests
     }
 
     [Fact]
-    public async Task A_dead_node_at_another_site_is_never_reported_to_have_stored_the_put()
+    public async Task A_dead_node_at_another_site_is_never_reported_to_have_stored_the_put_nor_a_removal_claimed_done_without_it()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var sites = await ThreeSites.StartAsync("pd");
@@ -322,6 +322,14 @@ public sealed class PeerWriteTests
         Assert.Equal(new[] { sites.A1.Uuid, sites.B1.Uuid, sites.B2.Uuid }.Order().ToArray(), PlusUuids(answer));
         Assert.False(await sites.C1.HasKeyAsync(key));
         Assert.True(await sites.B2.HasKeyAsync(key));
+
+        // Once A has withdrawn c1's route, a remove of the cluster cannot reach c1: it is done on every node it can
+        // reach and named there, but never claimed removed from the cluster.
+        await Eventually.Async(async () => await sites.A.RouteAsync(sites.C1.Uuid) is { } r && r["withdrawn"] is not null, Deadline, "A withdraws c1", () => sites.Logs);
+        var removed = await P2pHttp.PostJsonAsync(P2pHttp.Url(cluster, "remove", key));
+        Assert.False(removed.GetProperty("removed").GetBoolean(), removed.ToString());
+        Assert.Equal(new[] { sites.A1.Uuid, sites.B1.Uuid, sites.B2.Uuid }.Order().ToArray(), PlusUuids(removed.GetRawText()));
+        Assert.False(await sites.B2.HasKeyAsync(key));
     }
 
     [Fact]
