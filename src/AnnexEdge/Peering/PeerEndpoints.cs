@@ -109,7 +109,7 @@ internal static partial class PeerEndpoints
 
     private static partial class Log
     {
-        [LoggerMessage(EdgeEventIds.UnknownPeerAsked, LogLevel.Warning, "Refused routes to {Peer} from {RemoteIp}: no such peer is configured (AnnexEdge:Peers)")]
+        [LoggerMessage(EdgeEventIds.UnknownPeerAsked, LogLevel.Warning, "Refused {Peer} from {RemoteIp} its routes or change notice: no such peer is configured (AnnexEdge:Peers)")]
         public static partial void UnknownPeerAsked(ILogger logger, string peer, string? remoteIp);
     }
 }
