@@ -56,12 +56,12 @@ internal sealed class ClusterCheckPresent(NodeClient nodes)
     /// </remarks>
     internal sealed class Search
     {
-        private readonly IReadOnlyList<Repository> _order;
+        private readonly Repository[] _order;
         private readonly Task<bool?>[] _answers;
 
         public Search(NodeClient nodes, P2pRequestFeature feature, IReadOnlyList<Repository> order, CancellationToken ct)
         {
-            _order = order;
+            _order = [.. order];
             _answers = order.Select(node => AskAsync(nodes, feature, node, ct)).ToArray();
         }
 
@@ -97,7 +97,7 @@ internal sealed class ClusterCheckPresent(NodeClient nodes)
         /// </summary>
         public async IAsyncEnumerable<Repository> HoldersInOrderAsync()
         {
-            for (var i = 0; i < _order.Count; i++)
+            for (var i = 0; i < _order.Length; i++)
             {
                 var present = await _answers[i];
                 SomeUnanswered |= present is null;
@@ -111,7 +111,7 @@ internal sealed class ClusterCheckPresent(NodeClient nodes)
         /// <summary>Whether this node (one of those asked) said it has the key, once it has answered.</summary>
         public async Task<bool> HasAsync(Repository node)
         {
-            var present = await _answers[_order.ToList().IndexOf(node)];
+            var present = await _answers[Array.IndexOf(_order, node)];
             SomeUnanswered |= present is null;
             return present == true;
         }

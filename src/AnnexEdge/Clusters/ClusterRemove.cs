@@ -10,8 +10,8 @@ namespace AnnexEdge.Clusters;
 /// request per peer, <see cref="PeerShare"/>); removed only when every node removed it, and in any case the nodes that
 /// did are named in plusuuids (as git-annex's gateway answers, <see cref="TargetAnswers"/>). A node at another site
 /// that no route reaches now (its route withdrawn) is a node the removal did not reach: removed is then false. A
-/// remove-before deadline
-/// is translated into each target's clock (a peer's too) so that no node removes later than the client allowed.
+/// remove-before deadline is translated into each target's clock (a peer's too) so that no node removes later than
+/// the client allowed.
 /// </summary>
 internal sealed partial class ClusterRemove(NodeClient nodes, ClusterClock clock, ILogger<ClusterRemove> logger)
 {
