@@ -37,7 +37,14 @@ internal sealed class RepositoryCatalog(CatalogSnapshot initial)
     public string ClientUuid => _current.ClientUuid;
 
     /// <summary>Puts <paramref name="next"/> in force for every request that arrives from now on.</summary>
-    public void Replace(CatalogSnapshot next) => _current = next;
+    public void Replace(CatalogSnapshot next)
+    {
+        _current = next;
+        Replaced?.Invoke(next);
+    }
+
+    /// <summary>A new snapshot is in force: state kept per backend forgets the backends it no longer has.</summary>
+    public event Action<CatalogSnapshot>? Replaced;
 
     /// <inheritdoc cref="CatalogSnapshot.Resolve"/>
     public Target? Resolve(string uuid) => _current.Resolve(uuid);

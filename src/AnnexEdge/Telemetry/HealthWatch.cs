@@ -13,16 +13,37 @@ namespace AnnexEdge.Telemetry;
 /// probes and passive failures, through <see cref="ObservingHealthUpdater"/>) and when metrics are scraped; a
 /// backend that YARP reactivates on its own timer is seen back at the next probe or scrape.
 /// </summary>
-internal sealed class HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog)
+internal sealed class HealthWatch
 {
     private readonly ConcurrentDictionary<string, bool> _inRotation = new(StringComparer.Ordinal);
+    private readonly EdgeMetrics _metrics;
+    private readonly RepositoryCatalog _catalog;
+
+    public HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog)
+    {
+        _metrics = metrics;
+        _catalog = catalog;
+
+        // A directory's repositories come and go: what is known of a removed one's backends goes with it.
+        catalog.Replaced += next =>
+        {
+            var served = next.Repositories.SelectMany(r => r.Backends).Select(b => b.Id).ToHashSet(StringComparer.Ordinal);
+            foreach (var id in _inRotation.Keys.Where(id => !served.Contains(id)))
+            {
+                _inRotation.TryRemove(id, out _);
+            }
+        };
+    }
+
+    /// <summary>How many backends' rotation is known (for tests).</summary>
+    internal int Known => _inRotation.Count;
 
     /// <summary>A backend of a repository moved into or out of rotation (routing recomputes at once; see PeerRefresher).</summary>
     public event Action? RotationChanged;
 
     public void Observe(ClusterState cluster, DestinationState destination)
     {
-        if (catalog.Current.FindByYarpCluster(cluster.ClusterId) is not { } repository)
+        if (_catalog.Current.FindByYarpCluster(cluster.ClusterId) is not { } repository)
         {
             return;
         }
@@ -44,7 +65,7 @@ internal sealed class HealthWatch(EdgeMetrics metrics, RepositoryCatalog catalog
             }
             else if (_inRotation.TryUpdate(id, up, was))
             {
-                metrics.HealthChanged(repository.Name, id, up);
+                _metrics.HealthChanged(repository.Name, id, up);
                 RotationChanged?.Invoke();
                 return;
             }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using AnnexEdge.Routing;
 using Yarp.ReverseProxy.Model;
 
 namespace AnnexEdge.Telemetry;
@@ -20,6 +21,23 @@ internal sealed class ProbeRequest(HttpMethod method, Uri uri, DestinationModel 
 internal sealed class ProbeTimes
 {
     private readonly ConcurrentDictionary<string, ProbeResult> _last = new(StringComparer.Ordinal);
+
+    public ProbeTimes(RepositoryCatalog catalog)
+    {
+        // A directory's repositories come and go: a backend address no repository has any more is forgotten.
+        catalog.Replaced += next =>
+        {
+            var served = next.Repositories.SelectMany(r => r.Backends).Concat(next.Peers.SelectMany(p => p.Backends))
+                .Select(b => b.Address).ToHashSet(StringComparer.Ordinal);
+            foreach (var address in _last.Keys.Where(a => !served.Contains(a)))
+            {
+                _last.TryRemove(address, out _);
+            }
+        };
+    }
+
+    /// <summary>How many backend addresses have a probe result (for tests).</summary>
+    internal int Known => _last.Count;
 
     public void Record(DestinationModel destination, ProbeResult result) => _last[Probed(destination)] = result;
 
