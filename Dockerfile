@@ -8,9 +8,11 @@ COPY Directory.Build.props Directory.Packages.props ./
 COPY src/AnnexEdge.Protocol/AnnexEdge.Protocol.csproj src/AnnexEdge.Protocol/
 COPY src/AnnexEdge.Acme/AnnexEdge.Acme.csproj src/AnnexEdge.Acme/
 COPY src/AnnexEdge/AnnexEdge.csproj src/AnnexEdge/
-RUN dotnet restore src/AnnexEdge/AnnexEdge.csproj
+# The publish is ReadyToRun (src/AnnexEdge/AnnexEdge.csproj), so per platform: restore and publish for the image's.
+ARG TARGETARCH
+RUN dotnet restore src/AnnexEdge/AnnexEdge.csproj -a "${TARGETARCH:-amd64}"
 COPY src/ src/
-RUN dotnet publish src/AnnexEdge/AnnexEdge.csproj -c Release -o /app --no-restore
+RUN dotnet publish src/AnnexEdge/AnnexEdge.csproj -c Release -a "${TARGETARCH:-amd64}" -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app

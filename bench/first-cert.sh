@@ -6,7 +6,7 @@
 #
 # usage: bench/first-cert.sh [--rounds N] [--edge-env "VAR=value ..."] [--edge-dll PATH]
 #   --edge-env  environment of the edge processes only (e.g. "DOTNET_TieredPGO=0"), to compare runtime settings
-#   --edge-dll  run this AnnexEdge.dll (e.g. a ReadyToRun publish) instead of building src/AnnexEdge
+#   --edge-dll  run this AnnexEdge.dll (e.g. an older build) instead of publishing src/AnnexEdge
 # Prints a markdown table and writes it to bench/results/first-cert-latest.md.
 set -euo pipefail
 
@@ -32,7 +32,8 @@ need dotnet "the .NET 10 SDK"
 need python3 "apt-get install python3"
 
 DOMAIN=edge.annexedge.test
-[ -n "$EDGE_DLL" ] || build_edge
+# Start-up is what is measured: the published edge (ReadyToRun), as the Dockerfile and the docs install it.
+[ -n "$EDGE_DLL" ] || publish_edge
 
 # Pebble validates http-01 on HTTP_PORT and tls-alpn-01 on HTTPS_PORT: every path listens on these two in turn.
 HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) PEBBLE_PORT=$(free_port) MGMT_PORT=$(free_port) DNS_PORT=$(free_port)

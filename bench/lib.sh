@@ -31,6 +31,12 @@ build_edge() { # sets EDGE_DLL
   dotnet build -c Release --nologo -v q "$ROOT/src/AnnexEdge" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build of AnnexEdge"; }
   EDGE_DLL="$ROOT/src/AnnexEdge/bin/Release/net10.0/AnnexEdge.dll"
 }
+# The edge as it ships: `dotnet publish` with the project's own publish settings (ReadyToRun); sets EDGE_DLL.
+publish_edge() {
+  log "publishing AnnexEdge (Release, as shipped)"
+  dotnet publish -c Release --nologo -v q -o "$WORK/publish" "$ROOT/src/AnnexEdge" >"$WORK/publish.log" 2>&1 || { cat "$WORK/publish.log"; die "publish of AnnexEdge"; }
+  EDGE_DLL="$WORK/publish/AnnexEdge.dll"
+}
 # bench/AnnexEdge.Bench, the load generator and connection holder; sets LOADGEN.
 build_loadgen() {
   dotnet build -c Release --nologo -v q "$ROOT/bench/AnnexEdge.Bench" >"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log"; die "build of the load generator"; }

@@ -35,7 +35,7 @@ internal sealed class Authenticator
         _users = Users(options);
         // Unknown users are checked against this so that timing does not tell which user names exist.
         var iterations = _users.Values.Select(h => h.Iterations).DefaultIfEmpty(PasswordHash.DefaultIterations).Max();
-        _decoy = PasswordHash.Parse(PasswordHash.Create(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)), iterations));
+        _decoy = PasswordHash.Decoy(iterations);
         _allowOverHttp = options.AllowBasicAuthOverHttp;
         _cacheDuration = options.Limits.CredentialCacheDuration;
         _time = time;

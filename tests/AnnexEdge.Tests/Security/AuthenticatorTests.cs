@@ -35,6 +35,19 @@ public sealed class AuthenticatorTests
     }
 
     [Fact]
+    public async Task Making_an_authenticator_derives_no_hash_however_many_iterations_the_users_have()
+    {
+        // The decoy for unknown users takes the users' highest count: a billion iterations would take minutes to
+        // derive, and the edge makes its authenticator before it listens.
+        var options = new AnnexEdgeOptions
+        {
+            Users = [new UserOptions { Name = "alice", PasswordHash = "pbkdf2-sha256$1000000000$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==" }],
+        };
+        var making = Task.Run(() => new Authenticator(options, new FakeTimeProvider()));
+        await making.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task Wrong_passwords_unknown_users_and_garbage_are_invalid()
     {
         var authenticator = new Authenticator(Options(failuresPerMinute: 0), new FakeTimeProvider());

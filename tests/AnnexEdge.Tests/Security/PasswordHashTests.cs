@@ -27,6 +27,16 @@ public sealed class PasswordHashTests
     }
 
     [Fact]
+    public void A_decoy_has_the_iteration_count_it_was_made_with_and_verifies_no_password()
+    {
+        var decoy = PasswordHash.Decoy(1000);
+
+        Assert.Equal(1000, decoy.Iterations);
+        Assert.False(decoy.Verify(""));
+        Assert.False(decoy.Verify("secret"));
+    }
+
+    [Fact]
     public void Unicode_passwords_are_hashed_as_utf8()
     {
         var hash = PasswordHash.Parse(PasswordHash.Create("pässwörd✓", iterations: 1000));
