@@ -1,5 +1,6 @@
 using System.Net;
 using AnnexEdge.Configuration;
+using AnnexEdge.Forwarding;
 using AnnexEdge.Logging;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
@@ -36,9 +37,10 @@ internal sealed partial class GitUpstreamProxy : IDisposable
     {
         var upstream = repository.Upstream!;
         var config = new ForwarderRequestConfig { ActivityTimeout = Timeout.InfiniteTimeSpan };
+        var departure = ClientDeparture.Watch(context);
         var error = await _forwarder.SendAsync(
             context, upstream.GetLeftPart(UriPartial.Authority), _client, config, new Transformer(upstream.AbsolutePath.TrimEnd('/') + path.Rest));
-        if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
+        if (error != ForwarderError.None && !departure.ClientWentAway)
         {
             Log.UpstreamFailed(_logger, repository.Name, path.ServiceName, error.ToString(), context.GetForwarderErrorFeature()?.Exception?.Message);
         }

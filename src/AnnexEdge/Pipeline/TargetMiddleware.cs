@@ -62,6 +62,7 @@ internal sealed partial class TargetMiddleware(
         var guard = new DataLengthGuardStream(context.Response.Body);
         feature.ResponseGuard = guard;
         context.Response.Body = guard;
+        var departure = ClientDeparture.Watch(context);
 
         if (request is { Endpoint: P2pEndpoint.Put, Key: { } key })
         {
@@ -74,7 +75,7 @@ internal sealed partial class TargetMiddleware(
             await next(context);
         }
 
-        if (guard.Mismatch && !context.RequestAborted.IsCancellationRequested)
+        if (guard.Mismatch && !departure.ClientWentAway)
         {
             // The backend ended the body early: end the client's connection so the copy cannot look complete.
             Log.DataLengthMismatch(logger, string.Join(',', feature.Backends), guard.Expected!.Value, guard.Written);
