@@ -92,11 +92,23 @@ internal static class YarpConfigFactory
                 // p2phttp answers are small JSON or a streamed object: never buffer.
                 AllowResponseBuffering = false,
             },
-            Metadata = new Dictionary<string, string>
-            {
-                [RepositoryUuidMetadata] = uuid,
-                [ConsecutiveFailuresHealthPolicyOptions.ThresholdMetadataName] = health.FailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            },
+            Metadata = Metadata(uuid, health, probing),
         };
+    }
+
+    private static Dictionary<string, string> Metadata(string uuid, HealthCheckOptions health, Probing probing)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [RepositoryUuidMetadata] = uuid,
+            [ConsecutiveFailuresHealthPolicyOptions.ThresholdMetadataName] = health.FailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (probing == Probing.SharedPerAddress)
+        {
+            // A directory's repositories: one HTTP client, so their requests to a backend share its connections.
+            metadata[Forwarding.EdgeHttpClientFactory.SharedClientMetadata] = "directory";
+        }
+
+        return metadata;
     }
 }

@@ -13,6 +13,7 @@ namespace AnnexEdge.IntegrationTests.Directories;
 /// <summary>
 /// The repositories of a directory share its backends, and the edge probes each backend once per interval for all of
 /// them (not once per repository): a dead backend still takes all of them out of rotation, and brings them back.
+/// Their requests to a backend share its connections.
 /// </summary>
 public sealed class SharedProbeTests
 {
@@ -50,6 +51,38 @@ public sealed class SharedProbeTests
         var asked = Assert.Single(probes.Select(h => h.Split(' ')[1].Split('/')[2]).Distinct());
         Assert.Contains(edge.Services.GetRequiredService<RepositoryCatalog>().Repositories, r => r.Uuid == asked);
         Assert.All(probes, h => Assert.StartsWith($"POST /git-annex/{asked}/v4/gettimestamp", h, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Requests_to_many_repositories_of_a_directory_reuse_one_connection_to_their_backend()
+    {
+        const int repositories = 12;
+        using var directory = new TempDirectory("forge");
+        for (var i = 0; i < repositories; i++)
+        {
+            await MakeRepositoryAsync(directory.Path, $"repo{i:D2}");
+        }
+
+        await using var backend = RawHttpBackend.AnsweringJson("""{"present":false}""");
+        await using var edge = await EdgeHost.StartAsync(new JsonObject
+        {
+            ["Repositories"] = new JsonArray(),
+            ["Directories"] = new JsonArray(new JsonObject { ["Path"] = directory.Path, ["Backends"] = new JsonArray((JsonNode)backend.Url) }),
+            ["HealthChecks"] = new JsonObject { ["Enabled"] = false },
+        });
+        await Eventually.Async(() => edge.Services.GetRequiredService<RepositoryCatalog>().Repositories.Count == repositories,
+            TimeSpan.FromSeconds(10), "the directory's repositories served", () => edge.Logs);
+
+        var (_, key) = P2pHttp.RandomObject(1000);
+        foreach (var repository in edge.Services.GetRequiredService<RepositoryCatalog>().Repositories)
+        {
+            Assert.Equal(200, (await P2pHttp.PostAsync(P2pHttp.Url(P2pHttp.Api(edge.Url, repository.Uuid), "checkpresent", key), cancellationToken: Ct)).Status);
+        }
+
+        // One after another, each request finds the previous one's connection idle: with a client per repository,
+        // each opened its own.
+        Assert.Equal(repositories, backend.Requests);
+        Assert.Equal(1, backend.Connections);
     }
 
     [Fact]
