@@ -68,6 +68,8 @@ internal sealed class CatalogSnapshot
     private readonly FrozenDictionary<string, Cluster> _clustersByUuid;
     private readonly FrozenDictionary<string, BackendCredentials> _credentials;
     private readonly Gateway? _gateway;
+    private FrozenSet<string>? _backendIds;
+    private FrozenSet<string>? _backendAddresses;
 
     public CatalogSnapshot(AnnexEdgeOptions options, ConfigVersion version)
     {
@@ -136,6 +138,17 @@ internal sealed class CatalogSnapshot
     public Repository? Find(string uuid) => _byUuid.GetValueOrDefault(uuid);
 
     public Cluster? FindCluster(string uuid) => _clustersByUuid.GetValueOrDefault(uuid);
+
+    /// <summary>
+    /// The ids of every backend this snapshot sends requests to, its repositories' and its peers'. State kept per
+    /// backend forgets what a new snapshot no longer has (a directory's repositories come and go).
+    /// </summary>
+    public FrozenSet<string> BackendIds => _backendIds ??= Backends().Select(b => b.Id).ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>The addresses of the backends in <see cref="BackendIds"/>.</summary>
+    public FrozenSet<string> BackendAddresses => _backendAddresses ??= Backends().Select(b => b.Address).ToFrozenSet(StringComparer.Ordinal);
+
+    private IEnumerable<Backend> Backends() => Repositories.SelectMany(r => r.Backends).Concat(Peers.SelectMany(p => p.Backends));
 
     /// <summary>The repository whose backends form this YARP cluster, or null.</summary>
     public Repository? FindByYarpCluster(string clusterId) => _byYarpCluster.GetValueOrDefault(clusterId);

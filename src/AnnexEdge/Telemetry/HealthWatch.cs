@@ -27,8 +27,7 @@ internal sealed class HealthWatch
         // A directory's repositories come and go: what is known of a removed one's backends goes with it.
         catalog.Replaced += next =>
         {
-            var served = next.Repositories.SelectMany(r => r.Backends).Select(b => b.Id).ToHashSet(StringComparer.Ordinal);
-            foreach (var id in _inRotation.Keys.Where(id => !served.Contains(id)))
+            foreach (var id in _inRotation.Keys.Where(id => !next.BackendIds.Contains(id)))
             {
                 _inRotation.TryRemove(id, out _);
             }

@@ -27,9 +27,7 @@ internal sealed class ProbeTimes
         // A directory's repositories come and go: a backend address no repository has any more is forgotten.
         catalog.Replaced += next =>
         {
-            var served = next.Repositories.SelectMany(r => r.Backends).Concat(next.Peers.SelectMany(p => p.Backends))
-                .Select(b => b.Address).ToHashSet(StringComparer.Ordinal);
-            foreach (var address in _last.Keys.Where(a => !served.Contains(a)))
+            foreach (var address in _last.Keys.Where(a => !next.BackendAddresses.Contains(a)))
             {
                 _last.TryRemove(address, out _);
             }

@@ -132,12 +132,10 @@ internal sealed class StateGauges
     /// </summary>
     private void ForgetGoneBackends(CatalogSnapshot catalog)
     {
-        var served = catalog.Repositories
-            .SelectMany(r => r.Backends.Select(b => (r.Name, b.Id)))
-            .ToHashSet();
         foreach (var gauge in (Gauge[])[_up, _inFlight, _probeLatency, _lockSlotsUsed, _lockSlotsFree])
         {
-            foreach (var labels in gauge.GetAllLabelValues().Where(l => !served.Contains((l[0], l[1]))).ToArray())
+            // Labelled (repository, backend): a backend's id names its repository.
+            foreach (var labels in gauge.GetAllLabelValues().Where(l => !catalog.BackendIds.Contains(l[1])).ToArray())
             {
                 gauge.RemoveLabelled(labels);
             }
