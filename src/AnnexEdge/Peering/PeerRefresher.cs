@@ -33,6 +33,12 @@ internal sealed partial class PeerRefresher(
     /// <summary>A larger advertisement than this is refused (a route is well under 100 bytes).</summary>
     private const int MaxAdvertisementBytes = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Woken refreshes come at most this often: a flapping node or a chatty peer wakes the loop at will, and each
+    /// refresh fetches from every peer and may tell every peer in turn. Wakes in between are one (the channel holds one).
+    /// </summary>
+    internal static readonly TimeSpan MinWakeGap = TimeSpan.FromSeconds(1);
+
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -58,6 +64,8 @@ internal sealed partial class PeerRefresher(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                var began = time.GetTimestamp();
+
                 // Local health first, so what is fetched and what is advertised next reflects it.
                 var changed = routes.Recompute();
                 await Task.WhenAll(catalog.Peers.Select(p => RefreshAsync(p, stoppingToken)));
@@ -69,8 +77,14 @@ internal sealed partial class PeerRefresher(
 
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 var woken = _wake.Reader.WaitToReadAsync(sleep.Token).AsTask();
-                await Task.WhenAny(woken, Task.Delay(options.Value.Routing.RefreshInterval, time, sleep.Token));
+                var interval = options.Value.Routing.RefreshInterval;
+                var wokenEarly = await Task.WhenAny(woken, Task.Delay(interval, time, sleep.Token)) == woken;
                 await sleep.CancelAsync();
+                if (wokenEarly && (interval < MinWakeGap ? interval : MinWakeGap) - time.GetElapsedTime(began) is { Ticks: > 0 } rest)
+                {
+                    await Task.Delay(rest, time, stoppingToken);
+                }
+
                 _wake.Reader.TryRead(out _);
             }
         }

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using AnnexEdge.IntegrationTests.Faults;
 using AnnexEdge.IntegrationTests.Fixtures;
 using AnnexEdge.Logging;
+using AnnexEdge.Peering;
 using AnnexEdge.Security;
 
 namespace AnnexEdge.IntegrationTests.Peering;
@@ -278,6 +280,46 @@ public sealed class PeerRoutingTests
             "A withdraws the route to C's dead node", () => edgeA.Logs + "\n--- B\n" + edgeB.Logs + "\n--- C\n" + edgeC.Logs);
         Assert.Equal("no longer advertised by b", (string?)(await edgeA.RouteAsync(nodeC.Uuid))!["withdrawn"]);
     }
+
+    [Fact]
+    public async Task A_flood_of_change_notices_makes_about_one_route_fetch_a_second_and_the_last_notice_is_still_served()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodeA = await P2pNode.StartAsync("flood");
+        await using var peer = RawHttpBackend.AnsweringJson("""{"routes":[]}""");
+        var config = Site(UuidA, nodeA, new JsonObject
+        {
+            ["Name"] = "b", ["Uuid"] = UuidB, ["Backends"] = new JsonArray(peer.Url), ["LinkCost"] = 10, ["Clusters"] = new JsonArray("multi"),
+        });
+        // Only notices make the edge fetch in this test.
+        config["Routing"]!["RefreshInterval"] = "00:05:00";
+        config["Routing"]!["MaxRouteAge"] = "00:10:00";
+        await using var edgeA = await EdgeHost.StartAsync(config);
+        await Eventually.Async(() => Fetches(peer) >= 1, Deadline, "the first fetch", () => edgeA.Logs);
+
+        var before = Fetches(peer);
+        var flooding = System.Diagnostics.Stopwatch.StartNew();
+        var notices = 0;
+        while (flooding.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            var (status, _) = await P2pHttp.PostAsync($"{edgeA.Url}/_annexedge/peer/changed?peer={UuidB}", cancellationToken: ct);
+            Assert.True(status is >= 200 and < 300, $"notice answered {status}");
+            notices++;
+
+            // Paced, so that each notice could find the last fetch done.
+            await Task.Delay(50, ct);
+        }
+
+        var elapsed = flooding.Elapsed;
+        var afterLast = Fetches(peer);
+
+        // Each notice used to start a fetch at once (and each changed route would tell every peer in turn).
+        Assert.True(afterLast - before <= elapsed.TotalSeconds / PeerRefresher.MinWakeGap.TotalSeconds + 2, $"{afterLast - before} fetches for {notices} notices during {elapsed}");
+        await Eventually.Async(() => Fetches(peer) > afterLast, Deadline, "a fetch after the last notice", () => edgeA.Logs);
+    }
+
+    private static int Fetches(RawHttpBackend peer) =>
+        peer.Exchanges.Count(e => e.Head.StartsWith("GET " + PeerEndpoints.RoutesPath, StringComparison.Ordinal));
 
     [Fact]
     public async Task A_peer_that_is_not_configured_cannot_make_the_edge_fetch_routes()
