@@ -51,11 +51,14 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     }
 
     /// <summary>Answers every request at once with 200 and <paramref name="json"/>, keeping the connection open.</summary>
-    public static RawHttpBackend AnsweringJson(string json)
+    public static RawHttpBackend AnsweringJson(string json) => AnsweringJson(() => json);
+
+    /// <summary>Answers every request at once with 200 and what <paramref name="json"/> gives then, keeping the connection open.</summary>
+    public static RawHttpBackend AnsweringJson(Func<string> json)
     {
-        var body = Encoding.ASCII.GetBytes(json);
         return new RawHttpBackend(async (exchange, ct) =>
         {
+            var body = Encoding.ASCII.GetBytes(json());
             await WriteHeadAsync(exchange.Stream, "200 OK", ["Content-Type: application/json", $"Content-Length: {body.Length}"], ct);
             await exchange.Stream.WriteAsync(body, ct);
             await exchange.Stream.FlushAsync(ct);
