@@ -6,9 +6,6 @@ public sealed record P2pRequest
     /// <summary>The repository (or cluster) UUID the request is addressed to, decoded.</summary>
     public required string Uuid { get; init; }
 
-    /// <summary>Whether the UUID path segment was written in the bracketed base64 form.</summary>
-    public bool UuidWasEncoded { get; init; }
-
     /// <summary>Protocol version 0..4, or null for the unversioned <c>GET /git-annex/UUID/key/KEY</c>.</summary>
     public int? Version { get; init; }
 

@@ -86,7 +86,7 @@ public static class P2pRequestParser
             return P2pRejection.BadVersion;
         }
 
-        return ParseParameters(endpoint, version, uuid, segments[0].StartsWith('['), key, query, dataLengthHeader);
+        return ParseParameters(endpoint, version, uuid, key, query, dataLengthHeader);
     }
 
     private static P2pParseResult ParseUnversionedKey(string method, string uuidSegment, string keySegment, P2pQuery query)
@@ -128,7 +128,6 @@ public static class P2pRequestParser
         return new P2pRequest
         {
             Uuid = uuid,
-            UuidWasEncoded = uuidSegment.StartsWith('['),
             Version = null,
             Endpoint = P2pEndpoint.Key,
             Key = key,
@@ -138,7 +137,7 @@ public static class P2pRequestParser
     }
 
     private static P2pParseResult ParseParameters(
-        P2pEndpoint endpoint, int version, string uuid, bool encoded, string? key, P2pQuery query, string? dataLengthHeader)
+        P2pEndpoint endpoint, int version, string uuid, string? key, P2pQuery query, string? dataLengthHeader)
     {
         // data-present came with v4, as the first parameter of put; older versions ignore it.
         var dataPresent = false;
@@ -268,7 +267,6 @@ public static class P2pRequestParser
         return new P2pRequest
         {
             Uuid = uuid,
-            UuidWasEncoded = encoded,
             Version = version,
             Endpoint = endpoint,
             Key = key,

@@ -50,7 +50,6 @@ internal sealed class NodeClient(
         return request with
         {
             Uuid = node.Uuid,
-            UuidWasEncoded = false,
             Version = NodeVersion,
             Endpoint = endpoint,
             ClientUuid = request.ClientUuid ?? catalog.ClientUuid,

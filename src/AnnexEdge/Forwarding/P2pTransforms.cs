@@ -32,7 +32,7 @@ internal sealed partial class P2pTransforms(LockTokenCodec tokens, ILogger<P2pTr
 
     private static ValueTask WriteBackendUri(RequestTransformContext context)
     {
-        // TargetMiddleware.OnlyResolvedRequests lets no request without the feature this far.
+        // RepositoryClusterMiddleware lets no request without the feature this far.
         var feature = context.HttpContext.GetP2pRequest()!;
         context.ProxyRequest.RequestUri = BackendRequests.Uri(context.DestinationPrefix, feature.Request);
         return ValueTask.CompletedTask;

@@ -165,7 +165,7 @@ internal static partial class EdgeApplication
         app.MapTelemetryEndpoints();
         app.MapReverseProxy(proxy =>
         {
-            proxy.Use(TargetMiddleware.OnlyResolvedRequests);
+            proxy.UseMiddleware<RepositoryClusterMiddleware>();
             proxy.UseMiddleware<ConnectRetryMiddleware>();
             proxy.UseSessionAffinity();
             proxy.UseMiddleware<LockBudgetMiddleware>();

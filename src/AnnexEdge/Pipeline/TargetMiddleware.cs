@@ -41,13 +41,6 @@ internal sealed partial class TargetMiddleware(
             // Onto the peer's YARP route (the backend request is written from the parsed request anyway).
             context.Request.Path = peer.ProxyPath + request.Uuid;
         }
-        else if (request.UuidWasEncoded)
-        {
-            // Routed by the plain UUID (the backend request is written from the parsed request anyway).
-            var path = context.Request.Path.Value!;
-            var rest = path.AsSpan(P2pRequestParser.PathPrefix.Length);
-            context.Request.Path = P2pRequestParser.PathPrefix + request.Uuid + rest[rest.IndexOf('/')..].ToString();
-        }
 
         if (request is { Endpoint: P2pEndpoint.PutOffset, Key: { } small, Version: >= 1 } && NodePuts.IsSmall(small)
             && await nodes.StandingAsync(feature, feature.Repository!, context.RequestAborted) is { } standing)
@@ -81,22 +74,6 @@ internal sealed partial class TargetMiddleware(
             Log.DataLengthMismatch(logger, string.Join(',', feature.Backends), guard.Expected!.Value, guard.Written);
             context.Abort();
         }
-    }
-
-    /// <summary>
-    /// First in YARP's pipeline: only a request the P2P layer resolved to this very repository reaches its backends
-    /// (a route that matched anything else, say by another spelling of the path, is refused).
-    /// </summary>
-    public static Task OnlyResolvedRequests(HttpContext context, Func<Task> next)
-    {
-        var yarpCluster = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
-        if (context.GetP2pRequest()?.Repository?.YarpClusterId == yarpCluster)
-        {
-            return next();
-        }
-
-        context.Response.StatusCode = StatusCodes.Status404NotFound;
-        return Task.CompletedTask;
     }
 
     private static partial class Log

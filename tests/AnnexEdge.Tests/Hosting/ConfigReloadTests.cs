@@ -68,7 +68,7 @@ public sealed class ConfigReloadTests : IDisposable
     }
 
     [Fact]
-    public async Task A_valid_changed_file_replaces_the_snapshot_and_yarp_routes()
+    public async Task A_valid_changed_file_replaces_the_snapshot_and_yarp_clusters()
     {
         var file = Write(Repository("a", UuidA));
         var (reload, catalog, yarp) = Start(file);
@@ -80,7 +80,7 @@ public sealed class ConfigReloadTests : IDisposable
         Assert.NotSame(before, catalog.Current);
         Assert.Equal("b", catalog.Resolve(UuidB)?.Name);
         Assert.NotEqual(before.Version.Version, catalog.Current.Version.Version);
-        Assert.Equal(["repo:a", "repo:b"], yarp.GetConfig().Routes.Select(r => r.RouteId).Order(StringComparer.Ordinal));
+        Assert.Equal(["repo:a", "repo:b"], yarp.GetConfig().Clusters.Select(c => c.ClusterId).Where(id => id.StartsWith("repo:", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
         // A request that resolved its target before keeps it: the old snapshot is not changed.
         Assert.Null(before.Resolve(UuidB));
     }

@@ -34,14 +34,17 @@ public sealed class YarpConfigFactoryTests
     };
 
     [Fact]
-    public void One_route_per_repository_matching_its_uuid()
+    public void Every_repository_shares_one_route_whose_cluster_has_no_destinations()
     {
-        var routes = YarpConfigFactory.Routes(new RepositoryCatalog(Options()).Current);
-        Assert.Equal(2, routes.Count);
-        Assert.Equal(["repo:node1", "repo:node2"], routes.Select(r => r.RouteId));
-        Assert.All(routes, r => Assert.Equal(r.RouteId, r.ClusterId));
-        Assert.Equal($"/git-annex/{Uuid1}/{{**rest}}", routes[0].Match.Path);
-        Assert.Equal($"/git-annex/{Uuid2}/{{**rest}}", routes[1].Match.Path);
+        var catalog = new RepositoryCatalog(Options()).Current;
+        var route = Assert.Single(YarpConfigFactory.Routes(catalog));
+        Assert.Equal(YarpConfigFactory.RepositoriesRouteId, route.RouteId);
+        Assert.Equal(YarpConfigFactory.RepositoriesRouteId, route.ClusterId);
+        Assert.Equal("/git-annex/{**rest}", route.Match.Path);
+
+        var cluster = Assert.Single(YarpConfigFactory.Clusters(catalog), c => c.ClusterId == YarpConfigFactory.RepositoriesRouteId);
+        Assert.Null(cluster.Destinations);
+        Assert.DoesNotContain(catalog.Repositories, r => r.YarpClusterId == YarpConfigFactory.RepositoriesRouteId);
     }
 
     [Fact]
@@ -55,7 +58,7 @@ public sealed class YarpConfigFactoryTests
     {
         var options = Options();
         var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(options).Current);
-        Assert.Equal(["repo:node1", "repo:node2"], clusters.Select(c => c.ClusterId));
+        Assert.Equal(["repo:node1", "repo:node2", YarpConfigFactory.RepositoriesRouteId], clusters.Select(c => c.ClusterId));
 
         var first = clusters[0].Destinations!;
         Assert.Equal(2, first.Count);
@@ -74,7 +77,7 @@ public sealed class YarpConfigFactoryTests
     {
         var a = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()).Current);
         var b = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()).Current);
-        Assert.Equal(a.SelectMany(c => c.Destinations!.Keys), b.SelectMany(c => c.Destinations!.Keys));
+        Assert.Equal(a.SelectMany(c => c.Destinations?.Keys ?? []), b.SelectMany(c => c.Destinations?.Keys ?? []));
     }
 
     [Fact]
