@@ -64,6 +64,7 @@ internal sealed partial class ConfigReload(
     // The options of the config file in force (without the repositories found in directories), and what was found.
     private AnnexEdgeOptions? _configured;
     private IReadOnlyList<FoundRepository> _served = [];
+    private List<IReadOnlyList<FoundRepository>>? _found;
     private IReadOnlyList<string> _skipped = [];
     private IReadOnlyList<IReadOnlyList<string>?> _managedBackends = [];
     private PosixSignalRegistration? _sighup;
@@ -279,8 +280,19 @@ internal sealed partial class ConfigReload(
 
         // A managed directory whose repositories changed gets a fresh p2phttp here, answering before the swap.
         var backends = await managed.ServeAsync(configured.Directories, found, cancellationToken);
-        var (effective, served, skipped) = RepositoryDirectories.Merge(configured, found, backends);
+        var backendsChanged = !backends.SequenceEqual(_managedBackends, BackendsComparer.Instance);
+        _managedBackends = backends;
         WatchDirectories(configured);
+
+        // A forge at rest: a rescan that finds what the last one found builds nothing (merging 10,000 repositories
+        // made ~8 MB of garbage every RescanInterval, much of it arrays on the large object heap).
+        if (!always && !backendsChanged && _found is { } last && last.Count == found.Count && last.Zip(found).All(d => d.First.SequenceEqual(d.Second)))
+        {
+            return null;
+        }
+
+        _found = found;
+        var (effective, served, skipped) = RepositoryDirectories.Merge(configured, found, backends);
         if (!skipped.SequenceEqual(_skipped))
         {
             foreach (var problem in skipped.Except(_skipped))
@@ -291,8 +303,6 @@ internal sealed partial class ConfigReload(
             _skipped = skipped;
         }
 
-        var backendsChanged = !backends.SequenceEqual(_managedBackends, BackendsComparer.Instance);
-        _managedBackends = backends;
         if (!always && !backendsChanged && served.SequenceEqual(_served))
         {
             return null;

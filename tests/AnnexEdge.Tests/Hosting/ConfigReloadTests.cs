@@ -115,6 +115,54 @@ public sealed class ConfigReloadTests : IDisposable
         Assert.Equal(expected, logged.Where(e => e.Id == EdgeEventIds.ConfigReloadRefused).Select(e => e.Problem));
     }
 
+    [Fact]
+    public async Task A_rescan_that_finds_the_same_repositories_changes_nothing_and_one_that_finds_a_new_one_serves_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var repositories = Directory.CreateDirectory(Path.Combine(_dir, "repositories")).FullName;
+        MakeRepository(repositories, "one", UuidA);
+        var file = Write();
+        var config = JsonNode.Parse(File.ReadAllText(file))!;
+        config["AnnexEdge"]!["Directories"] = new JsonArray(new JsonObject
+        {
+            ["Path"] = repositories, ["Backends"] = new JsonArray((JsonNode)"http://127.0.0.1:9"),
+        });
+        File.WriteAllText(file, config.ToJsonString());
+        var (reload, catalog, yarp) = Start(file);
+        await reload.StartAsync(ct);
+        try
+        {
+            var first = catalog.Current;
+            var clusters = yarp.GetConfig();
+            Assert.Equal("one", first.Resolve(UuidA)?.Name);
+
+            Assert.False(await reload.RescanAsync(ct));
+            Assert.Same(first, catalog.Current);
+            Assert.Same(clusters, yarp.GetConfig());
+
+            MakeRepository(repositories, "two", UuidB);
+            Assert.True(await reload.RescanAsync(ct));
+            Assert.Equal("two", catalog.Current.Resolve(UuidB)?.Name);
+            Assert.Equal("one", catalog.Current.Resolve(UuidA)?.Name);
+            Assert.False(await reload.RescanAsync(ct));
+
+            Directory.Delete(Path.Combine(repositories, "one"), recursive: true);
+            Assert.True(await reload.RescanAsync(ct));
+            Assert.Null(catalog.Current.Resolve(UuidA));
+        }
+        finally
+        {
+            await reload.StopAsync(ct);
+        }
+    }
+
+    private static void MakeRepository(string directory, string name, string uuid)
+    {
+        var git = Directory.CreateDirectory(Path.Combine(directory, name, ".git")).FullName;
+        File.WriteAllText(Path.Combine(git, "config"), $"[core]\n\tbare = false\n[annex]\n\tuuid = {uuid}\n");
+        File.WriteAllText(Path.Combine(git, "HEAD"), "ref: refs/heads/main\n");
+    }
+
     private static (ConfigReload Reload, RepositoryCatalog Catalog, InMemoryConfigProvider Yarp) Start(string file) => Start(file, out _);
 
     private static (ConfigReload Reload, RepositoryCatalog Catalog, InMemoryConfigProvider Yarp) Start(
