@@ -22,22 +22,10 @@ public sealed class SharedProbeTests
     [Fact]
     public async Task Repositories_of_a_directory_behind_one_backend_cost_one_probe_per_interval_not_one_each()
     {
-        const int repositories = 20;
         using var directory = new TempDirectory("forge");
-        for (var i = 0; i < repositories; i++)
-        {
-            await MakeRepositoryAsync(directory.Path, $"repo{i:D2}");
-        }
-
         await using var backend = RawHttpBackend.AnsweringJson("""{"timestamp":1}""");
-        await using var edge = await EdgeHost.StartAsync(new JsonObject
-        {
-            ["Repositories"] = new JsonArray(),
-            ["Directories"] = new JsonArray(new JsonObject { ["Path"] = directory.Path, ["Backends"] = new JsonArray((JsonNode)backend.Url) }),
-            ["HealthChecks"] = new JsonObject { ["Interval"] = "00:00:01", ["Timeout"] = "00:00:01" },
-        });
-        await Eventually.Async(() => edge.Services.GetRequiredService<RepositoryCatalog>().Repositories.Count == repositories,
-            TimeSpan.FromSeconds(10), "the directory's repositories served", () => edge.Logs);
+        await using var edge = await StartOverDirectoryAsync(
+            directory, 20, backend, new JsonObject { ["Interval"] = "00:00:01", ["Timeout"] = "00:00:01" });
 
         var watching = Stopwatch.StartNew();
         var before = Probes(backend).Count;
@@ -58,20 +46,8 @@ public sealed class SharedProbeTests
     {
         const int repositories = 12;
         using var directory = new TempDirectory("forge");
-        for (var i = 0; i < repositories; i++)
-        {
-            await MakeRepositoryAsync(directory.Path, $"repo{i:D2}");
-        }
-
         await using var backend = RawHttpBackend.AnsweringJson("""{"present":false}""");
-        await using var edge = await EdgeHost.StartAsync(new JsonObject
-        {
-            ["Repositories"] = new JsonArray(),
-            ["Directories"] = new JsonArray(new JsonObject { ["Path"] = directory.Path, ["Backends"] = new JsonArray((JsonNode)backend.Url) }),
-            ["HealthChecks"] = new JsonObject { ["Enabled"] = false },
-        });
-        await Eventually.Async(() => edge.Services.GetRequiredService<RepositoryCatalog>().Repositories.Count == repositories,
-            TimeSpan.FromSeconds(10), "the directory's repositories served", () => edge.Logs);
+        await using var edge = await StartOverDirectoryAsync(directory, repositories, backend, new JsonObject { ["Enabled"] = false });
 
         var (_, key) = P2pHttp.RandomObject(1000);
         foreach (var repository in edge.Services.GetRequiredService<RepositoryCatalog>().Repositories)
@@ -124,6 +100,33 @@ public sealed class SharedProbeTests
     }
 
     /// <summary>As bench/forge.sh makes them: a git config with an annex.uuid is all a scan looks at.</summary>
+    /// <summary>An edge over <paramref name="repositories"/> repositories made in <paramref name="directory"/>, all behind <paramref name="backend"/>, once it serves them.</summary>
+    private static async Task<EdgeHost> StartOverDirectoryAsync(TempDirectory directory, int repositories, RawHttpBackend backend, JsonObject healthChecks)
+    {
+        for (var i = 0; i < repositories; i++)
+        {
+            await MakeRepositoryAsync(directory.Path, $"repo{i:D2}");
+        }
+
+        var edge = await EdgeHost.StartAsync(new JsonObject
+        {
+            ["Repositories"] = new JsonArray(),
+            ["Directories"] = new JsonArray(new JsonObject { ["Path"] = directory.Path, ["Backends"] = new JsonArray((JsonNode)backend.Url) }),
+            ["HealthChecks"] = healthChecks,
+        });
+        try
+        {
+            await Eventually.Async(() => edge.Services.GetRequiredService<RepositoryCatalog>().Repositories.Count == repositories,
+                TimeSpan.FromSeconds(10), "the directory's repositories served", () => edge.Logs);
+            return edge;
+        }
+        catch
+        {
+            await edge.DisposeAsync();
+            throw;
+        }
+    }
+
     internal static async Task MakeRepositoryAsync(string directory, string name)
     {
         var git = Directory.CreateDirectory(Path.Combine(directory, name, ".git")).FullName;
