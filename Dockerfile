@@ -9,8 +9,10 @@ COPY src/AnnexEdge.Protocol/AnnexEdge.Protocol.csproj src/AnnexEdge.Protocol/
 COPY src/AnnexEdge.Acme/AnnexEdge.Acme.csproj src/AnnexEdge.Acme/
 COPY src/AnnexEdge/AnnexEdge.csproj src/AnnexEdge/
 # The publish is ReadyToRun (src/AnnexEdge/AnnexEdge.csproj), so per platform: restore and publish for the image's.
+# The project sets PublishReadyToRun only when publishing; the restore must say it too, or the runtime and crossgen
+# packs the publish needs are not fetched (NETSDK1112 on a machine whose NuGet cache lacks them).
 ARG TARGETARCH
-RUN dotnet restore src/AnnexEdge/AnnexEdge.csproj -a "${TARGETARCH:-amd64}"
+RUN dotnet restore src/AnnexEdge/AnnexEdge.csproj -a "${TARGETARCH:-amd64}" -p:PublishReadyToRun=true
 COPY src/ src/
 RUN dotnet publish src/AnnexEdge/AnnexEdge.csproj -c Release -a "${TARGETARCH:-amd64}" -o /app --no-restore
 

@@ -14,6 +14,9 @@ say() { echo "check-dockerfile: $*"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/annexedge-dockerfile.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# The image's build starts with an empty NuGet cache: so does this one, or a package that only this machine's cache
+# holds (a runtime pack a test or an earlier publish fetched) hides a restore that would fail in Docker.
+export NUGET_PACKAGES=$work/nuget
 context=$work/context build_root=$work/build runtime_root=$work/runtime
 mkdir -p "$context" "$build_root" "$runtime_root"
 
