@@ -40,14 +40,17 @@ internal static class YarpConfigFactory
         MaxRequestBodySize = -1,
     };
 
-    public static IReadOnlyList<ClusterConfig> Clusters(CatalogSnapshot catalog) =>
-        catalog.Repositories.Select(r => Cluster(
-                r.YarpClusterId, r.LoadBalancing, r.Backends, r.Uuid, catalog.Options, r.FromDirectory ? Probing.SharedPerAddress : Probing.PerCluster))
+    public static IReadOnlyList<ClusterConfig> Clusters(CatalogSnapshot catalog)
+    {
+        var parts = new SharedParts(catalog.Options);
+        return catalog.Repositories.Select(r => Cluster(
+                r.YarpClusterId, r.LoadBalancing, r.Backends, r.Uuid, parts, r.FromDirectory ? Probing.SharedPerAddress : Probing.PerCluster))
             // A peer's liveness is its route fetches (PeerRefresher); passive checks still keep a dead backend aside.
             .Concat(catalog.Peers.Select(p => Cluster(
-                p.YarpClusterId, LoadBalancingPolicies.PowerOfTwoChoices, p.Backends, p.Uuid, catalog.Options, Probing.None)))
+                p.YarpClusterId, LoadBalancingPolicies.PowerOfTwoChoices, p.Backends, p.Uuid, parts, Probing.None)))
             .Append(new ClusterConfig { ClusterId = RepositoriesRouteId })
             .ToArray();
+    }
 
     /// <summary>Who sends a YARP cluster's active health probes.</summary>
     private enum Probing
@@ -66,16 +69,35 @@ internal static class YarpConfigFactory
     }
 
     private static ClusterConfig Cluster(
-        string id, string loadBalancing, IReadOnlyList<Backend> backends, string uuid, AnnexEdgeOptions options, Probing probing)
+        string id, string loadBalancing, IReadOnlyList<Backend> backends, string uuid, SharedParts parts, Probing probing) => new()
     {
-        var health = options.HealthChecks;
-        var forwarding = options.Forwarding;
-        return new ClusterConfig
+        ClusterId = id,
+        LoadBalancingPolicy = loadBalancing,
+        Destinations = backends.ToDictionary(b => b.Id, b => new DestinationConfig { Address = b.Address }, StringComparer.Ordinal),
+        HealthCheck = parts.HealthCheck[(int)probing],
+        HttpClient = parts.HttpClient,
+        HttpRequest = parts.HttpRequest,
+        Metadata = Metadata(uuid, parts.FailureThreshold, probing),
+    };
+
+    /// <summary>
+    /// The parts of a cluster's configuration that depend on the settings alone, made once for all clusters: YARP's
+    /// configs are immutable records compared by value, and a forge's 10,000 clusters each had their own five copies.
+    /// </summary>
+    private sealed class SharedParts
+    {
+        public SharedParts(AnnexEdgeOptions options)
         {
-            ClusterId = id,
-            LoadBalancingPolicy = loadBalancing,
-            Destinations = backends.ToDictionary(b => b.Id, b => new DestinationConfig { Address = b.Address }, StringComparer.Ordinal),
-            HealthCheck = new HealthCheckConfig
+            var health = options.HealthChecks;
+            var forwarding = options.Forwarding;
+            FailureThreshold = health.FailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var passive = new PassiveHealthCheckConfig
+            {
+                Enabled = true,
+                Policy = Health.ConnectFailurePolicy.PolicyName,
+                ReactivationPeriod = health.ReactivationPeriod,
+            };
+            HealthCheck = Enum.GetValues<Probing>().Select(probing => new HealthCheckConfig
             {
                 AvailableDestinationsPolicy = probing == Probing.SharedPerAddress ? Health.SharedProbeDestinationsPolicy.PolicyName : null,
                 Active = new ActiveHealthCheckConfig
@@ -85,34 +107,37 @@ internal static class YarpConfigFactory
                     Timeout = health.Timeout,
                     Policy = HealthCheckConstants.ActivePolicy.ConsecutiveFailures,
                 },
-                Passive = new PassiveHealthCheckConfig
-                {
-                    Enabled = true,
-                    Policy = Health.ConnectFailurePolicy.PolicyName,
-                    ReactivationPeriod = health.ReactivationPeriod,
-                },
-            },
+                Passive = passive,
+            }).ToArray();
             HttpClient = new HttpClientConfig
             {
                 DangerousAcceptAnyServerCertificate = forwarding.DangerousAcceptAnyBackendCertificate,
                 MaxConnectionsPerServer = forwarding.MaxConnectionsPerBackend > 0 ? forwarding.MaxConnectionsPerBackend : null,
-            },
+            };
             HttpRequest = new ForwarderRequestConfig
             {
                 ActivityTimeout = forwarding.ActivityTimeout,
                 // p2phttp answers are small JSON or a streamed object: never buffer.
                 AllowResponseBuffering = false,
-            },
-            Metadata = Metadata(uuid, health, probing),
-        };
+            };
+        }
+
+        /// <summary>By <see cref="Probing"/>.</summary>
+        public HealthCheckConfig[] HealthCheck { get; }
+
+        public HttpClientConfig HttpClient { get; }
+
+        public ForwarderRequestConfig HttpRequest { get; }
+
+        public string FailureThreshold { get; }
     }
 
-    private static Dictionary<string, string> Metadata(string uuid, HealthCheckOptions health, Probing probing)
+    private static Dictionary<string, string> Metadata(string uuid, string failureThreshold, Probing probing)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [RepositoryUuidMetadata] = uuid,
-            [ConsecutiveFailuresHealthPolicyOptions.ThresholdMetadataName] = health.FailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [ConsecutiveFailuresHealthPolicyOptions.ThresholdMetadataName] = failureThreshold,
         };
         if (probing == Probing.SharedPerAddress)
         {

@@ -73,6 +73,19 @@ public sealed class YarpConfigFactoryTests
     }
 
     [Fact]
+    public void Clusters_alike_share_one_copy_of_the_settings_that_come_from_the_options_alone()
+    {
+        var clusters = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()).Current);
+        var (first, second) = (clusters[0], clusters[1]);
+
+        // A forge's 10,000 clusters each held their own copies.
+        Assert.Same(first.HealthCheck, second.HealthCheck);
+        Assert.Same(first.HttpClient, second.HttpClient);
+        Assert.Same(first.HttpRequest, second.HttpRequest);
+        Assert.NotSame(first.Metadata, second.Metadata);
+    }
+
+    [Fact]
     public void Destination_ids_are_the_same_for_every_edge_with_the_same_configuration()
     {
         var a = YarpConfigFactory.Clusters(new RepositoryCatalog(Options()).Current);
