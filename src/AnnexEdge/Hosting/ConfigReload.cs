@@ -311,7 +311,7 @@ internal sealed partial class ConfigReload(
         var next = new CatalogSnapshot(effective, version);
         // YARP first: a request resolved in the new snapshot finds its route; one still resolved in the old
         // snapshot to a removed repository gets 404, as it would a moment later.
-        yarp.Update(YarpConfigFactory.Routes(next), YarpConfigFactory.Clusters(next));
+        yarp.Update(YarpConfigFactory.Routes, YarpConfigFactory.Clusters(next));
         catalog.Replace(next);
         managed.Switched();
 

@@ -127,7 +127,7 @@ internal static partial class EdgeApplication
         builder.Services.AddHostedService<LocksReleasedAtStop>();
 
         builder.Services.AddReverseProxy()
-            .LoadFromMemory(YarpConfigFactory.Routes(catalog.Current), YarpConfigFactory.Clusters(catalog.Current))
+            .LoadFromMemory(YarpConfigFactory.Routes, YarpConfigFactory.Clusters(catalog.Current))
             .AddTransforms<P2pTransforms>();
         ObserveHealthChanges(builder.Services);
 

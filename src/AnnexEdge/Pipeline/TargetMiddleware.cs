@@ -36,12 +36,6 @@ internal sealed partial class TargetMiddleware(
     private async Task ProxyAsync(HttpContext context, P2pRequestFeature feature)
     {
         var request = feature.Request;
-        if (feature.Repository!.Via is { } peer)
-        {
-            // Onto the peer's YARP route (the backend request is written from the parsed request anyway).
-            context.Request.Path = peer.ProxyPath + request.Uuid;
-        }
-
         if (request is { Endpoint: P2pEndpoint.PutOffset, Key: { } small, Version: >= 1 } && NodePuts.IsSmall(small)
             && await nodes.StandingAsync(feature, feature.Repository!, context.RequestAborted) is { } standing)
         {

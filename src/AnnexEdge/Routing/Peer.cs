@@ -7,11 +7,8 @@ namespace AnnexEdge.Routing;
 /// </summary>
 internal sealed record Peer(string Name, string Uuid, IReadOnlyList<Backend> Backends, double LinkCost, IReadOnlyList<string> Clusters, IReadOnlyList<string>? Nodes, int MaxLocks = 0)
 {
-    /// <summary>YARP route and YARP cluster id of the peer.</summary>
+    /// <summary>YARP cluster id of the peer.</summary>
     public string YarpClusterId => "peer:" + Name;
-
-    /// <summary>The path prefix the edge routes a request through the peer by (internal: only a resolved request passes YARP).</summary>
-    public string ProxyPath => "/_annexedge/via/" + Name + "/";
 
     /// <summary>Whether the peer is an AnnexEdge that advertises its routes (a git-annex gateway has configured Nodes instead).</summary>
     public bool Advertises => Nodes is null;

@@ -1,4 +1,5 @@
 using AnnexEdge.Configuration;
+using AnnexEdge.Protocol;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Health;
@@ -8,8 +9,8 @@ namespace AnnexEdge.Routing;
 
 /// <summary>
 /// Turns the repositories and peers of the configuration into YARP routes and clusters, so operators never write YARP
-/// configuration. One cluster per repository and per peer, each backend a destination; one route for every
-/// repository (<see cref="RepositoriesRouteId"/>) and one per peer.
+/// configuration. One cluster per repository and per peer, each backend a destination; one route for them all
+/// (<see cref="RepositoriesRouteId"/>).
 /// </summary>
 internal static class YarpConfigFactory
 {
@@ -17,28 +18,26 @@ internal static class YarpConfigFactory
     public const string RepositoryUuidMetadata = "AnnexEdge.RepositoryUuid";
 
     /// <summary>
-    /// The route (and its cluster, which has no destinations) of every repository's requests: the P2P layer has
-    /// already resolved the repository, and <see cref="Pipeline.RepositoryClusterMiddleware"/> hands the request to its
-    /// cluster. Measured with a directory of 10,000 repositories: a route per repository cost ~3 KB each in YARP's and
+    /// The route (and its cluster, which has no destinations) of every request for a repository, or a node behind a
+    /// peer: the P2P layer has already resolved it, and <see cref="Pipeline.RepositoryClusterMiddleware"/> hands the
+    /// request to its cluster. Measured with a directory of 10,000 repositories: a route per repository cost ~3 KB each in YARP's and
     /// ASP.NET's endpoint models (patterns, metadata caches, transforms, the matcher's states), and every repository
     /// that came or went rebuilt the matcher over all of them. Without the "repo:" or "peer:" of other clusters' ids.
     /// </summary>
     public const string RepositoriesRouteId = "repositories";
 
-    public static IReadOnlyList<RouteConfig> Routes(CatalogSnapshot catalog) =>
-        catalog.Peers.Select(p => Route(p.YarpClusterId, p.ProxyPath + "{**rest}"))
-            // A node reached through a peer goes by its peer's path: TargetMiddleware moves its request onto it.
-            .Prepend(Route(RepositoriesRouteId, "/git-annex/{**rest}"))
-            .ToArray();
-
-    private static RouteConfig Route(string id, string path) => new()
-    {
-        RouteId = id,
-        ClusterId = id,
-        Match = new RouteMatch { Path = path },
-        // Objects can be many GB; the P2P layer has already validated the request.
-        MaxRequestBodySize = -1,
-    };
+    /// <summary>The one route, the same for every configuration.</summary>
+    public static IReadOnlyList<RouteConfig> Routes { get; } =
+    [
+        new()
+        {
+            RouteId = RepositoriesRouteId,
+            ClusterId = RepositoriesRouteId,
+            Match = new RouteMatch { Path = P2pRequestParser.PathPrefix + "{**rest}" },
+            // Objects can be many GB; the P2P layer has already validated the request.
+            MaxRequestBodySize = -1,
+        },
+    ];
 
     public static IReadOnlyList<ClusterConfig> Clusters(CatalogSnapshot catalog)
     {

@@ -101,7 +101,7 @@ public sealed class PeerRoutingTests
         Assert.True(await nodeB.HasKeyAsync(key), "B's node holds what was put through A");
         Assert.True(await P2pHttp.IsPresentAsync(api, key));
         Assert.Equal(data, await P2pHttp.GetContentAsync(P2pHttp.Url(api, "key/" + key), ct));
-        // The peer's internal route is no way in for a client: only a request resolved to the peer passes it.
+        // A client reaches B's node by its UUID only: the internal path a request through a peer once took is no way in.
         var (direct, _) = await P2pHttp.PostAsync($"{edgeA.Url}/_annexedge/via/b/{nodeB.Uuid}/v4/checkpresent?key={key}&clientuuid={P2pHttp.ClientUuid}", cancellationToken: ct);
         Assert.Equal(404, direct);
         // B served them as requests to its node, from A (with A's credentials: B has no anonymous access at all).

@@ -170,7 +170,7 @@ public sealed class ConfigReloadTests : IDisposable
     {
         var options = EdgeConfiguration.Load(new ConfigurationManager(), file, []);
         var catalog = new RepositoryCatalog(new CatalogSnapshot(options, ConfigVersion.Of(file, DateTimeOffset.UnixEpoch)));
-        var yarp = new InMemoryConfigProvider(YarpConfigFactory.Routes(catalog.Current), YarpConfigFactory.Clusters(catalog.Current));
+        var yarp = new InMemoryConfigProvider(YarpConfigFactory.Routes, YarpConfigFactory.Clusters(catalog.Current));
         var time = new FakeTimeProvider();
         var capture = new Capture();
         logged = capture.Events;
