@@ -274,6 +274,13 @@ internal sealed class LimitsOptions
     /// v2), on every listener; a PROXY header from any other address closes the connection.
     /// </summary>
     public bool ProxyProtocol { get; set; }
+
+    /// <summary>
+    /// OpenSSL frees an HTTPS connection's record buffers whenever they are empty instead of keeping them for the
+    /// connection's life, so thousands of idle keep-alive clients cost less memory; each busy read or write then
+    /// allocates its buffer again (bench/README.md, "Idle scale").
+    /// </summary>
+    public bool ReleaseIdleTlsBuffers { get; set; } = true;
 }
 
 /// <summary>A git-annex repository served by one or more <c>git annex p2phttp</c> backends (replicas).</summary>

@@ -133,6 +133,7 @@ internal static partial class EdgeApplication
 
         var app = builder.Build();
 
+        app.UseTlsBufferRelease(options);
         app.UseForwardedHeadersOfTrustedProxies();
         // One request-log event per request, enriched from the P2P request feature alone (whatever the target).
         app.UseSerilogRequestLogging(logging =>

@@ -52,6 +52,8 @@ internal static class EdgeEventIds
 
     public const int ConnectionsPerIpExceeded = 6020;
     public const int ProxyHeaderRefused = 6021;
+    public const int TlsBuffersReleased = 6022;
+    public const int TlsBuffersKept = 6023;
 
     // 7020-7039: operating the edge (stop, systemd).
     public const int Stopping = 7020;
