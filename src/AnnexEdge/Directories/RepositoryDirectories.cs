@@ -1,3 +1,4 @@
+using System.IO.Enumeration;
 using AnnexEdge.Configuration;
 
 namespace AnnexEdge.Directories;
@@ -12,18 +13,23 @@ internal sealed record FoundRepository(string Name, string Uuid, string Director
 /// </summary>
 internal static class RepositoryDirectories
 {
+    // As Directory.EnumerateDirectories: hidden and system entries too (names with a dot are skipped below), and an
+    // unreadable directory is an error, not an empty one.
+    private static readonly EnumerationOptions Listing = new() { AttributesToSkip = 0, IgnoreInaccessible = false };
+
     /// <summary>
     /// The repositories of each directory, in their order, for the edge (a reload, a rescan) and for <c>check-config</c>
     /// alike; <paramref name="unreadable"/> says what stands for a directory that cannot be listed, and
     /// <paramref name="progress"/> may give each directory a callback for the subdirectories it looks at, and
-    /// <paramref name="cache"/> keeps what the config files said for the next scan (the edge's rescans).
+    /// <paramref name="cache"/> keeps what the scan found for the next one (the edge's rescans).
     /// </summary>
     public static List<IReadOnlyList<FoundRepository>> ScanAll(
         IEnumerable<DirectoryOptions> directories,
         Func<DirectoryOptions, Exception, IReadOnlyList<FoundRepository>> unreadable,
         Func<DirectoryOptions, Action?>? progress = null,
-        ConfigUuidCache? cache = null)
+        DirectoryScanCache? cache = null)
     {
+        cache ??= new DirectoryScanCache();
         var found = new List<IReadOnlyList<FoundRepository>>();
         foreach (var directory in directories)
         {
@@ -37,46 +43,58 @@ internal static class RepositoryDirectories
             }
         }
 
-        cache?.EndScan();
+        cache.EndScan();
         return found;
     }
 
     /// <summary>
     /// The repositories in <paramref name="path"/>, by name; <paramref name="visited"/> is told each subdirectory looked
-    /// at, and a config file unchanged since <paramref name="cache"/> read it is not read again.
+    /// at, and a subdirectory whose config file is unchanged since <paramref name="cache"/>'s last scan is not read
+    /// again.
     /// </summary>
     /// <exception cref="IOException">The directory cannot be listed.</exception>
     /// <exception cref="UnauthorizedAccessException">The directory cannot be listed.</exception>
-    public static IReadOnlyList<FoundRepository> Scan(string path, Action? visited = null, ConfigUuidCache? cache = null)
+    public static IReadOnlyList<FoundRepository> Scan(string path, Action? visited = null, DirectoryScanCache? cache = null)
     {
-        var found = new List<FoundRepository>();
-        foreach (var directory in System.IO.Directory.EnumerateDirectories(path))
+        cache ??= new DirectoryScanCache();
+        var known = cache.Directory(path);
+        var byName = known.GetAlternateLookup<ReadOnlySpan<char>>();
+        // A subdirectory seen before is looked up by the name the listing holds, so none of its strings is made again.
+        var subdirectories = new FileSystemEnumerable<DirectoryScanCache.Subdirectory>(
+            path,
+            (ref entry) =>
+            {
+                if (!byName.TryGetValue(entry.FileName, out var subdirectory))
+                {
+                    var name = entry.FileName.ToString();
+                    known[name] = subdirectory = new DirectoryScanCache.Subdirectory(entry.ToFullPath(), name);
+                }
+
+                return subdirectory;
+            },
+            Listing)
+        {
+            ShouldIncludePredicate = (ref entry) => entry.IsDirectory && !entry.FileName.StartsWith('.'),
+        };
+
+        var found = new List<FoundRepository>(known.Count);
+        foreach (var subdirectory in subdirectories)
         {
             visited?.Invoke();
-            var name = Path.GetFileName(directory);
-            if (name.StartsWith('.') || ConfigFile(directory) is not { } config)
-            {
-                continue;
-            }
-
-            string? uuid;
             try
             {
-                uuid = cache is null ? AnnexUuid(File.ReadLines(config.FullName)) : cache.Uuid(config);
+                if (cache.Repository(subdirectory) is { } repository)
+                {
+                    found.Add(repository);
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Removed or being written while scanned: the next scan sees it as it is then.
-                continue;
-            }
-
-            if (uuid is not null)
-            {
-                found.Add(new FoundRepository(name.EndsWith(".git", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name, uuid, directory));
             }
         }
 
-        found.Sort((a, b) => StringComparer.Ordinal.Compare(a.Name, b.Name));
+        found.Sort(static (a, b) => StringComparer.Ordinal.Compare(a.Name, b.Name));
         return found;
     }
 
@@ -183,19 +201,5 @@ internal static class RepositoryDirectories
         }
 
         return uuids.Contains(repository.Uuid) ? $"annex.uuid {repository.Uuid} is already served under another name" : null;
-    }
-
-    /// <summary>The git config file of a non-bare (<c>X/.git/config</c>) or bare (<c>X.git/config</c> with HEAD) repository.</summary>
-    private static FileInfo? ConfigFile(string directory)
-    {
-        // FileInfo stats once, for Exists and then for the cache's write time and length.
-        var nonBare = new FileInfo(Path.Combine(directory, ".git", "config"));
-        if (nonBare.Exists)
-        {
-            return nonBare;
-        }
-
-        var bare = new FileInfo(Path.Combine(directory, "config"));
-        return bare.Exists && File.Exists(Path.Combine(directory, "HEAD")) ? bare : null;
     }
 }

@@ -53,7 +53,7 @@ internal sealed partial class ConfigReload(
     // blocks no thread.
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConfigUuidCache _configUuids = new();
+    private readonly DirectoryScanCache _scanCache = new();
     private IReadOnlyDictionary<string, string?> _runningOthers = new Dictionary<string, string?>();
     private ITimer? _debounce;
     private ITimer? _rescan;
@@ -276,7 +276,7 @@ internal sealed partial class ConfigReload(
             // A directory that cannot be listed (unmounted, say) does not empty the edge: keep what it served.
             Log.DirectoryUnreadable(_logger, directory.Path, e.Message);
             return _served.Where(r => Path.GetDirectoryName(r.Directory) == Path.TrimEndingDirectorySeparator(directory.Path)).ToArray();
-        }, cache: _configUuids);
+        }, cache: _scanCache);
 
         // A managed directory whose repositories changed gets a fresh p2phttp here, answering before the swap.
         var backends = await managed.ServeAsync(configured.Directories, found, cancellationToken);
