@@ -52,7 +52,24 @@ public sealed class GracefulStopTests
         // The download waits (its client reads nothing) until the edge refuses new connections.
         await Eventually.Async(() => RefusesConnectionAsync(edge.Port), TimeSpan.FromSeconds(20), "the stopping edge refuses new connections", () => edge.Logs);
 
-        received += await ReadAsync(body, hash, long.MaxValue, ct);
+        var buffer = new byte[1024 * 1024];
+        try
+        {
+            int read;
+            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                received += read;
+            }
+        }
+        catch (IOException e)
+        {
+            // Seen once in CI: cut when the grace period ended. git-annex 10.20250416's p2phttp now and then stops
+            // a GET short of its end (bench/README.md), and a repository's download is not resumed (a cluster's is).
+            throw new InvalidOperationException(
+                $"the download was cut {stopping.Elapsed} after SIGTERM, at byte {received} of {BigSize}:\n{edge.Logs}", e);
+        }
+
         Assert.Equal(BigSize, received);
         Assert.Equal(content.Sha256, hash.GetHashAndReset());
         Assert.Equal(0, await edge.ExitCodeAsync(TimeSpan.FromSeconds(30)));
