@@ -42,10 +42,13 @@ public sealed partial class AcmeCertificateManager : IDisposable
 
     /// <summary>
     /// Serves the stored certificate, and orders one if it is missing, does not cover the domains, or is due
-    /// (<paramref name="force"/>: renew now). Returns when to look again.
+    /// (<paramref name="force"/>: renew now). Returns when to look again. <paramref name="listening"/> completes when
+    /// the edge's listeners are bound: the account, the order and its authorizations are set up before (at start-up,
+    /// alongside the host's own start), and only the answer that makes the CA validate waits for it.
     /// </summary>
-    public async Task<DateTimeOffset> RenewIfDueAsync(bool force, CancellationToken cancellationToken)
+    public async Task<DateTimeOffset> RenewIfDueAsync(bool force, CancellationToken cancellationToken, Task? listening = null)
     {
+        listening ??= Task.CompletedTask;
         if (CertificateStore.EnsurePrivateDirectory(Store.Path) is { } wider)
         {
             Log.StoreMadePrivate(_logger, Store.Path, Convert.ToString((int)wider, 8));
@@ -72,7 +75,7 @@ public sealed partial class AcmeCertificateManager : IDisposable
             return NextLook(again);
         }
 
-        var issued = await IssueAsync(stored, cancellationToken);
+        var issued = await IssueAsync(stored, listening, cancellationToken);
         _serving.Set(issued);
         return NextLook(issued);
     }
@@ -139,7 +142,7 @@ public sealed partial class AcmeCertificateManager : IDisposable
         return (renewAt < fixedPoint ? renewAt : fixedPoint, lookAgain);
     }
 
-    private async Task<StoredCertificate> IssueAsync(StoredCertificate? previous, CancellationToken cancellationToken)
+    private async Task<StoredCertificate> IssueAsync(StoredCertificate? previous, Task listening, CancellationToken cancellationToken)
     {
         using var key = Store.LoadOrCreateAccountKey();
         var client = new AcmeClient(_http, new Uri(_options.DirectoryUrl), key, _time, _logger);
@@ -162,7 +165,7 @@ public sealed partial class AcmeCertificateManager : IDisposable
         }
 
         Log.OrderStarted(_logger, order.Url, string.Join(",", _options.Domains));
-        await AuthorizeAsync(client, key, order, cancellationToken);
+        await AuthorizeAsync(client, key, order, listening, cancellationToken);
 
         using var certificateKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var finalized = await client.FinalizeAsync(order, Certificates.CreateCsr(certificateKey, _options.Domains), cancellationToken);
@@ -173,7 +176,7 @@ public sealed partial class AcmeCertificateManager : IDisposable
         return issued;
     }
 
-    private async Task AuthorizeAsync(AcmeClient client, AccountKey key, AcmeOrder order, CancellationToken cancellationToken)
+    private async Task AuthorizeAsync(AcmeClient client, AccountKey key, AcmeOrder order, Task listening, CancellationToken cancellationToken)
     {
         var cleanups = new List<Action>();
         try
@@ -206,6 +209,8 @@ public sealed partial class AcmeCertificateManager : IDisposable
                 }
 
                 Log.ChallengePrepared(_logger, challenge.Type, domain);
+                // The CA validates at once against our listeners: answering before they are bound fails the order.
+                await listening.WaitAsync(cancellationToken);
                 await client.AnswerChallengeAsync(challenge.Url, cancellationToken);
                 pending.Add(url);
             }

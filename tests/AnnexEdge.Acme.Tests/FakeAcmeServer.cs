@@ -35,6 +35,8 @@ internal sealed class FakeAcmeServer : HttpMessageHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        // As a real connection would: a cancelled request is not sent.
+        cancellationToken.ThrowIfCancellationRequested();
         Requests.Add(request);
         Bodies.Add(request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken));
         var response = Answer(request);

@@ -10,7 +10,7 @@ public sealed class PollPolicyTests
         var waits = Enumerable.Range(0, 8).Select(polls => PollPolicy.Delay(polls, null, Max)).ToList();
 
         Assert.Equal(
-            new[] { 50, 100, 200, 400, 800, 1000, 1000, 1000 }.Select(ms => TimeSpan.FromMilliseconds(ms)),
+            new[] { 20, 40, 80, 160, 320, 640, 1000, 1000 }.Select(ms => TimeSpan.FromMilliseconds(ms)),
             waits);
     }
 

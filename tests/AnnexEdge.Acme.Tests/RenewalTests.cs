@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -86,6 +87,47 @@ public sealed class RenewalTests : IDisposable
 
         Assert.InRange(next, Issued.AddDays(20), Issued.AddDays(20).AddMinutes(1));
         Assert.Contains(handler.Requests, r => r.RequestUri!.AbsolutePath.StartsWith("/renewal-info/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task At_start_up_the_account_order_and_authorization_are_set_up_before_the_listeners_and_the_challenge_answered_after()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var authorizationAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answeredWhileListening = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var handler = new FakeAcmeServer();
+        handler.Posts.Enqueue(() => FakeAcmeServer.Json(HttpStatusCode.Created, "{}", "https://ca.test/acct/1"));
+        handler.Posts.Enqueue(() => FakeAcmeServer.Json(
+            HttpStatusCode.Created,
+            """{"status":"pending","identifiers":[{"type":"dns","value":"edge.example.org"}],"authorizations":["https://ca.test/authz/1"],"finalize":"https://ca.test/finalize/1"}""",
+            "https://ca.test/order/1"));
+        handler.Posts.Enqueue(() =>
+        {
+            authorizationAsked.TrySetResult();
+            return FakeAcmeServer.Json(
+                HttpStatusCode.OK,
+                """{"status":"pending","identifier":{"type":"dns","value":"edge.example.org"},"challenges":[{"type":"http-01","url":"https://ca.test/chall/1","status":"pending","token":"tok"}]}""");
+        });
+        handler.Posts.Enqueue(() =>
+        {
+            answeredWhileListening.TrySetResult(listening.Task.IsCompleted);
+            // The rest of the order (polling, finalizing) is not this test's: it stops here.
+            stop.Cancel();
+            return FakeAcmeServer.Json(HttpStatusCode.OK, """{"type":"http-01","url":"https://ca.test/chall/1","status":"processing","token":"tok"}""");
+        });
+        var responder = new ChallengeResponder();
+        using var manager = new AcmeCertificateManager(
+            Options(), responder, new ServingCertificates(["edge.example.org"], TimeProvider.System), TimeProvider.System, NullLogger.Instance, handler);
+
+        var renewal = manager.RenewIfDueAsync(force: false, stop.Token, listening.Task);
+        await authorizationAsked.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        Assert.False(answeredWhileListening.Task.IsCompleted, "the challenge was answered before the listeners were bound");
+        listening.SetResult();
+
+        Assert.True(await answeredWhileListening.Task.WaitAsync(TimeSpan.FromSeconds(30), ct));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => renewal);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
