@@ -34,23 +34,7 @@ internal sealed class DirectoryScanCache(Func<string, IEnumerable<string>>? read
     public FoundRepository? Repository(Subdirectory subdirectory)
     {
         subdirectory.Scan = _scan;
-        var config = subdirectory.ConfigFile();
-        if (config is null)
-        {
-            (subdirectory.Config, subdirectory.Found) = (null, null);
-            return null;
-        }
-
-        // Both from the one stat Refresh made; `git annex reinit` rewrites the file, so its write time changes.
-        var stamp = (config.LastWriteTimeUtc, config.Length);
-        if (!ReferenceEquals(config, subdirectory.Config) || stamp != subdirectory.Stamp)
-        {
-            var uuid = RepositoryDirectories.AnnexUuid(_read(config.FullName));
-            (subdirectory.Config, subdirectory.Stamp) = (config, stamp);
-            subdirectory.Found = uuid is null ? null : new FoundRepository(subdirectory.Name, uuid, subdirectory.Path);
-        }
-
-        return subdirectory.Found;
+        return subdirectory.Look(_read);
     }
 
     /// <summary>Ends a scan: subdirectories and directories it did not look at (removed) are forgotten.</summary>
@@ -81,22 +65,43 @@ internal sealed class DirectoryScanCache(Func<string, IEnumerable<string>>? read
         private readonly FileInfo _nonBare = new(System.IO.Path.Combine(path, ".git", "config"));
         private readonly FileInfo _bare = new(System.IO.Path.Combine(path, "config"));
         private readonly string _head = System.IO.Path.Combine(path, "HEAD");
+        private FileInfo? _config;
+        private (DateTime WriteTime, long Length) _stamp;
+        private FoundRepository? _found;
 
-        public string Path { get; } = path;
+        // The repository's name: the subdirectory's without ".git".
+        private readonly string _name = name.EndsWith(".git", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name;
 
-        /// <summary>The repository's name: the subdirectory's without <c>.git</c>.</summary>
-        public string Name { get; } = name.EndsWith(".git", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name;
-
+        /// <summary>The last scan that looked at it.</summary>
         public int Scan { get; set; }
 
-        public FileInfo? Config { get; set; }
+        /// <summary>The repository it holds now, its config file read with <paramref name="read"/> only if it changed.</summary>
+        /// <exception cref="IOException">The config file cannot be read.</exception>
+        /// <exception cref="UnauthorizedAccessException">The config file cannot be read.</exception>
+        public FoundRepository? Look(Func<string, IEnumerable<string>> read)
+        {
+            var config = ConfigFile();
+            if (config is null)
+            {
+                (_config, _found) = (null, null);
+                return null;
+            }
 
-        public (DateTime WriteTime, long Length) Stamp { get; set; }
+            // Both from the one stat Refresh made; `git annex reinit` rewrites the file, so its write time changes.
+            var stamp = (config.LastWriteTimeUtc, config.Length);
+            if (!ReferenceEquals(config, _config) || stamp != _stamp)
+            {
+                // Kept only once read: a config that cannot be read now is read at the next scan.
+                var uuid = RepositoryDirectories.AnnexUuid(read(config.FullName));
+                (_config, _stamp) = (config, stamp);
+                _found = uuid is null ? null : new FoundRepository(_name, uuid, path);
+            }
 
-        public FoundRepository? Found { get; set; }
+            return _found;
+        }
 
         /// <summary>The git config file of a non-bare (<c>X/.git/config</c>) or bare (<c>X.git/config</c> with HEAD) repository, stat'ed now.</summary>
-        public FileInfo? ConfigFile()
+        private FileInfo? ConfigFile()
         {
             _nonBare.Refresh();
             if (_nonBare.Exists)

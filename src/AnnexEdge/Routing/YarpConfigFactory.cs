@@ -20,9 +20,10 @@ internal static class YarpConfigFactory
     /// <summary>
     /// The route (and its cluster, which has no destinations) of every request for a repository, or a node behind a
     /// peer: the P2P layer has already resolved it, and <see cref="Pipeline.RepositoryClusterMiddleware"/> hands the
-    /// request to its cluster. Measured with a directory of 10,000 repositories: a route per repository cost ~3 KB each in YARP's and
-    /// ASP.NET's endpoint models (patterns, metadata caches, transforms, the matcher's states), and every repository
-    /// that came or went rebuilt the matcher over all of them. Without the "repo:" or "peer:" of other clusters' ids.
+    /// request to its cluster. Measured with a directory of 10,000 repositories: a route per repository cost ~3 KB
+    /// each in YARP's and ASP.NET's endpoint models (patterns, metadata caches, transforms, the matcher's states), and
+    /// every repository that came or went rebuilt the matcher over all of them. Without the "repo:" or "peer:" of other
+    /// clusters' ids.
     /// </summary>
     public const string RepositoriesRouteId = "repositories";
 
