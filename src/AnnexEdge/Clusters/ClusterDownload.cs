@@ -23,8 +23,13 @@ internal sealed partial class ClusterDownload(
 {
     private const int ChunkSize = 64 * 1024;
 
-    /// <summary>A node that sends nothing for this long has failed: the download moves to the next node.</summary>
+    /// <summary>A node that does not answer for this long has failed: the download moves to the next node.</summary>
     private readonly TimeSpan _activityTimeout = options.Value.Forwarding.ActivityTimeout;
+
+    /// <summary>A node that sends nothing for this long midway through the body has stalled.</summary>
+    private readonly TimeSpan _stallTimeout = options.Value.Forwarding.StallTimeout < options.Value.Forwarding.ActivityTimeout
+        ? options.Value.Forwarding.StallTimeout
+        : options.Value.Forwarding.ActivityTimeout;
 
     public async Task ServeAsync(HttpContext context, P2pRequestFeature feature, IReadOnlyList<Repository> candidates, CancellationToken ct)
     {
@@ -130,7 +135,7 @@ internal sealed partial class ClusterDownload(
                     while (sent < total)
                     {
                         var memory = writer.GetMemory(ChunkSize);
-                        stall.CancelAfter(_activityTimeout);
+                        stall.CancelAfter(_stallTimeout);
                         var read = await body.ReadAsync(memory[..(int)Math.Min(memory.Length, total.Value - sent)], activity.Token);
 
                         // A slow client is not the node's inactivity.

@@ -1,6 +1,7 @@
 using System.Net;
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding;
+using AnnexEdge.Forwarding.Download;
 using AnnexEdge.Health;
 using AnnexEdge.Pipeline;
 using AnnexEdge.Protocol;
@@ -166,6 +167,9 @@ internal sealed class NodeClient(
         {
             feature.UsedBackend(destination.DestinationId);
             var message = BackendRequests.Create(method, destination.Model.Config.Address, request, content);
+
+            // A cut download is the gateway's to continue, maybe from another node (ClusterDownload).
+            message.Options.Set(KeyDownloadHandler.Resume, false);
             var counted = load.Enter(destination);
             try
             {

@@ -435,6 +435,15 @@ internal sealed class ForwardingOptions
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// A download whose backend sends no byte for this long, midway through the body, has stalled: a repository's
+    /// backend is asked again from the byte reached (with <see cref="DownloadTransport"/> Edge), a cluster's download
+    /// goes on from another node or that node again. git-annex 10.20250416's p2phttp now and then stops a GET a few
+    /// KiB short of its end for good. Takes effect only when shorter than <see cref="ActivityTimeout"/>, which cuts
+    /// the client's download first otherwise.
+    /// </summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// How long the cluster gateway waits for a node's JSON answer (checkpresent, remove, putoffset, gettimestamp).
     /// A node that holds a lock on a key does not answer a remove of it at all; the gateway then counts that node as
     /// not removed instead of keeping the client waiting.

@@ -153,6 +153,11 @@ internal static partial class AnnexEdgeOptionsValidator
             errors.Add($"{prefix}:Forwarding: ActivityTimeout, ConnectTimeout and NodeAnswerTimeout must be positive durations");
         }
 
+        if (options.Forwarding.StallTimeout <= TimeSpan.Zero || options.Forwarding.StallTimeout > TimeSpan.FromDays(1))
+        {
+            errors.Add($"{prefix}:Forwarding:StallTimeout {options.Forwarding.StallTimeout} must be a positive duration of at most a day (e.g. \"00:00:20\")");
+        }
+
         ValidateDownloadTransport(options.Forwarding, errors);
 
         if (options.Shutdown.GracePeriod <= TimeSpan.Zero || options.Shutdown.GracePeriod > ShutdownOptions.MaxGracePeriod)

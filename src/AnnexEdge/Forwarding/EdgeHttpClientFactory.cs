@@ -16,7 +16,12 @@ namespace AnnexEdge.Forwarding;
 /// <see cref="SharedClientMetadata"/>).
 /// </summary>
 internal sealed class EdgeHttpClientFactory(
-    ILogger<ForwarderHttpClientFactory> logger, IOptions<AnnexEdgeOptions> options, RepositoryCatalog catalog, ProbeTimes probes, TimeProvider time)
+    ILogger<ForwarderHttpClientFactory> logger,
+    IOptions<AnnexEdgeOptions> options,
+    RepositoryCatalog catalog,
+    ProbeTimes probes,
+    TimeProvider time,
+    ILogger<KeyDownloadHandler> downloadLogger)
     : ForwarderHttpClientFactory(logger), IForwarderHttpClientFactory
 {
     /// <summary>
@@ -58,7 +63,7 @@ internal sealed class EdgeHttpClientFactory(
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
-        var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time);
+        var wrapped = DownloadTransport.Wrap(base.WrapHandler(context, handler), options.Value.Forwarding, time, downloadLogger);
         var timed = new ProbeTimingHandler(wrapped, probes, time);
         if (context.NewMetadata?.ContainsKey(SharedClientMetadata) == true)
         {

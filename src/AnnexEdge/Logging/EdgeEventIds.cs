@@ -11,6 +11,8 @@ internal static class EdgeEventIds
     public const int UnknownUuid = 2001;
     public const int DataLengthMismatch = 2002;
     public const int ConnectRetry = 2003;
+    public const int DownloadContinued = 2004;
+    public const int DownloadNotContinued = 2005;
 
     public const int LockGranted = 3000;
     public const int LockTokenRefused = 3001;

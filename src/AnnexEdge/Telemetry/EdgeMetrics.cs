@@ -100,7 +100,7 @@ internal sealed class EdgeMetrics
             "Bytes the cluster gateway received from a node in downloads (counted when each node's part ends).", ["cluster", "node"]);
         _nodeDownloadDuration = factory.CreateHistogram(Prefix + "node_download_duration_seconds",
             "Duration of the cluster gateway's downloads from a node, by outcome: complete (the node sent the rest of the object), "
-            + "timed_out (it stopped sending for Forwarding:ActivityTimeout) or failed (its connection broke, or the client left).",
+            + "timed_out (it stopped sending for Forwarding:StallTimeout midway, or Forwarding:ActivityTimeout before its first byte) or failed (its connection broke, or the client left).",
             new HistogramConfiguration
             {
                 LabelNames = ["cluster", "node", "outcome"],

@@ -1,9 +1,6 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 using AnnexEdge.IntegrationTests.Faults;
 using AnnexEdge.IntegrationTests.Fixtures;
@@ -13,9 +10,10 @@ namespace AnnexEdge.IntegrationTests.Clusters;
 
 /// <summary>
 /// A cluster GET whose node stalls mid-body (sends part of the object, then nothing, the connection kept open): the
-/// edge gives the node up after <c>Forwarding:ActivityTimeout</c> and continues from another node at the byte
-/// reached; when no node can continue, it cuts the client's connection instead of leaving it hanging. The stalling
-/// nodes are scripted fakes (<see cref="StallingNode"/>), the node that can finish is a real <c>git annex p2phttp</c>.
+/// edge gives the node up after <c>Forwarding:StallTimeout</c>, or <c>Forwarding:ActivityTimeout</c> when shorter (as
+/// here), and continues from another node at the byte reached; when no node can continue, it cuts the client's
+/// connection instead of leaving it hanging. The stalling nodes are scripted fakes (<see cref="StallingNode"/>), the
+/// node that can finish is a real <c>git annex p2phttp</c>.
 /// </summary>
 public sealed class ClusterStalledNodeTests
 {
@@ -39,7 +37,7 @@ public sealed class ClusterStalledNodeTests
         await using var stalling = new StallingNode("57a11ed0-0000-4000-8000-000000000001", content.Bytes, stallAfter);
         await using var edge = await EdgeHost.StartAsync(ClusterConfig([("stalling", stalling.Uuid, stalling.Url, 10)], real, realCost: 100));
 
-        var download = await DownloadAsync(edge, content.Key, ct);
+        var download = await ClientDownload.GetAsync($"{edge.Url}/git-annex/{ClusterUuid}/v4/key/{content.Key}?clientuuid={ClientUuid}", ct);
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"first bytes after {download.FirstBytes}, complete after {download.Elapsed} (ActivityTimeout {ActivityTimeout})");
 
@@ -78,7 +76,7 @@ public sealed class ClusterStalledNodeTests
         await using var stalling = new StallingNode("57a11ed0-0000-4000-8000-000000000001", content.Bytes, stallAfter, stalls: 1);
         await using var edge = await EdgeHost.StartAsync(ClusterConfig([("stalling", stalling.Uuid, stalling.Url, 10)], lacking, realCost: 100));
 
-        var download = await DownloadAsync(edge, content.Key, ct);
+        var download = await ClientDownload.GetAsync($"{edge.Url}/git-annex/{ClusterUuid}/v4/key/{content.Key}?clientuuid={ClientUuid}", ct);
 
         var what = $"{download}\n--- edge\n{edge.Logs}";
         Assert.True(download.Error is null, "the download failed: " + what);
@@ -104,7 +102,7 @@ public sealed class ClusterStalledNodeTests
         await using var edge = await EdgeHost.StartAsync(ClusterConfig(
             [("stalling1", first.Uuid, first.Url, 10), ("stalling2", second.Uuid, second.Url, 20)], real, realCost: 100));
 
-        var download = await DownloadAsync(edge, content.Key, ct);
+        var download = await ClientDownload.GetAsync($"{edge.Url}/git-annex/{ClusterUuid}/v4/key/{content.Key}?clientuuid={ClientUuid}", ct);
         TestContext.Current.TestOutputHelper?.WriteLine($"client's read ended after {download.Elapsed}: {download.Error?.GetType().Name} {download.Error?.Message}");
 
         var what = $"{download}\n--- edge\n{edge.Logs}";
@@ -176,178 +174,5 @@ public sealed class ClusterStalledNodeTests
         var direct = await P2pHttp.GetContentAsync(
             $"{node.Url}/git-annex/{node.Uuid}/v3/key/{content.Key}?clientuuid={ClientUuid}", TestContext.Current.CancellationToken);
         Assert.Equal(content.Bytes, direct);
-    }
-
-    /// <summary>The text log line carries the event id among its properties: <c>{"EventId": {"Id": 4003, ...}, ...}</c>.</summary>
-
-    /// <summary>What a client got: status, body bytes and their hash, when the first arrived, and how the read ended.</summary>
-    private sealed record Download(
-        HttpStatusCode? Status, long BytesRead, byte[] Sha256, TimeSpan? FirstBytes, TimeSpan Elapsed, Exception? Error, bool TimedOut);
-
-    /// <summary>GETs the key from the cluster as a client would, giving up (TimedOut) after 30 s so a hang fails the test.</summary>
-    private static async Task<Download> DownloadAsync(EdgeHost edge, string key, CancellationToken ct)
-    {
-        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(TimeSpan.FromSeconds(30));
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var clock = Stopwatch.StartNew();
-        HttpStatusCode? status = null;
-        TimeSpan? firstBytes = null;
-        long read = 0;
-        Exception? error = null;
-        var timedOut = false;
-        try
-        {
-            using var response = await http.GetAsync(
-                $"{edge.Url}/git-annex/{ClusterUuid}/v4/key/{key}?clientuuid={ClientUuid}", HttpCompletionOption.ResponseHeadersRead, limit.Token);
-            status = response.StatusCode;
-            await using var body = await response.Content.ReadAsStreamAsync(limit.Token);
-            var buffer = new byte[64 * 1024];
-            int n;
-            while ((n = await body.ReadAsync(buffer, limit.Token)) > 0)
-            {
-                firstBytes ??= clock.Elapsed;
-                hash.AppendData(buffer, 0, n);
-                read += n;
-            }
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException)
-        {
-            error = e;
-        }
-        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
-        {
-            error = e;
-            timedOut = true;
-        }
-
-        return new Download(status, read, hash.GetHashAndReset(), firstBytes, clock.Elapsed, error, timedOut);
-    }
-
-    /// <summary>
-    /// A fake cluster node on a raw socket: answers the health probe (<c>gettimestamp</c>) and <c>checkpresent</c> as
-    /// p2phttp does, and a GET of a key with the content from the request's <c>offset</c>, chunked, with its
-    /// <c>X-git-annex-data-length</c>, but sends only <c>stallAfter</c> bytes of it and then nothing, keeping the
-    /// connection open until the edge closes it; after <c>stalls</c> such GETs (when given), it sends the whole rest.
-    /// </summary>
-    private sealed class StallingNode : IAsyncDisposable
-    {
-        private readonly byte[] _content;
-        private readonly int _stallAfter;
-        private readonly int _stalls;
-        private readonly RawHttpBackend _backend;
-        private readonly ConcurrentQueue<long> _keyOffsets = new();
-        private readonly TaskCompletionSource _hungUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public StallingNode(string uuid, byte[] content, int stallAfter, int stalls = int.MaxValue)
-        {
-            Uuid = uuid;
-            _content = content;
-            _stallAfter = stallAfter;
-            _stalls = stalls;
-            _backend = new RawHttpBackend(AnswerAsync);
-        }
-
-        public string Uuid { get; }
-
-        public string Url => _backend.Url;
-
-        /// <summary>The offsets of the key GETs it got, in order.</summary>
-        public long[] KeyRequestOffsets => [.. _keyOffsets];
-
-        /// <summary>Completes when the edge closed a connection this node had stalled.</summary>
-        public Task HungUp => _hungUp.Task;
-
-        public ValueTask DisposeAsync() => _backend.DisposeAsync();
-
-        private async Task AnswerAsync(string head, Stream connection, CancellationToken ct)
-        {
-            // "GET /git-annex/UUID/v3/key/KEY?clientuuid=...&offset=N HTTP/1.1"
-            var requestLine = head[..head.IndexOf('\r')].Split(' ');
-            var target = new Uri("http://node" + requestLine[1]);
-            var segments = target.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
-            var query = target.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
-                .Select(p => p.Split('=', 2))
-                .ToDictionary(p => p[0], p => p.Length > 1 ? Uri.UnescapeDataString(p[1]) : "", StringComparer.Ordinal);
-            if (segments is not ["git-annex", var uuid, _, ..] || uuid != Uuid)
-            {
-                await RawHttpBackend.WriteHeadAsync(connection, "404 Not Found", ["Content-Length: 0", "Connection: close"], ct);
-                return;
-            }
-
-            switch (requestLine[0], segments[3..])
-            {
-                case ("POST", ["gettimestamp"]):
-                    await WriteJsonAsync(connection, $"{{\"timestamp\":{Environment.TickCount64 / 1000}}}", ct);
-                    return;
-                case ("POST", ["checkpresent"]):
-                    await WriteJsonAsync(connection, "{\"present\":true}", ct);
-                    return;
-                case ("GET", ["key", _]):
-                    await SendAndStallAsync(connection, query.TryGetValue("offset", out var o) ? long.Parse(o, CultureInfo.InvariantCulture) : 0, ct);
-                    return;
-                default:
-                    await RawHttpBackend.WriteHeadAsync(connection, "404 Not Found", ["Content-Length: 0", "Connection: close"], ct);
-                    return;
-            }
-        }
-
-        private async Task SendAndStallAsync(Stream connection, long offset, CancellationToken ct)
-        {
-            _keyOffsets.Enqueue(offset);
-            var stalls = _keyOffsets.Count <= _stalls;
-            var rest = _content.AsMemory((int)offset);
-            await RawHttpBackend.WriteHeadAsync(
-                connection,
-                "200 OK",
-                ["Content-Type: application/octet-stream", $"X-git-annex-data-length: {rest.Length}", "Transfer-Encoding: chunked"],
-                ct);
-
-            // A few chunks of uneven size, then silence.
-            var part = stalls ? rest[..Math.Min(_stallAfter, rest.Length)] : rest;
-            while (part.Length > 0)
-            {
-                var chunk = part[..Math.Min(part.Length, 48 * 1024 + 7)];
-                await connection.WriteAsync(Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n"), ct);
-                await connection.WriteAsync(chunk, ct);
-                await connection.WriteAsync("\r\n"u8.ToArray(), ct);
-                part = part[chunk.Length..];
-            }
-
-            if (!stalls)
-            {
-                await connection.WriteAsync("0\r\n\r\n"u8.ToArray(), ct);
-                await connection.FlushAsync(ct);
-                return;
-            }
-
-            await connection.FlushAsync(ct);
-
-            // Nothing more: wait, connection open, until the edge hangs up.
-            try
-            {
-                var buffer = new byte[1024];
-                while (await connection.ReadAsync(buffer, ct) > 0)
-                {
-                }
-            }
-            catch (IOException)
-            {
-            }
-
-            _hungUp.TrySetResult();
-        }
-
-        private static async Task WriteJsonAsync(Stream connection, string json, CancellationToken ct)
-        {
-            var body = Encoding.UTF8.GetBytes(json);
-            await RawHttpBackend.WriteHeadAsync(
-                connection,
-                "200 OK",
-                ["Content-Type: application/json;charset=utf-8", $"Content-Length: {body.Length}", "Connection: close"],
-                ct);
-            await connection.WriteAsync(body, ct);
-        }
     }
 }

@@ -352,6 +352,19 @@ public sealed class AnnexEdgeOptionsValidatorTests
     }
 
     [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("-00:00:01")]
+    [InlineData("1.00:00:01")]
+    public void Stall_timeout_that_is_not_a_positive_duration_of_at_most_a_day_is_refused(string value)
+    {
+        var options = Valid();
+        options.Forwarding.StallTimeout = TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(
+            $"AnnexEdge:Forwarding:StallTimeout {options.Forwarding.StallTimeout} must be a positive duration of at most a day (e.g. \"00:00:20\")",
+            SingleError(options));
+    }
+
+    [Theory]
     [InlineData("JSON")]
     [InlineData("xml")]
     [InlineData("")]

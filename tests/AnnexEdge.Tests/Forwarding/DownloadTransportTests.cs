@@ -1,5 +1,6 @@
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding.Download;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AnnexEdge.Tests.Forwarding;
 
@@ -69,7 +70,7 @@ public sealed class DownloadTransportTests
     {
         using var inner = new SocketsHttpHandler();
 
-        var handler = DownloadTransport.Wrap(inner, new ForwardingOptions(), TimeProvider.System);
+        var handler = DownloadTransport.Wrap(inner, new ForwardingOptions(), TimeProvider.System, NullLogger<KeyDownloadHandler>.Instance);
 
         var downloads = Assert.IsType<KeyDownloadHandler>(handler);
         Assert.Same(inner, downloads.InnerHandler);
@@ -80,7 +81,7 @@ public sealed class DownloadTransportTests
     {
         using var inner = new SocketsHttpHandler();
 
-        var handler = DownloadTransport.Wrap(inner, new ForwardingOptions { DownloadTransport = DownloadTransport.SocketsHttpHandler }, TimeProvider.System);
+        var handler = DownloadTransport.Wrap(inner, new ForwardingOptions { DownloadTransport = DownloadTransport.SocketsHttpHandler }, TimeProvider.System, NullLogger<KeyDownloadHandler>.Instance);
 
         Assert.Same(inner, handler);
     }

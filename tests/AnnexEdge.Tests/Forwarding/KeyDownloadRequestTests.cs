@@ -1,5 +1,6 @@
 using System.Net;
 using AnnexEdge.Forwarding.Download;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AnnexEdge.Tests.Forwarding;
 
@@ -19,6 +20,29 @@ public sealed class KeyDownloadHandlerTests
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
 
         Assert.True(KeyDownloadRequest.Matches(request));
+    }
+
+    [Theory]
+    [InlineData($"http://node/git-annex/{Uuid}/v4/key/{Key}", 0)]
+    [InlineData($"http://node/git-annex/{Uuid}/v4/key/{Key}?clientuuid=c&offset=12345", 12345)]
+    [InlineData($"http://node/git-annex/{Uuid}/v4/key/{Key}?offset=7&associatedfile=offset%3D9", 7)]
+    public void The_offset_is_the_requests_offset_parameter_or_0(string url, long offset)
+    {
+        Assert.Equal(offset, KeyDownloadRequest.Offset(new Uri(url)));
+    }
+
+    [Theory]
+    [InlineData($"http://node:9417/git-annex/{Uuid}/v4/key/{Key}", $"http://node:9417/git-annex/{Uuid}/v4/key/{Key}?offset=500")]
+    [InlineData(
+        $"http://node/base/git-annex/{Uuid}/v4/key/{Key}?clientuuid=c&offset=100&associatedfile=a%2Fb%26offset%3D1",
+        $"http://node/base/git-annex/{Uuid}/v4/key/{Key}?clientuuid=c&associatedfile=a%2Fb%26offset%3D1&offset=500")]
+    public void A_continuation_asks_from_the_new_offset_and_keeps_the_other_parameters(string url, string continued)
+    {
+        var uri = KeyDownloadRequest.WithOffset(new Uri(url), 500);
+
+        Assert.Equal(continued, uri.AbsoluteUri);
+        Assert.Equal(500, KeyDownloadRequest.Offset(uri));
+        Assert.Equal(Key, KeyDownloadRequest.Key(uri));
     }
 
     [Theory]
@@ -65,7 +89,12 @@ public sealed class KeyDownloadHandlerTests
     {
         var inner = new Recorder();
         using var invoker = new HttpMessageInvoker(
-            new KeyDownloadHandler(inner, new BackendConnectionPool(TimeProvider.System), TimeSpan.FromSeconds(5), false, TimeProvider.System));
+            new KeyDownloadHandler(
+                inner,
+                new BackendConnectionPool(TimeProvider.System),
+                new KeyDownloadHandler.Settings(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20), false),
+                TimeProvider.System,
+                NullLogger<KeyDownloadHandler>.Instance));
         using var request = new HttpRequestMessage(HttpMethod.Post, $"http://node.invalid/git-annex/{Uuid}/v4/checkpresent?key={Key}");
 
         using var response = await invoker.SendAsync(request, TestContext.Current.CancellationToken);

@@ -4,6 +4,7 @@ using System.Text;
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding.Download;
 using AnnexEdge.IntegrationTests.Faults;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AnnexEdge.Tests.Forwarding;
@@ -25,10 +26,16 @@ public sealed class KeyDownloadTransportTests
         new(DownloadTransport.Wrap(
             new SocketsHttpHandler(),
             new ForwardingOptions { DownloadTransport = transport, ConnectTimeout = TimeSpan.FromSeconds(5) },
-            TimeProvider.System));
+            TimeProvider.System,
+            NullLogger<KeyDownloadHandler>.Instance));
 
     private static HttpMessageInvoker Invoker(BackendConnectionPool pool) =>
-        new(new KeyDownloadHandler(new SocketsHttpHandler(), pool, TimeSpan.FromSeconds(5), false, TimeProvider.System));
+        new(new KeyDownloadHandler(
+            new SocketsHttpHandler(),
+            pool,
+            new KeyDownloadHandler.Settings(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20), false),
+            TimeProvider.System,
+            NullLogger<KeyDownloadHandler>.Instance));
 
     /// <summary>The test's token, cut after a few seconds so a read that waits for bytes never sent fails instead of hanging.</summary>
     private static CancellationTokenSource Deadline()
@@ -650,5 +657,241 @@ public sealed class KeyDownloadTransportTests
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
 
         Assert.Equal(HttpRequestError.InvalidResponse, e.HttpRequestError);
+    }
+    /// <summary>The edge's own connections with a short stall timeout, for the continuation of cut bodies.</summary>
+    private static HttpMessageInvoker ResumingInvoker() =>
+        new(new KeyDownloadHandler(
+            new SocketsHttpHandler(),
+            new BackendConnectionPool(TimeProvider.System),
+            new KeyDownloadHandler.Settings(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), false),
+            TimeProvider.System,
+            NullLogger<KeyDownloadHandler>.Instance));
+
+    /// <summary>The offset a request's head asks for, 0 when none.</summary>
+    private static long OffsetOf(RawHttpExchange exchange)
+    {
+        var target = exchange.Head[..exchange.Head.IndexOf('\r')].Split(' ')[1];
+        var offset = target.Split('?', 2).ElementAtOrDefault(1)?.Split('&').FirstOrDefault(p => p.StartsWith("offset=", StringComparison.Ordinal));
+        return offset is null ? 0 : long.Parse(offset["offset=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Waits, connection open, until the edge hangs up: a backend that has stopped sending for good.</summary>
+    private static async Task StallAsync(Stream connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var buffer = new byte[1024];
+            while (await connection.ReadAsync(buffer, cancellationToken) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// A backend that answers a GET from its offset with the rest of <paramref name="payload"/> (chunked or with a
+    /// Content-Length, and its data length), but ends the first <paramref name="cuts"/> answers after
+    /// <paramref name="sendBeforeCut"/> bytes: stalling with the connection open, or closing it.
+    /// </summary>
+    private static RawHttpBackend CuttingBackend(byte[] payload, int sendBeforeCut, int cuts, bool chunked, bool close) => new(async (exchange, ct) =>
+    {
+        var offset = (int)OffsetOf(exchange);
+        var rest = payload[offset..];
+        var cut = exchange.Connection <= cuts && rest.Length > sendBeforeCut;
+
+        // Chunked, a chunk ends where the cut falls, so the bytes before it frame the same in a body cut there.
+        int[] sizes = [7000, sendBeforeCut - 7000, 100_000];
+        var framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {rest.Length}";
+        var wire = chunked ? Chunked(rest, sizes) : rest;
+        await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", framing, $"{DataLength}: {rest.Length}"), ct);
+        if (!cut)
+        {
+            await WriteAsync(exchange.Stream, wire, ct);
+            return true;
+        }
+
+        var end = chunked ? Chunked(rest[..sendBeforeCut], sizes).Length - "0\r\n\r\n".Length : sendBeforeCut;
+        await WriteAsync(exchange.Stream, wire[..end], ct);
+        if (!close)
+        {
+            await StallAsync(exchange.Stream, ct);
+        }
+
+        return false;
+    });
+
+    public static MatrixTheoryData<bool, bool> FramingAndCut => new([false, true], [false, true]);
+
+    [Theory]
+    [MemberData(nameof(FramingAndCut))]
+    public async Task A_body_cut_or_stalled_midway_is_continued_from_the_byte_reached_and_arrives_whole(bool chunked, bool close)
+    {
+        var payload = RandomBytes(300_000, seed: 21);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 123_457, cuts: 1, chunked, close);
+        using var invoker = ResumingInvoker();
+        using var deadline = Deadline();
+
+        var body = await GetBodyAsync(invoker, backend.KeyUrl() + "?clientuuid=c1&associatedfile=a", deadline.Token);
+
+        Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
+        var offsets = backend.Exchanges.Select(OffsetOf).ToArray();
+        if (close)
+        {
+            // The close may come as a reset, which drops what the edge's kernel held unread, even every byte: the
+            // edge asks from what it had passed on.
+            Assert.Equal(0, offsets[0]);
+            Assert.InRange(offsets[1], 0, 123_457);
+        }
+        else
+        {
+            Assert.Equal([0L, 123_457L], offsets);
+        }
+
+        // Asked again on a new connection, with the request's other parameters as they were.
+        Assert.Equal([1, 2], backend.Exchanges.Select(e => e.Connection));
+        Assert.StartsWith(
+            $"GET /git-annex/02e4e223-0b39-48fc-a031-e5a73d74ae92/v4/key/SHA256E-s10--0123?clientuuid=c1&associatedfile=a&offset={offsets[1]} HTTP/1.1",
+            backend.Exchanges[1].Head,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_download_from_an_offset_is_continued_from_that_offset_plus_what_came()
+    {
+        var payload = RandomBytes(300_000, seed: 22);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 50_000, cuts: 1, chunked: true, close: false);
+        using var invoker = ResumingInvoker();
+        using var deadline = Deadline();
+
+        var body = await GetBodyAsync(invoker, backend.KeyUrl() + "?offset=1000&clientuuid=c1", deadline.Token);
+
+        Assert.True(payload.AsSpan(1000).SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
+        Assert.Equal([1000L, 51_000L], backend.Exchanges.Select(OffsetOf));
+    }
+
+    [Fact]
+    public async Task A_backend_that_stalls_after_every_part_is_continued_as_long_as_each_part_brings_bytes()
+    {
+        var payload = RandomBytes(200_000, seed: 23);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 60_000, cuts: int.MaxValue, chunked: true, close: false);
+        using var invoker = ResumingInvoker();
+        using var deadline = Deadline();
+
+        var body = await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+
+        Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
+
+        // The last part is the rest (20,000 bytes, under the cut): it ends whole.
+        Assert.Equal([0L, 60_000L, 120_000L, 180_000L], backend.Exchanges.Select(OffsetOf));
+    }
+
+    public static TheoryData<string> ContinuationsThatAreNotTheRest =>
+    [
+        // The backend ignores the offset and sends the whole object again.
+        "whole",
+        // It no longer has the key.
+        "404",
+        // It answers the head and then nothing: no progress, so no third try.
+        "stall",
+    ];
+
+    [Theory]
+    [MemberData(nameof(ContinuationsThatAreNotTheRest))]
+    public async Task A_continuation_that_does_not_bring_the_rest_fails_the_body_after_one_more_request(string continuation)
+    {
+        var payload = RandomBytes(100_000, seed: 24);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            if (exchange.Connection == 1 || continuation == "whole")
+            {
+                await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), .. payload[..40_000]], ct);
+                await StallAsync(exchange.Stream, ct);
+            }
+            else if (continuation == "404")
+            {
+                await WriteAsync(exchange.Stream, RawHttpBackend.Head("404 Not Found", "Content-Length: 0"), ct);
+            }
+            else
+            {
+                await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length - 40_000}"), ct);
+                await StallAsync(exchange.Stream, ct);
+            }
+
+            return false;
+        });
+        using var invoker = ResumingInvoker();
+        using var deadline = Deadline();
+        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var response = await invoker.SendAsync(request, deadline.Token);
+
+        var e = await Assert.ThrowsAnyAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
+
+        Assert.Equal(2, backend.Requests);
+        Assert.Contains(continuation == "stall" ? "the last 60000 bytes" : "asked again from byte 40000", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_body_the_backend_ends_short_of_its_data_length_is_invalid_and_not_asked_for_again()
+    {
+        var payload = RandomBytes(1000, seed: 25);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            // p2phttp's way of saying the content changed while it was sent: the body ends, properly framed, short.
+            await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 5000"), .. Chunked(payload, [400])], ct);
+            return true;
+        });
+        using var invoker = ResumingInvoker();
+        using var deadline = Deadline();
+        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var response = await invoker.SendAsync(request, deadline.Token);
+
+        await Assert.ThrowsAnyAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
+
+        Assert.Equal(1, backend.Requests);
+    }
+
+    [Fact]
+    public async Task A_body_whose_caller_continues_cuts_itself_is_not_asked_for_again()
+    {
+        var payload = RandomBytes(100_000, seed: 26);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 30_000, cuts: 1, chunked: false, close: true);
+        using var invoker = ResumingInvoker();
+        using var deadline = Deadline();
+        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        request.Options.Set(KeyDownloadHandler.Resume, false);
+        using var response = await invoker.SendAsync(request, deadline.Token);
+
+        await Assert.ThrowsAnyAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
+
+        Assert.Equal(1, backend.Requests);
+    }
+
+    [Fact]
+    public async Task A_backend_trickling_slower_than_a_batch_per_stall_timeout_is_not_taken_for_stalled()
+    {
+        // 3,000 bytes in pieces of 100 every 100 ms: the edge waits for the whole body under its low-water mark, and
+        // 3 s is six stall timeouts. Bytes queued under the mark are progress.
+        var payload = RandomBytes(3000, seed: 27);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), ct);
+            for (var at = 0; at < payload.Length; at += 100)
+            {
+                await WriteAsync(exchange.Stream, payload[at..(at + 100)], ct);
+                await Task.Delay(100, ct);
+            }
+
+            return true;
+        });
+        using var invoker = ResumingInvoker();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+
+        var body = await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+
+        Assert.Equal(payload, body);
+        Assert.Equal(1, backend.Requests);
     }
 }

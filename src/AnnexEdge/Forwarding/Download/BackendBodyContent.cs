@@ -3,7 +3,7 @@ using System.Net;
 namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>Hands the body stream itself to the reader, without another wrapper.</summary>
-internal sealed class BackendBodyContent(BackendBodyStream body) : HttpContent
+internal sealed class BackendBodyContent(Stream body) : HttpContent
 {
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => body.CopyToAsync(stream);
 

@@ -19,10 +19,14 @@ internal sealed class BackendBodyStream : Stream
     private Phase _phase;
     private long _remaining;
 
-    public BackendBodyStream(BackendConnection connection, BackendConnectionPool pool, ResponseHead head, long? announced)
+    private readonly TimeSpan _stallTimeout;
+
+    /// <param name="stallTimeout">How long the body may wait for a byte before the backend counts as stalled.</param>
+    public BackendBodyStream(BackendConnection connection, BackendConnectionPool pool, ResponseHead head, long? announced, TimeSpan stallTimeout)
     {
         _connection = connection;
         _pool = pool;
+        _stallTimeout = stallTimeout;
         _chunked = head.Chunked;
         _keepAlive = head.KeepAlive;
         Announced = announced;
@@ -54,6 +58,14 @@ internal sealed class BackendBodyStream : Stream
     public long? Announced { get; }
 
     public long Delivered { get; private set; }
+
+    /// <summary>
+    /// Whether the body failed because its connection broke, closed early or stalled, rather than because the
+    /// backend said something wrong: only such a body may be asked for again from the byte reached. A body the
+    /// backend ended short of its data length is not cut but invalid (p2phttp's word for content that changed
+    /// while it was sent).
+    /// </summary>
+    public bool Cut { get; private set; }
 
     public override bool CanRead => true;
 
@@ -120,11 +132,11 @@ internal sealed class BackendBodyStream : Stream
                 }
 
                 var (wanted, guaranteed) = SafeWait(connection);
-                if (!await connection.FillAsync(wanted, guaranteed, cancellationToken))
+                if (!await FillAsync(connection, wanted, guaranteed, cancellationToken))
                 {
                     if (_remaining != long.MaxValue)
                     {
-                        throw Fail("the backend closed the connection before the end of the body");
+                        throw Fail("the backend closed the connection before the end of the body", cut: true);
                     }
 
                     // Framed by the end of the connection: this is the end.
@@ -141,11 +153,23 @@ internal sealed class BackendBodyStream : Stream
                     return copied;
                 }
 
-                if (!await connection.FillAsync(1, 1, cancellationToken))
+                if (!await FillAsync(connection, 1, 1, cancellationToken))
                 {
-                    throw Fail("the backend closed the connection inside the chunked framing");
+                    throw Fail("the backend closed the connection inside the chunked framing", cut: true);
                 }
             }
+        }
+    }
+
+    private async ValueTask<bool> FillAsync(BackendConnection connection, int wanted, int guaranteed, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await connection.FillAsync(wanted, guaranteed, _stallTimeout, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw Fail(e.Message, cut: true, e);
         }
     }
 
@@ -269,8 +293,9 @@ internal sealed class BackendBodyStream : Stream
         }
     }
 
-    private IOException Fail(string message)
+    private IOException Fail(string message, bool cut = false, Exception? inner = null)
     {
+        Cut = cut;
         if (_connection is { } connection)
         {
             _connection = null;
@@ -278,7 +303,7 @@ internal sealed class BackendBodyStream : Stream
         }
 
         _phase = Phase.Done;
-        return new IOException(message);
+        return new IOException(message, inner);
     }
 
     public override int Read(byte[] buffer, int offset, int count) =>

@@ -25,6 +25,9 @@ internal sealed class BackendConnection : IAsyncDisposable
     private CancellationTokenSource? _speculative;
     private bool _lowWaterUnsupported = !OperatingSystem.IsLinux();
     private byte[]? _buffer;
+    private long _received;
+    private long _seen;
+    private volatile bool _stalled;
 
     public BackendConnection(Socket socket, Stream stream, string endpoint, TimeProvider time)
     {
@@ -76,9 +79,10 @@ internal sealed class BackendConnection : IAsyncDisposable
     /// when that much has arrived. <paramref name="guaranteed"/> is what the backend is certain to send; a wait for
     /// more than that falls back to it after <see cref="FallbackDelay"/>, so a backend that sends less than
     /// expected costs a short delay, never a wait that outlasts the response. Returns false at the end of the
-    /// connection.
+    /// connection. A backend from which no byte arrives for <paramref name="stallTimeout"/> has stalled: the
+    /// connection is shut down and <see cref="BackendStalledException"/> thrown.
     /// </summary>
-    public async ValueTask<bool> FillAsync(int wanted, int guaranteed, CancellationToken cancellationToken)
+    public async ValueTask<bool> FillAsync(int wanted, int guaranteed, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         var buffer = _buffer ?? throw new InvalidOperationException("no receive buffer");
         if (Start == End)
@@ -101,62 +105,126 @@ internal sealed class BackendConnection : IAsyncDisposable
             target = Math.Min(target, certain);
         }
 
-        do
+        ITimer? stall = null;
+        try
         {
-            // Set before every receive, never remembered: a fallback may have lowered the mark, and trusting a
-            // remembered one could leave a wait for one byte under a higher mark, which hangs. A setsockopt costs
-            // ~0.5 µs against a receive per batch of up to 128 KiB.
-            var lowWater = Math.Min(target - Buffered, Batch);
-            SetLowWater(lowWater);
-
-            // Once every certain byte is buffered (an earlier receive of this fill took what had come, short of the
-            // mark), waiting for more is speculative: the fallback must end that wait, not only lower the mark, which
-            // wakes nobody when nothing more comes (a stalled node, a body's end), and the buffered bytes would be held.
-            using var speculative = Buffered >= certain ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
-            var receive = Stream.ReadAsync(buffer.AsMemory(End), speculative?.Token ?? cancellationToken);
-            int read;
-            if (!receive.IsCompleted && Buffered + lowWater > certain)
+            do
             {
-                // Lowering the mark wakes the pending receive if what is queued now satisfies it.
-                _speculative = speculative;
-                var fallback = _time.CreateTimer(
-                    static state => ((BackendConnection)state!).LowerLowWater(), this, FallbackDelay, Timeout.InfiniteTimeSpan);
-                try
+                // Set before every receive, never remembered: a fallback may have lowered the mark, and trusting a
+                // remembered one could leave a wait for one byte under a higher mark, which hangs. A setsockopt costs
+                // ~0.5 µs against a receive per batch of up to 128 KiB.
+                var lowWater = Math.Min(target - Buffered, Batch);
+                SetLowWater(lowWater);
+
+                // Once every certain byte is buffered (an earlier receive of this fill took what had come, short of the
+                // mark), waiting for more is speculative: the fallback must end that wait, not only lower the mark, which
+                // wakes nobody when nothing more comes (a stalled node, a body's end), and the buffered bytes would be held.
+                using var speculative = Buffered >= certain ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+                var receive = Stream.ReadAsync(buffer.AsMemory(End), speculative?.Token ?? cancellationToken);
+                if (stall is null && !receive.IsCompleted && stallTimeout != Timeout.InfiniteTimeSpan)
+                {
+                    // Armed only for a receive that has to wait: most are complete at once and cost no timer.
+                    _seen = Seen();
+                    stall = _time.CreateTimer(static state => ((BackendConnection)state!).CheckStall(), this, stallTimeout, stallTimeout);
+                }
+
+                int read;
+                if (!receive.IsCompleted && Buffered + lowWater > certain)
+                {
+                    // Lowering the mark wakes the pending receive if what is queued now satisfies it.
+                    _speculative = speculative;
+                    var fallback = _time.CreateTimer(
+                        static state => ((BackendConnection)state!).LowerLowWater(), this, FallbackDelay, Timeout.InfiniteTimeSpan);
+                    try
+                    {
+                        read = await receive;
+                    }
+                    catch (OperationCanceledException) when (speculative is not null && !cancellationToken.IsCancellationRequested)
+                    {
+                        // Ended by the fallback: hand on what is buffered.
+                        read = -1;
+                    }
+                    finally
+                    {
+                        // Waits for a running callback, so none can change the mark after this.
+                        await fallback.DisposeAsync();
+                        _speculative = null;
+                    }
+
+                    if (read < 0)
+                    {
+                        return true;
+                    }
+                }
+                else
                 {
                     read = await receive;
                 }
-                catch (OperationCanceledException) when (speculative is not null && !cancellationToken.IsCancellationRequested)
+
+                if (read == 0)
                 {
-                    // Ended by the fallback: hand on what is buffered.
-                    read = -1;
-                }
-                finally
-                {
-                    // Waits for a running callback, so none can change the mark after this.
-                    await fallback.DisposeAsync();
-                    _speculative = null;
+                    return _stalled ? throw new BackendStalledException(Endpoint, stallTimeout, null) : false;
                 }
 
-                if (read < 0)
-                {
-                    return true;
-                }
+                End += read;
+                Volatile.Write(ref _received, _received + read);
             }
-            else
-            {
-                read = await receive;
-            }
-
-            if (read == 0)
-            {
-                return false;
-            }
-
-            End += read;
+            while (Buffered < target && !Volatile.Read(ref _fellBack));
         }
-        while (Buffered < target && !Volatile.Read(ref _fellBack));
+        catch (Exception e) when (_stalled && e is IOException and not BackendStalledException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new BackendStalledException(Endpoint, stallTimeout, e);
+        }
+        finally
+        {
+            if (stall is not null)
+            {
+                // Waits for a running check, so none can shut the connection down after this fill.
+                await stall.DisposeAsync();
+            }
+        }
+
 
         return true;
+    }
+
+    /// <summary>
+    /// Called from a timer every stall timeout while a fill waits. Bytes that came since the last check (taken in, or
+    /// queued under the low-water mark) are progress, not a stall: the fill ends with them, so a backend that
+    /// trickles slower than a batch per stall timeout is still read. Nothing at all since the last check is a stall:
+    /// shutting the connection down wakes the receive, which then throws.
+    /// </summary>
+    private void CheckStall()
+    {
+        var seen = Seen();
+        if (seen > _seen)
+        {
+            _seen = seen;
+            LowerLowWater();
+            return;
+        }
+
+        _stalled = true;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Bytes taken in plus bytes queued in the kernel: grows with every byte the backend sends.</summary>
+    private long Seen()
+    {
+        try
+        {
+            return Volatile.Read(ref _received) + _socket.Available;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return -1;
+        }
     }
 
     /// <summary>
@@ -272,3 +340,7 @@ internal sealed class BackendConnection : IAsyncDisposable
         return new BackendConnection(socket, stream, endpoint, time);
     }
 }
+
+/// <summary>No byte came from the backend for the stall timeout while the edge waited for one.</summary>
+internal sealed class BackendStalledException(string endpoint, TimeSpan stallTimeout, Exception? inner)
+    : IOException($"{endpoint} sent nothing for {stallTimeout.TotalSeconds:0.#} s", inner);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net;
+using AnnexEdge.Logging;
 using AnnexEdge.Protocol;
 
 namespace AnnexEdge.Forwarding.Download;
@@ -9,12 +10,22 @@ namespace AnnexEdge.Forwarding.Download;
 /// read the node's body in large batches (<see cref="BackendConnection"/>) and give it on with its length as a
 /// Content-Length, so the client's response is not re-chunked and not flushed per piece. Every other request goes
 /// to the inner handler (SocketsHttpHandler). Sits innermost, under the credentials handler, so it sends exactly
-/// the headers the edge decided on.
+/// the headers the edge decided on. A body cut or stalled midway is asked for again from the byte reached
+/// (<see cref="ResumingBodyStream"/>), unless the caller continues cuts itself (<see cref="Resume"/>).
 /// </summary>
-internal sealed class KeyDownloadHandler(
-    HttpMessageHandler inner, BackendConnectionPool pool, TimeSpan connectTimeout, bool acceptAnyCertificate, TimeProvider time)
+internal sealed partial class KeyDownloadHandler(
+    HttpMessageHandler inner, BackendConnectionPool pool, KeyDownloadHandler.Settings settings, TimeProvider time, ILogger<KeyDownloadHandler> logger)
     : DelegatingHandler(inner)
 {
+    /// <summary>
+    /// Set false on a request whose caller continues a cut download itself (the cluster gateway, which may continue
+    /// from another node): the body then fails at the cut, as before.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> Resume = new("AnnexEdge.ResumeDownload");
+
+    /// <param name="StallTimeout">A body that gets no byte for this long is asked for again from the byte reached.</param>
+    public sealed record Settings(TimeSpan ConnectTimeout, TimeSpan StallTimeout, bool AcceptAnyCertificate);
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (!KeyDownloadRequest.Matches(request))
@@ -24,21 +35,110 @@ internal sealed class KeyDownloadHandler(
 
         var uri = request.RequestUri!;
         var endpoint = $"{uri.Scheme}://{uri.IdnHost}:{uri.Port}";
+        var (connection, parsed) = await ExchangeAsync(request, uri, endpoint, reuse: true, cancellationToken);
+        var owned = true;
+        try
+        {
+            var response = new HttpResponseMessage(parsed.Status)
+            {
+                ReasonPhrase = parsed.Reason,
+                Version = HttpVersion.Version11,
+                RequestMessage = request,
+            };
+            var dataLength = DataLength(parsed);
+            long? announced = parsed.ContentLength >= 0 ? parsed.ContentLength : null;
+            if (announced is null && parsed.Chunked && parsed.Status == HttpStatusCode.OK && dataLength is not null)
+            {
+                // A download's body is its data length: held to it, and announced to the client as the Content-Length.
+                announced = dataLength;
+            }
+
+            // Only a body whose length is its data length can be continued: the backend's answer from an offset says
+            // how much is left, which must be exactly what this one still owed.
+            var resumable = parsed.Status == HttpStatusCode.OK && dataLength > 0 && announced == dataLength
+                && (!request.Options.TryGetValue(Resume, out var resume) || resume);
+            var body = new BackendBodyStream(connection, pool, parsed, announced, resumable ? settings.StallTimeout : Timeout.InfiniteTimeSpan);
+            owned = false;
+            var content = new BackendBodyContent(resumable
+                ? new ResumingBodyStream(body, dataLength!.Value, (delivered, remaining, reason, ct) => ContinueAsync(request, endpoint, delivered, remaining, reason, ct))
+                : body);
+            foreach (var (name, value) in parsed.Fields)
+            {
+                if (!response.Headers.TryAddWithoutValidation(name, value))
+                {
+                    content.Headers.TryAddWithoutValidation(name, value);
+                }
+            }
+
+            content.Headers.ContentLength = parsed.HasNoBody ? 0 : announced;
+            response.Content = content;
+            return response;
+        }
+        finally
+        {
+            if (owned)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Asks the backend again for the rest of a cut body, on a new connection (a stalled backend may hold a pooled
+    /// one's twin), and takes its answer only if it is exactly the rest.
+    /// </summary>
+    private async ValueTask<BackendBodyStream> ContinueAsync(
+        HttpRequestMessage request, string endpoint, long delivered, long remaining, string reason, CancellationToken cancellationToken)
+    {
+        var offset = KeyDownloadRequest.Offset(request.RequestUri!) + delivered;
+        var key = KeyDownloadRequest.Key(request.RequestUri!);
+        Log.Continuing(logger, key, endpoint, offset, reason);
+        BackendConnection connection;
+        ResponseHead parsed;
+        try
+        {
+            (connection, parsed) = await ExchangeAsync(request, KeyDownloadRequest.WithOffset(request.RequestUri!, offset), endpoint, reuse: false, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            Log.NotContinued(logger, key, endpoint, offset, e.Message);
+            throw new IOException($"{reason}; asked again from byte {offset}: {e.Message}", e);
+        }
+
+        if (parsed.Status != HttpStatusCode.OK || DataLength(parsed) != remaining || parsed.HasNoBody
+            || (parsed.ContentLength >= 0 && parsed.ContentLength != remaining))
+        {
+            await connection.DisposeAsync();
+            var answer = $"{endpoint} answered {(int)parsed.Status} with data length {parsed.Field(P2pRequestParser.DataLengthHeader) ?? "none"}, not the {remaining} bytes left";
+            Log.NotContinued(logger, key, endpoint, offset, answer);
+            throw new IOException($"{reason}; asked again from byte {offset}, {answer}");
+        }
+
+        return new BackendBodyStream(connection, pool, parsed, remaining, settings.StallTimeout);
+    }
+
+    private static long? DataLength(ResponseHead head) =>
+        head.Field(P2pRequestParser.DataLengthHeader) is { } field && P2pAnswer.TryReadDataLength([field], out var dataLength) ? dataLength : null;
+
+    /// <summary>Sends the request for <paramref name="uri"/> and reads the answer's head.</summary>
+    private async Task<(BackendConnection Connection, ResponseHead Head)> ExchangeAsync(
+        HttpRequestMessage request, Uri uri, string endpoint, bool reuse, CancellationToken cancellationToken)
+    {
         var head = RequestHead.Encode(request, uri);
         try
         {
             // A pooled connection may have been closed by the server just now; a GET that got no answer on one is
             // retried once on a new connection.
-            while (pool.TryTake(endpoint) is { } pooled)
+            while (reuse && pool.TryTake(endpoint) is { } pooled)
             {
-                if (await TrySendAsync(pooled, request, head, cancellationToken) is { } response)
+                if (await TrySendAsync(pooled, head, cancellationToken) is { } answered)
                 {
-                    return response;
+                    return answered;
                 }
             }
 
-            var fresh = await BackendConnection.ConnectAsync(uri, endpoint, connectTimeout, acceptAnyCertificate, time, cancellationToken);
-            return await TrySendAsync(fresh, request, head, cancellationToken)
+            var fresh = await BackendConnection.ConnectAsync(uri, endpoint, settings.ConnectTimeout, settings.AcceptAnyCertificate, time, cancellationToken);
+            return await TrySendAsync(fresh, head, cancellationToken)
                 ?? throw new HttpRequestException(HttpRequestError.ResponseEnded, $"{endpoint} closed the connection without answering");
         }
         finally
@@ -48,8 +148,8 @@ internal sealed class KeyDownloadHandler(
     }
 
     /// <summary>Sends the request and reads the head; null if a reused connection turned out to be closed.</summary>
-    private async Task<HttpResponseMessage?> TrySendAsync(
-        BackendConnection connection, HttpRequestMessage request, ArraySegment<byte> head, CancellationToken cancellationToken)
+    private static async Task<(BackendConnection, ResponseHead)?> TrySendAsync(
+        BackendConnection connection, ArraySegment<byte> head, CancellationToken cancellationToken)
     {
         var owned = true;
         try
@@ -79,7 +179,7 @@ internal sealed class KeyDownloadHandler(
                     bool more;
                     try
                     {
-                        more = await connection.FillAsync(1, 1, cancellationToken);
+                        more = await connection.FillAsync(1, 1, Timeout.InfiniteTimeSpan, cancellationToken);
                     }
                     catch (IOException) when (connection.Reused && connection.Buffered == 0 && !interim)
                     {
@@ -108,34 +208,8 @@ internal sealed class KeyDownloadHandler(
             }
             while (interim);
 
-            var response = new HttpResponseMessage(parsed.Status)
-            {
-                ReasonPhrase = parsed.Reason,
-                Version = HttpVersion.Version11,
-                RequestMessage = request,
-            };
-            long? announced = parsed.ContentLength >= 0 ? parsed.ContentLength : null;
-            if (announced is null && parsed.Chunked && parsed.Status == HttpStatusCode.OK
-                && parsed.Field(P2pRequestParser.DataLengthHeader) is { } field && P2pAnswer.TryReadDataLength([field], out var dataLength))
-            {
-                // A download's body is its data length: held to it, and announced to the client as the Content-Length.
-                announced = dataLength;
-            }
-
-            var body = new BackendBodyStream(connection, pool, parsed, announced);
             owned = false;
-            var content = new BackendBodyContent(body);
-            foreach (var (name, value) in parsed.Fields)
-            {
-                if (!response.Headers.TryAddWithoutValidation(name, value))
-                {
-                    content.Headers.TryAddWithoutValidation(name, value);
-                }
-            }
-
-            content.Headers.ContentLength = parsed.HasNoBody ? 0 : announced;
-            response.Content = content;
-            return response;
+            return (connection, parsed);
         }
         finally
         {
@@ -154,5 +228,14 @@ internal sealed class KeyDownloadHandler(
         }
 
         base.Dispose(disposing);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EdgeEventIds.DownloadContinued, LogLevel.Warning, "Download of {Key} from {Backend} asked again from byte {Offset}: {Reason}")]
+        public static partial void Continuing(ILogger logger, string key, string backend, long offset, string reason);
+
+        [LoggerMessage(EdgeEventIds.DownloadNotContinued, LogLevel.Error, "Download of {Key} from {Backend} could not be continued from byte {Offset}: {Reason}; the client's connection is cut")]
+        public static partial void NotContinued(ILogger logger, string key, string backend, long offset, string reason);
     }
 }
