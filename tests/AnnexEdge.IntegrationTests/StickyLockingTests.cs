@@ -119,7 +119,8 @@ public sealed class StickyLockingTests
         }
 
         // Had the second edge sent a keeplocked to the wrong replica, the granting replica would still hold its lock.
-        await ContentLock.AssertReleasedByDroppingAsync(node, key);
+        await ContentLock.AssertReleasedByDroppingAsync(
+            node.RepositoryPath, key, () => $"{node.Logs}\n--- first edge\n{first.Logs}\n--- second edge\n{second.Logs}");
     }
 
     /// <remarks>
