@@ -92,7 +92,7 @@ internal sealed partial class KeyDownloadHandler(
     {
         var offset = KeyDownloadRequest.Offset(request.RequestUri!) + delivered;
         var key = KeyDownloadRequest.Key(request.RequestUri!);
-        Log.Continuing(logger, key, endpoint, offset, reason);
+        Log.DownloadContinued(logger, key, endpoint, offset, reason);
         BackendConnection connection;
         ResponseHead parsed;
         try
@@ -101,7 +101,7 @@ internal sealed partial class KeyDownloadHandler(
         }
         catch (HttpRequestException e)
         {
-            Log.NotContinued(logger, key, endpoint, offset, e.Message);
+            Log.DownloadNotContinued(logger, key, endpoint, offset, e.Message);
             throw new IOException($"{reason}; asked again from byte {offset}: {e.Message}", e);
         }
 
@@ -110,7 +110,7 @@ internal sealed partial class KeyDownloadHandler(
         {
             await connection.DisposeAsync();
             var answer = $"{endpoint} answered {(int)parsed.Status} with data length {parsed.Field(P2pRequestParser.DataLengthHeader) ?? "none"}, not the {remaining} bytes left";
-            Log.NotContinued(logger, key, endpoint, offset, answer);
+            Log.DownloadNotContinued(logger, key, endpoint, offset, answer);
             throw new IOException($"{reason}; asked again from byte {offset}, {answer}");
         }
 
@@ -233,9 +233,9 @@ internal sealed partial class KeyDownloadHandler(
     private static partial class Log
     {
         [LoggerMessage(EdgeEventIds.DownloadContinued, LogLevel.Warning, "Download of {Key} from {Backend} asked again from byte {Offset}: {Reason}")]
-        public static partial void Continuing(ILogger logger, string key, string backend, long offset, string reason);
+        public static partial void DownloadContinued(ILogger logger, string key, string backend, long offset, string reason);
 
         [LoggerMessage(EdgeEventIds.DownloadNotContinued, LogLevel.Error, "Download of {Key} from {Backend} could not be continued from byte {Offset}: {Reason}; the client's connection is cut")]
-        public static partial void NotContinued(ILogger logger, string key, string backend, long offset, string reason);
+        public static partial void DownloadNotContinued(ILogger logger, string key, string backend, long offset, string reason);
     }
 }
