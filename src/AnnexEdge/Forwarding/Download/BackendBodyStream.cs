@@ -8,7 +8,7 @@ namespace AnnexEdge.Forwarding.Download;
 /// bytes or with an <see cref="IOException"/>, so a short or long body never looks complete. At the end of a
 /// complete body the connection goes back to the pool; otherwise it is closed.
 /// </summary>
-internal sealed class BackendBodyStream : Stream
+internal sealed class BackendBodyStream : BodyReadStream
 {
     private const int MaxChunkLine = 1024;
 
@@ -18,6 +18,7 @@ internal sealed class BackendBodyStream : Stream
     private BackendConnection? _connection;
     private Phase _phase;
     private long _remaining;
+    private long _delivered;
 
     private readonly TimeSpan _stallTimeout;
 
@@ -57,7 +58,7 @@ internal sealed class BackendBodyStream : Stream
     /// <summary>The body length the stream holds the backend to, if known.</summary>
     public long? Announced { get; }
 
-    public long Delivered { get; private set; }
+    public override long Delivered => _delivered;
 
     /// <summary>
     /// Whether the body failed because its connection broke, closed early or stalled, rather than because the
@@ -67,15 +68,6 @@ internal sealed class BackendBodyStream : Stream
     /// </summary>
     public bool Cut { get; private set; }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => Delivered; set => throw new NotSupportedException(); }
 
     /// <summary>
     /// Copies whatever is buffered, across chunk boundaries, and waits for a batch only when nothing was copied.
@@ -105,7 +97,7 @@ internal sealed class BackendBodyStream : Stream
                     connection.Data[..n].CopyTo(destination.Span[copied..]);
                     connection.Consume(n);
                     copied += n;
-                    Delivered += n;
+                    _delivered += n;
 
                     // A body that runs to the close keeps its unbounded mark: the close is its end, not a truncation.
                     if (_remaining != long.MaxValue)
@@ -306,12 +298,6 @@ internal sealed class BackendBodyStream : Stream
         return new IOException(message, inner);
     }
 
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing && _connection is { } connection)
@@ -334,14 +320,4 @@ internal sealed class BackendBodyStream : Stream
 
         await base.DisposeAsync();
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

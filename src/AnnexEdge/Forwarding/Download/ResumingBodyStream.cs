@@ -8,7 +8,7 @@ namespace AnnexEdge.Forwarding.Download;
 /// client would wait for <c>Forwarding:ActivityTimeout</c> and then get a cut connection. A continuation is itself
 /// continued only if it brought bytes, so a backend that cannot continue ends the download instead of looping.
 /// </summary>
-internal sealed class ResumingBodyStream(BackendBodyStream first, long total, ResumingBodyStream.Continue resume) : Stream
+internal sealed class ResumingBodyStream(BackendBodyStream first, long total, ResumingBodyStream.Continue resume) : BodyReadStream
 {
     /// <summary>Asks the backend for the rest: the last <paramref name="remaining"/> bytes of the body, from <paramref name="delivered"/> on.</summary>
     /// <exception cref="IOException">The backend could not be asked, or did not answer with exactly the rest.</exception>
@@ -18,17 +18,7 @@ internal sealed class ResumingBodyStream(BackendBodyStream first, long total, Re
     private long _deliveredBefore;
     private bool _continued;
 
-    public long Delivered => _deliveredBefore + _body.Delivered;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => Delivered; set => throw new NotSupportedException(); }
+    public override long Delivered => _deliveredBefore + _body.Delivered;
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -40,8 +30,6 @@ internal sealed class ResumingBodyStream(BackendBodyStream first, long total, Re
             }
             catch (IOException e) when (!cancellationToken.IsCancellationRequested)
             {
-                // The backend's first answer may be continued even if it was cut before its first byte; a continuation
-                // only if it brought some bytes, so a backend that cannot continue ends the download.
                 if (_body.Cut && Delivered == total)
                 {
                     // Every byte of the data length came, only the end of the framing did not: the body is whole.
@@ -49,6 +37,8 @@ internal sealed class ResumingBodyStream(BackendBodyStream first, long total, Re
                     return 0;
                 }
 
+                // The backend's first answer may be continued even if it was cut before its first byte; a continuation
+                // only if it brought some bytes, so a backend that cannot continue ends the download.
                 if (!_body.Cut || (_body.Delivered == 0 && _continued))
                 {
                     if (_continued)
@@ -68,12 +58,6 @@ internal sealed class ResumingBodyStream(BackendBodyStream first, long total, Re
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -89,14 +73,4 @@ internal sealed class ResumingBodyStream(BackendBodyStream first, long total, Re
         await _body.DisposeAsync();
         await base.DisposeAsync();
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
