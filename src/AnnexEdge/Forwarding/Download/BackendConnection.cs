@@ -184,7 +184,6 @@ internal sealed class BackendConnection : IAsyncDisposable
             }
         }
 
-
         return true;
     }
 
