@@ -34,7 +34,7 @@ internal sealed partial class P2pTransforms(LockTokenCodec tokens, ILogger<P2pTr
     {
         // RepositoryClusterMiddleware lets no request without the feature this far.
         var feature = context.HttpContext.GetP2pRequest()!;
-        context.ProxyRequest.RequestUri = BackendRequests.Uri(context.DestinationPrefix, feature.Request);
+        BackendRequests.Address(context.ProxyRequest, context.DestinationPrefix, feature.Request);
         return ValueTask.CompletedTask;
     }
 

@@ -71,8 +71,6 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     /// <summary>http://127.0.0.1:PORT</summary>
     public string Url => $"http://127.0.0.1:{Port}";
 
-    public string KeyUrl(string key = "SHA256E-s10--0123") => $"{Url}/git-annex/02e4e223-0b39-48fc-a031-e5a73d74ae92/v4/key/{key}";
-
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
 

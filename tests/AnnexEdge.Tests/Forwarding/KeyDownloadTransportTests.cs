@@ -4,6 +4,8 @@ using System.Text;
 using AnnexEdge.Configuration;
 using AnnexEdge.Forwarding.Download;
 using AnnexEdge.IntegrationTests.Faults;
+using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -17,6 +19,7 @@ namespace AnnexEdge.Tests.Forwarding;
 public sealed class KeyDownloadTransportTests
 {
     private const string DataLength = "X-git-annex-data-length";
+    private const string Uuid = "02e4e223-0b39-48fc-a031-e5a73d74ae92";
 
     public static TheoryData<string> Transports => [.. DownloadTransport.Names];
 
@@ -45,9 +48,22 @@ public sealed class KeyDownloadTransportTests
         return cts;
     }
 
-    private static async Task<byte[]> GetBodyAsync(HttpMessageInvoker invoker, string url, CancellationToken cancellationToken)
+    private static P2pRequest Key(string key = "SHA256E-s10--0123") => new() { Uuid = Uuid, Version = 4, Endpoint = P2pEndpoint.Key, Key = key };
+
+    /// <summary>A download as the edge addresses it (<see cref="BackendRequests"/>): what its own connections carry.</summary>
+    private static HttpRequestMessage Download(string backendAddress, P2pRequest? request = null) =>
+        BackendRequests.Create(HttpMethod.Get, backendAddress, request ?? Key());
+
+    private static async Task<byte[]> GetBodyAsync(HttpMessageInvoker invoker, string backendAddress, P2pRequest request, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        using var message = Download(backendAddress, request);
+        using var response = await invoker.SendAsync(message, cancellationToken);
+        return await ReadAllAsync(response, cancellationToken);
+    }
+
+    private static async Task<byte[]> GetBodyAsync(HttpMessageInvoker invoker, string backendAddress, CancellationToken cancellationToken)
+    {
+        using var request = Download(backendAddress);
         using var response = await invoker.SendAsync(request, cancellationToken);
         return await ReadAllAsync(response, cancellationToken);
     }
@@ -127,7 +143,7 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
         using var response = await invoker.SendAsync(request, deadline.Token);
         var body = await ReadAllAsync(response, deadline.Token);
 
@@ -158,7 +174,7 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
         using var response = await invoker.SendAsync(request, deadline.Token);
         var body = await ReadAllAsync(response, deadline.Token);
 
@@ -182,7 +198,7 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
         using var response = await invoker.SendAsync(request, deadline.Token);
         var body = await ReadAllAsync(response, deadline.Token);
 
@@ -204,7 +220,7 @@ public sealed class KeyDownloadTransportTests
             return true;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl());
+        await AssertBodyFailsAsync(backend.Url);
     }
 
     [Fact]
@@ -217,7 +233,7 @@ public sealed class KeyDownloadTransportTests
             return true;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl());
+        await AssertBodyFailsAsync(backend.Url);
     }
 
     [Fact]
@@ -230,7 +246,7 @@ public sealed class KeyDownloadTransportTests
             return true;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl());
+        await AssertBodyFailsAsync(backend.Url);
     }
 
     [Theory]
@@ -248,7 +264,7 @@ public sealed class KeyDownloadTransportTests
             return false;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl(), transport);
+        await AssertBodyFailsAsync(backend.Url, transport);
     }
 
     public static MatrixTheoryData<string, string> TransportsAndMalformedChunkSizes =>
@@ -264,7 +280,7 @@ public sealed class KeyDownloadTransportTests
             return true;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl(), transport);
+        await AssertBodyFailsAsync(backend.Url, transport);
     }
 
     [Theory]
@@ -277,14 +293,14 @@ public sealed class KeyDownloadTransportTests
             return true;
         });
 
-        await AssertBodyFailsAsync(backend.KeyUrl(), transport);
+        await AssertBodyFailsAsync(backend.Url, transport);
     }
 
-    private static async Task AssertBodyFailsAsync(string url, string transport = DownloadTransport.Edge)
+    private static async Task AssertBodyFailsAsync(string backendAddress, string transport = DownloadTransport.Edge)
     {
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        using var request = Download(backendAddress);
         using var response = await invoker.SendAsync(request, deadline.Token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -309,9 +325,9 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.Url, deadline.Token));
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.Url, deadline.Token));
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.Url, deadline.Token));
 
         Assert.Equal(1, backend.Connections);
         Assert.Equal([1, 1, 1], backend.Exchanges.Select(e => e.Connection));
@@ -330,14 +346,14 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker();
         using var deadline = Deadline();
 
-        using (var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl()))
+        using (var request = Download(backend.Url))
         using (var response = await invoker.SendAsync(request, deadline.Token))
         await using (var body = await response.Content.ReadAsStreamAsync(deadline.Token))
         {
             Assert.True(await body.ReadAsync(new byte[1000], deadline.Token) > 0);
         }
 
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.Url, deadline.Token));
         Assert.Equal(2, backend.Connections);
     }
 
@@ -366,10 +382,10 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker();
         using var deadline = Deadline();
 
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.Url, deadline.Token));
         await strayWritten.Task.WaitAsync(deadline.Token);
         await Task.Delay(50, deadline.Token);
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.Url, deadline.Token));
 
         Assert.Equal(2, backend.Connections);
     }
@@ -387,9 +403,9 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker();
         using var deadline = Deadline();
 
-        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.Url, deadline.Token));
         await backend.WaitForCloseAsync(deadline.Token);
-        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.Url, deadline.Token));
 
         Assert.Equal(2, backend.Connections);
         Assert.Equal([1, 2], backend.Exchanges.Select(e => e.Connection));
@@ -413,8 +429,8 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
-        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl("first"), deadline.Token));
-        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl("second"), deadline.Token));
+        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.Url, Key("first"), deadline.Token));
+        Assert.Equal("hello"u8.ToArray(), await GetBodyAsync(invoker, backend.Url, Key("second"), deadline.Token));
 
         Assert.Equal([1, 1, 2], backend.Exchanges.Select(e => e.Connection));
     }
@@ -426,7 +442,7 @@ public sealed class KeyDownloadTransportTests
         await using var backend = new RawHttpBackend((_, _) => Task.FromResult(false));
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
 
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
 
@@ -444,11 +460,11 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(new BackendConnectionPool(time));
         using var deadline = Deadline();
 
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        await GetBodyAsync(invoker, backend.Url, deadline.Token);
         time.Advance(TimeSpan.FromSeconds(10));
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        await GetBodyAsync(invoker, backend.Url, deadline.Token);
         time.Advance(TimeSpan.FromSeconds(20));
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        await GetBodyAsync(invoker, backend.Url, deadline.Token);
 
         Assert.Equal([1, 1, 2], backend.Exchanges.Select(e => e.Connection));
     }
@@ -461,7 +477,7 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(new BackendConnectionPool(time));
         using var deadline = Deadline();
 
-        await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        await GetBodyAsync(invoker, backend.Url, deadline.Token);
         time.Advance(TimeSpan.FromSeconds(31));
 
         // The backend sees the edge close the connection; no second request is made.
@@ -475,7 +491,7 @@ public sealed class KeyDownloadTransportTests
         await using var backend = OkBackend();
         using var invoker = Invoker();
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl() + "?clientuuid=c&associatedfile=a%20b");
+        using var request = Download(backend.Url, Key() with { ClientUuid = "c", AssociatedFile = "a b" });
         request.Headers.Authorization = new("Basic", "ZWRnZTpub2RlcHc=");
         request.Headers.TryAddWithoutValidation("X-Forwarded-For", "192.0.2.1");
         request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
@@ -486,7 +502,7 @@ public sealed class KeyDownloadTransportTests
         await ReadAllAsync(response, deadline.Token);
 
         var lines = Assert.Single(backend.Exchanges).Head.Split("\r\n");
-        Assert.Equal($"GET {new Uri(backend.KeyUrl()).AbsolutePath}?clientuuid=c&associatedfile=a%20b HTTP/1.1", lines[0]);
+        Assert.Equal($"GET /git-annex/{Uuid}/v4/key/SHA256E-s10--0123?clientuuid=c&associatedfile=[YSBi] HTTP/1.1", lines[0]);
         Assert.Contains($"Host: 127.0.0.1:{backend.Port}", lines);
         Assert.Contains("Authorization: Basic ZWRnZTpub2RlcHc=", lines);
         Assert.Contains("X-Forwarded-For: 192.0.2.1", lines);
@@ -504,7 +520,7 @@ public sealed class KeyDownloadTransportTests
         await using var backend = new RawHttpBackend((_, _) => Task.FromResult(false));
         using var invoker = Invoker();
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
         Assert.True(request.Headers.TryAddWithoutValidation("X-Evil", value));
 
         await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
@@ -522,7 +538,7 @@ public sealed class KeyDownloadTransportTests
         listener.Stop();
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/git-annex/u/v4/key/K");
+        using var request = Download($"http://127.0.0.1:{port}");
 
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
 
@@ -556,7 +572,7 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        var body = await GetBodyAsync(invoker, backend.Url, deadline.Token);
 
         Assert.True(payload.AsSpan().SequenceEqual(body), "the body differs from the payload");
     }
@@ -589,8 +605,8 @@ public sealed class KeyDownloadTransportTests
         using var invoker = Invoker();
         using var deadline = Deadline();
 
-        Assert.Equal(payload, await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
-        Assert.Equal("ok"u8.ToArray(), await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token));
+        Assert.Equal(payload, await GetBodyAsync(invoker, backend.Url, deadline.Token));
+        Assert.Equal("ok"u8.ToArray(), await GetBodyAsync(invoker, backend.Url, deadline.Token));
 
         Assert.Equal([1, 1], backend.Exchanges.Select(e => e.Connection));
     }
@@ -610,7 +626,7 @@ public sealed class KeyDownloadTransportTests
         });
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
 
         using var response = await invoker.SendAsync(request, deadline.Token);
         var body = await ReadAllAsync(response, deadline.Token);
@@ -633,7 +649,7 @@ public sealed class KeyDownloadTransportTests
         });
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
 
         using var response = await invoker.SendAsync(request, deadline.Token);
 
@@ -652,7 +668,7 @@ public sealed class KeyDownloadTransportTests
         });
         using var invoker = Invoker(transport);
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
 
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(request, deadline.Token));
 
@@ -733,7 +749,7 @@ public sealed class KeyDownloadTransportTests
         using var invoker = ResumingInvoker();
         using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.KeyUrl() + "?clientuuid=c1&associatedfile=a", deadline.Token);
+        var body = await GetBodyAsync(invoker, backend.Url, Key() with { ClientUuid = "c1", AssociatedFile = "a" }, deadline.Token);
 
         Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
         var offsets = backend.Exchanges.Select(OffsetOf).ToArray();
@@ -752,7 +768,7 @@ public sealed class KeyDownloadTransportTests
         // Asked again on a new connection, with the request's other parameters as they were.
         Assert.Equal([1, 2], backend.Exchanges.Select(e => e.Connection));
         Assert.StartsWith(
-            $"GET /git-annex/02e4e223-0b39-48fc-a031-e5a73d74ae92/v4/key/SHA256E-s10--0123?clientuuid=c1&associatedfile=a&offset={offsets[1]} HTTP/1.1",
+            $"GET /git-annex/{Uuid}/v4/key/SHA256E-s10--0123?clientuuid=c1&associatedfile=[YQ==]&offset={offsets[1]} HTTP/1.1",
             backend.Exchanges[1].Head,
             StringComparison.Ordinal);
     }
@@ -765,10 +781,26 @@ public sealed class KeyDownloadTransportTests
         using var invoker = ResumingInvoker();
         using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.KeyUrl() + "?offset=1000&clientuuid=c1", deadline.Token);
+        var body = await GetBodyAsync(invoker, backend.Url, Key() with { ClientUuid = "c1", Offset = 1000 }, deadline.Token);
 
         Assert.True(payload.AsSpan(1000).SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
         Assert.Equal([1000L, 51_000L], backend.Exchanges.Select(OffsetOf));
+    }
+
+    [Fact]
+    public async Task A_continuation_keeps_the_backends_path_and_every_other_parameter_of_the_request()
+    {
+        var payload = RandomBytes(300_000, seed: 28);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 50_000, cuts: 1, chunked: true, close: false);
+        using var invoker = ResumingInvoker();
+        using var deadline = Deadline();
+        var request = Key() with { Version = 3, ClientUuid = "c1", Bypass = ["b1", "b2"], AssociatedFile = "a/b&offset=1", Offset = 100 };
+
+        var body = await GetBodyAsync(invoker, backend.Url + "/annex/base/", request, deadline.Token);
+
+        Assert.True(payload.AsSpan(100).SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
+        var asked = $"GET /annex/base/git-annex/{Uuid}/v3/key/SHA256E-s10--0123?clientuuid=c1&bypass=b1&bypass=b2&associatedfile=[YS9iJm9mZnNldD0x]&offset=";
+        Assert.Equal([asked + "100 HTTP/1.1", asked + "50100 HTTP/1.1"], backend.Exchanges.Select(e => e.Head[..e.Head.IndexOf('\r')]));
     }
 
     [Fact]
@@ -779,7 +811,7 @@ public sealed class KeyDownloadTransportTests
         using var invoker = ResumingInvoker();
         using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        var body = await GetBodyAsync(invoker, backend.Url, deadline.Token);
 
         Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
 
@@ -823,7 +855,7 @@ public sealed class KeyDownloadTransportTests
         });
         using var invoker = ResumingInvoker();
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
         using var response = await invoker.SendAsync(request, deadline.Token);
 
         var e = await Assert.ThrowsAnyAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
@@ -844,7 +876,7 @@ public sealed class KeyDownloadTransportTests
         });
         using var invoker = ResumingInvoker();
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
         using var response = await invoker.SendAsync(request, deadline.Token);
 
         await Assert.ThrowsAnyAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
@@ -859,7 +891,7 @@ public sealed class KeyDownloadTransportTests
         await using var backend = CuttingBackend(payload, sendBeforeCut: 30_000, cuts: 1, chunked: false, close: true);
         using var invoker = ResumingInvoker();
         using var deadline = Deadline();
-        using var request = new HttpRequestMessage(HttpMethod.Get, backend.KeyUrl());
+        using var request = Download(backend.Url);
         request.Options.Set(KeyDownloadHandler.Resume, false);
         using var response = await invoker.SendAsync(request, deadline.Token);
 
@@ -889,7 +921,7 @@ public sealed class KeyDownloadTransportTests
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(30));
 
-        var body = await GetBodyAsync(invoker, backend.KeyUrl(), deadline.Token);
+        var body = await GetBodyAsync(invoker, backend.Url, deadline.Token);
 
         Assert.Equal(payload, body);
         Assert.Equal(1, backend.Requests);

@@ -1,17 +1,19 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using AnnexEdge.Logging;
 using AnnexEdge.Protocol;
+using AnnexEdge.Routing;
 
 namespace AnnexEdge.Forwarding.Download;
 
 /// <summary>
-/// Carries content downloads (<c>GET .../key/KEY</c>) to a backend over the edge's own HTTP/1.1 connections, which
-/// read the node's body in large batches (<see cref="BackendConnection"/>) and give it on with its length as a
-/// Content-Length, so the client's response is not re-chunked and not flushed per piece. Every other request goes
-/// to the inner handler (SocketsHttpHandler). Sits innermost, under the credentials handler, so it sends exactly
-/// the headers the edge decided on. A body cut or stalled midway is asked for again from the byte reached
-/// (<see cref="ResumingBodyStream"/>), unless the caller continues cuts itself (<see cref="Resume"/>).
+/// Carries content downloads (<c>GET .../key/KEY</c>, as <see cref="BackendRequests"/> addressed them) to a backend
+/// over the edge's own HTTP/1.1 connections, which read the node's body in large batches (<see cref="BackendConnection"/>)
+/// and give it on with its length as a Content-Length, so the client's response is not re-chunked and not flushed per
+/// piece. Every other request goes to the inner handler (SocketsHttpHandler). Sits innermost, under the credentials
+/// handler, so it sends exactly the headers the edge decided on. A body cut or stalled midway is asked for again from
+/// the byte reached (<see cref="ResumingBodyStream"/>), unless the caller continues cuts itself (<see cref="Resume"/>).
 /// </summary>
 internal sealed partial class KeyDownloadHandler(
     HttpMessageHandler inner, BackendConnectionPool pool, KeyDownloadHandler.Settings settings, TimeProvider time, ILogger<KeyDownloadHandler> logger)
@@ -28,7 +30,7 @@ internal sealed partial class KeyDownloadHandler(
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (!KeyDownloadRequest.Matches(request))
+        if (!IsDownload(request, out var addressed))
         {
             return await base.SendAsync(request, cancellationToken);
         }
@@ -60,7 +62,7 @@ internal sealed partial class KeyDownloadHandler(
             var body = new BackendBodyStream(connection, pool, parsed, announced, resumable ? settings.StallTimeout : Timeout.InfiniteTimeSpan);
             owned = false;
             var content = new BackendBodyContent(resumable
-                ? new ResumingBodyStream(body, dataLength!.Value, (delivered, remaining, reason, ct) => ContinueAsync(request, endpoint, delivered, remaining, reason, ct))
+                ? new ResumingBodyStream(body, dataLength!.Value, (delivered, remaining, reason, ct) => ContinueAsync(request, addressed, endpoint, delivered, remaining, reason, ct))
                 : body);
             foreach (var (name, value) in parsed.Fields)
             {
@@ -84,20 +86,29 @@ internal sealed partial class KeyDownloadHandler(
     }
 
     /// <summary>
+    /// A bodiless GET of a key, as <see cref="BackendRequests"/> addressed it (YARP's forwarding and the cluster gateway
+    /// address every download there); a message it did not address is not read for a key and goes to the inner handler.
+    /// </summary>
+    private static bool IsDownload(HttpRequestMessage request, [NotNullWhen(true)] out BackendRequest? addressed) =>
+        request.Options.TryGetValue(BackendRequests.Addressed, out addressed)
+        && addressed.Request.Endpoint == P2pEndpoint.Key && request.Method == HttpMethod.Get && request.Content is null;
+
+    /// <summary>
     /// Asks the backend again for the rest of a cut body, on a new connection (a stalled backend may hold a pooled
     /// one's twin), and takes its answer only if it is exactly the rest.
     /// </summary>
     private async ValueTask<BackendBodyStream> ContinueAsync(
-        HttpRequestMessage request, string endpoint, long delivered, long remaining, string reason, CancellationToken cancellationToken)
+        HttpRequestMessage request, BackendRequest addressed, string endpoint, long delivered, long remaining, string reason, CancellationToken cancellationToken)
     {
-        var offset = KeyDownloadRequest.Offset(request.RequestUri!) + delivered;
-        var key = KeyDownloadRequest.Key(request.RequestUri!);
+        var offset = (addressed.Request.Offset ?? 0) + delivered;
+        var key = addressed.Request.Key!;
         Log.DownloadContinued(logger, key, endpoint, offset, reason);
         BackendConnection connection;
         ResponseHead parsed;
         try
         {
-            (connection, parsed) = await ExchangeAsync(request, KeyDownloadRequest.WithOffset(request.RequestUri!, offset), endpoint, reuse: false, cancellationToken);
+            var rest = BackendRequests.Uri(addressed.BackendAddress, addressed.Request with { Offset = offset });
+            (connection, parsed) = await ExchangeAsync(request, rest, endpoint, reuse: false, cancellationToken);
         }
         catch (HttpRequestException e)
         {
