@@ -32,7 +32,7 @@ internal sealed class P2pRequestFeature(P2pRequest request, Target target, Catal
     public LockSlot? LockSlot { get; set; }
 
     /// <summary>Bytes of the client's request body read so far.</summary>
-    public long BytesIn => _requestCounter?.Count ?? 0;
+    public long BytesIn => _requestCounter?.Delivered ?? 0;
 
     /// <summary>Bytes of the response body sent so far.</summary>
     public long BytesOut => Interlocked.Read(ref _bytesOut) + (ResponseGuard?.Written ?? 0);

@@ -1,6 +1,9 @@
-namespace AnnexEdge.Forwarding.Download;
+namespace AnnexEdge.Forwarding;
 
-/// <summary>A response body as a read-only stream: what is left to a body is how it reads and what it has delivered.</summary>
+/// <summary>
+/// A body (a backend's response, a client's request) as a read-only stream: what is left to a body is how it reads
+/// and what it has delivered.
+/// </summary>
 internal abstract class BodyReadStream : Stream
 {
     /// <summary>Bytes handed to the reader so far.</summary>
