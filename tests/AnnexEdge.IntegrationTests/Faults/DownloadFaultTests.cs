@@ -28,7 +28,7 @@ public sealed class DownloadFaultTests
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[1000]));
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         Assert.Null(download.Error);
         Assert.Equal(HttpStatusCode.OK, download.Status);
@@ -48,7 +48,7 @@ public sealed class DownloadFaultTests
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[500]));
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 500, edge);
         await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
@@ -67,7 +67,7 @@ public sealed class DownloadFaultTests
         });
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 500, edge);
         await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
@@ -84,7 +84,7 @@ public sealed class DownloadFaultTests
         });
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 500, edge);
         await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
@@ -100,7 +100,7 @@ public sealed class DownloadFaultTests
                 .WithHeader("Content-Type", "application/octet-stream").WithBody(new byte[200]));
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url!));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 100, edge);
         // The guard refused the extra bytes: YARP logs the failed copy with the guard's exception.
@@ -118,7 +118,7 @@ public sealed class DownloadFaultTests
         });
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 500, edge);
         await edge.EventAsync(EdgeEventIds.DataLengthMismatch);
@@ -139,7 +139,7 @@ public sealed class DownloadFaultTests
         });
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 100, edge);
         // The guard refused the extra bytes: YARP logs the failed copy with the guard's exception.
@@ -157,7 +157,7 @@ public sealed class DownloadFaultTests
         });
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(Transport(transport), backend.Url));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 500, edge);
     }
@@ -177,7 +177,7 @@ public sealed class DownloadFaultTests
         forwarding["ActivityTimeout"] = "00:00:02";
         await using var edge = await EdgeHost.StartAsync(FaultEdge.ConfigFor(forwarding, backend.Url));
 
-        var download = await DownloadAsync(edge);
+        var download = await ClientDownload.GetAsync(KeyUrl(edge), TestContext.Current.CancellationToken);
 
         AssertCutOff(download, maxBytes: 500, edge);
         Assert.InRange(download.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(10));
@@ -185,46 +185,18 @@ public sealed class DownloadFaultTests
 
     private static JsonObject Transport(string transport) => new() { ["DownloadTransport"] = transport };
 
+    private static string KeyUrl(EdgeHost edge) => edge.Url + FaultEdge.PathOf("key");
+
     /// <summary>
     /// The client's read failed (the connection was ended) after at most <paramref name="maxBytes"/> bytes, so
-    /// neither HttpClient nor git-annex can take the body for a complete object.
+    /// neither HttpClient nor git-annex can take the body for a complete object. A read the client gave up on is no cut.
     /// </summary>
-    private static void AssertCutOff(Download download, long maxBytes, EdgeHost edge)
+    private static void AssertCutOff(ClientDownload download, long maxBytes, EdgeHost edge)
     {
-        var what = $"status {download.Status}, {download.BytesRead} bytes read, error {download.Error?.Message ?? "none"}\n{edge.Logs}";
+        var what = $"{download}\n--- edge\n{edge.Logs}";
+        Assert.False(download.TimedOut, "the client's read hung: " + what);
         Assert.True(download.Error is not null, "the client's read completed: " + what);
         Assert.True(download.BytesRead <= maxBytes, "the client got more than it should: " + what);
         Assert.True(download.Status is null or HttpStatusCode.OK, "unexpected status: " + what);
-    }
-
-    /// <summary>What a client got: status and body bytes (null status when not even the head arrived), and how it ended.</summary>
-    private sealed record Download(HttpStatusCode? Status, long BytesRead, Exception? Error, TimeSpan Elapsed);
-
-    /// <summary>Downloads the key as a client would, keeping what it got and how the read ended.</summary>
-    private static async Task<Download> DownloadAsync(EdgeHost edge)
-    {
-        using var http = FaultEdge.NewClient();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        HttpStatusCode? status = null;
-        long read = 0;
-        try
-        {
-            using var response = await http.GetAsync(
-                edge.Url + FaultEdge.PathOf("key"), HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
-            status = response.StatusCode;
-            await using var body = await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken);
-            var buffer = new byte[4096];
-            int n;
-            while ((n = await body.ReadAsync(buffer, TestContext.Current.CancellationToken)) > 0)
-            {
-                read += n;
-            }
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException)
-        {
-            return new Download(status, read, e, clock.Elapsed);
-        }
-
-        return new Download(status, read, null, clock.Elapsed);
     }
 }
