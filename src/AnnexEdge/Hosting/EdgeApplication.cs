@@ -129,6 +129,7 @@ internal static partial class EdgeApplication
         builder.Services.AddReverseProxy()
             .LoadFromMemory(YarpConfigFactory.Routes, YarpConfigFactory.Clusters(catalog.Current))
             .AddTransforms<P2pTransforms>();
+        WithoutDataProtectionAtStart(builder.Services);
         ObserveHealthChanges(builder.Services);
 
         var app = builder.Build();
@@ -168,7 +169,6 @@ internal static partial class EdgeApplication
         {
             proxy.UseMiddleware<RepositoryClusterMiddleware>();
             proxy.UseMiddleware<ConnectRetryMiddleware>();
-            proxy.UseSessionAffinity();
             proxy.UseMiddleware<LockBudgetMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<LockReservationMiddleware>();
@@ -178,6 +178,23 @@ internal static partial class EdgeApplication
         LogStartup(app, catalog.Current);
         SecurityHosting.LogAccess(app.Services.GetRequiredService<ILoggerFactory>(), catalog.Current);
         return app;
+    }
+
+    /// <summary>
+    /// YARP registers ASP.NET Core's data protection for session-affinity cookies, which the edge never configures.
+    /// Its hosted service would load the key ring at every start, before the edge listens (~35 ms measured), and
+    /// create one, with a key file under the service user's home directory, on the first: nothing uses the keys.
+    /// </summary>
+    private static void WithoutDataProtectionAtStart(IServiceCollection services)
+    {
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            if (services[i].ServiceType == typeof(IHostedService)
+                && services[i].ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService")
+            {
+                services.RemoveAt(i);
+            }
+        }
     }
 
     /// <summary>Every health change YARP's updater makes, active or passive, is also seen by the <see cref="HealthWatch"/>.</summary>

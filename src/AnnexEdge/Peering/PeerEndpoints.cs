@@ -22,37 +22,42 @@ internal static partial class PeerEndpoints
 
     public static void MapPeerEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet(RoutesPath, async (HttpContext context, PeerRoutes routes, RepositoryCatalog catalog, AccessGate gate, ILogger<PeerRoutes> logger) =>
-            await AskingPeerAsync(context, routes, catalog, gate, logger) is not { } peer
-                ? Results.Empty
-                : Results.Json(new
+        // Request delegates, not bound handlers: see TelemetryEndpoints.
+        endpoints.MapGet(RoutesPath, async context =>
+        {
+            if (await AskingPeerAsync(context) is { } peer)
+            {
+                var routes = context.RequestServices.GetRequiredService<PeerRoutes>();
+                await Results.Json(new
                 {
-                    gateway = catalog.GatewayUuid,
+                    gateway = context.RequestServices.GetRequiredService<RepositoryCatalog>().GatewayUuid,
                     routes = routes.Table.AdvertiseTo(peer.Uuid).Select(a => new { uuid = a.Uuid, cost = a.Cost, hops = a.Hops, clusters = a.Clusters ?? [] }),
-                }));
+                }).ExecuteAsync(context);
+            }
+        });
 
         // A change spreads at the speed of the links rather than one RefreshInterval per hop; the refresher coalesces
         // requests that come while it is fetching.
-        endpoints.MapPost(ChangedPath, async (HttpContext context, PeerRoutes routes, RepositoryCatalog catalog, AccessGate gate, ILogger<PeerRoutes> logger) =>
+        endpoints.MapPost(ChangedPath, async context =>
         {
-            if (await AskingPeerAsync(context, routes, catalog, gate, logger) is null)
+            if (await AskingPeerAsync(context) is not null)
             {
-                return Results.Empty;
+                context.RequestServices.GetRequiredService<PeerRoutes>().RequestRefresh();
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
             }
-
-            routes.RequestRefresh();
-            return Results.NoContent();
         });
 
-        endpoints.MapGet("/_annexedge/routes", async (HttpContext context, OperatorAccess access, PeerRoutes routes, TimeProvider time) =>
+        endpoints.MapGet("/_annexedge/routes", async context =>
         {
-            if (!await access.AllowsAsync(context))
+            if (!await context.RequestServices.GetRequiredService<OperatorAccess>().AllowsAsync(context))
             {
-                return Results.NotFound();
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
             }
 
-            var now = time.GetUtcNow();
-            return Results.Json(new
+            var routes = context.RequestServices.GetRequiredService<PeerRoutes>();
+            var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+            await Results.Json(new
             {
                 routes = routes.Table.Routes.Select(r => new
                 {
@@ -74,7 +79,7 @@ internal static partial class PeerEndpoints
                     failedFetches = p.Failures,
                     lastAdvertisedSecondsAgo = p.LastAdvertised is { } last ? Math.Round((now - last).TotalSeconds, 1) : (double?)null,
                 }),
-            });
+            }).ExecuteAsync(context);
         });
     }
 
@@ -82,8 +87,13 @@ internal static partial class PeerEndpoints
     /// The configured peer that asks, when its user may know this edge's routes; otherwise null, with the answer (404
     /// for an unknown peer, 401/403 from the access gate) already given.
     /// </summary>
-    private static async Task<Peer?> AskingPeerAsync(HttpContext context, PeerRoutes routes, RepositoryCatalog catalog, AccessGate gate, ILogger logger)
+    private static async Task<Peer?> AskingPeerAsync(HttpContext context)
     {
+        var services = context.RequestServices;
+        var routes = services.GetRequiredService<PeerRoutes>();
+        var catalog = services.GetRequiredService<RepositoryCatalog>();
+        var gate = services.GetRequiredService<AccessGate>();
+        var logger = services.GetRequiredService<ILogger<PeerRoutes>>();
         var asking = context.Request.Query[PeerParameter].ToString();
         if (routes.PeerByUuid(asking) is not { } peer)
         {
