@@ -12,10 +12,16 @@ bench_init() { # name
   trap 'exit 130' INT TERM
   export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 }
+# BENCH_KEEP_LOGS=1 keeps the services' logs of a run that succeeded too, in bench/results/logs/NAME/.
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "${BENCH_KEEP_LOGS:-}" = 1 ]; then
+    rm -rf "$OUT/logs/$BENCH_NAME" && mkdir -p "$OUT/logs/$BENCH_NAME"
+    find "$WORK" -maxdepth 2 -name '*.log' -exec cp -t "$OUT/logs/$BENCH_NAME/" {} + 2>/dev/null
+    log "logs kept in $OUT/logs/$BENCH_NAME/"
+  fi
   rm -rf "$WORK"
 }
 log() { printf '[%s %s] %s\n' "$BENCH_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
