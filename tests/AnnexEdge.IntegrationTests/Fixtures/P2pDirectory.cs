@@ -55,23 +55,29 @@ public sealed class P2pDirectory : IAsyncDisposable
         {
             old.Kill();
             old.Dispose();
+            // The kill returns when git exits; its git-annex child may hold the port a moment longer, and the check
+            // below, answered by the dying process, would call the new one listening before it is (a CI run's edge
+            // then found the port refused and took the repository out of rotation).
+            await Eventually.Async(async () => !await AcceptsAsync(), TimeSpan.FromSeconds(10), "the old p2phttp --directory gone", () => Logs);
         }
 
         _process = new BackgroundProcess(
             "git", ["annex", "p2phttp", "--directory", _dir.Path, "--bind", "127.0.0.1", "--port", _port.ToString(), "--jobs", "4", "--wideopen"], _dir.Path);
-        await Eventually.Async(async () =>
+        await Eventually.Async(AcceptsAsync, TimeSpan.FromSeconds(30), "p2phttp --directory listening", () => Logs);
+    }
+
+    private async Task<bool> AcceptsAsync()
+    {
+        using var client = new TcpClient();
+        try
         {
-            using var client = new TcpClient();
-            try
-            {
-                await client.ConnectAsync("127.0.0.1", _port);
-                return true;
-            }
-            catch (SocketException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(30), "p2phttp --directory listening", () => Logs);
+            await client.ConnectAsync("127.0.0.1", _port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Kills the p2phttp process, as a crash would; <see cref="RestartAsync"/> brings it back on the same port.</summary>
