@@ -44,7 +44,8 @@ public sealed class KeyDownloadTransportTests
     private static CancellationTokenSource Deadline()
     {
         var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        cts.CancelAfter(TimeSpan.FromSeconds(5));
+        // A guard against a hang, above the longest test: three 2 s stall timeouts and their continuations.
+        cts.CancelAfter(TimeSpan.FromSeconds(30));
         return cts;
     }
 
@@ -674,12 +675,16 @@ public sealed class KeyDownloadTransportTests
 
         Assert.Equal(HttpRequestError.InvalidResponse, e.HttpRequestError);
     }
-    /// <summary>The edge's own connections with a short stall timeout, for the continuation of cut bodies.</summary>
-    private static HttpMessageInvoker ResumingInvoker() =>
+    /// <summary>
+    /// The edge's own connections with a short stall timeout, for the continuation of cut bodies. 2 s by default, not
+    /// less: a test backend starved of CPU for 500 ms between its head and its first bytes once looked stalled there
+    /// (CI, both cores busy), and the body was asked again from byte 0 instead of where the test cut it.
+    /// </summary>
+    private static HttpMessageInvoker ResumingInvoker(TimeSpan? stallTimeout = null) =>
         new(new KeyDownloadHandler(
             new SocketsHttpHandler(),
             new BackendConnectionPool(TimeProvider.System),
-            new KeyDownloadHandler.Settings(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), false),
+            new KeyDownloadHandler.Settings(TimeSpan.FromSeconds(5), stallTimeout ?? TimeSpan.FromSeconds(2), false),
             TimeProvider.System,
             NullLogger<KeyDownloadHandler>.Instance));
 
@@ -917,7 +922,7 @@ public sealed class KeyDownloadTransportTests
 
             return true;
         });
-        using var invoker = ResumingInvoker();
+        using var invoker = ResumingInvoker(TimeSpan.FromMilliseconds(500));
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(30));
 
