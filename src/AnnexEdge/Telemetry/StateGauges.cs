@@ -1,5 +1,6 @@
 using AnnexEdge.Acme;
 using AnnexEdge.Clusters;
+using AnnexEdge.Hosting;
 using AnnexEdge.Locking;
 using AnnexEdge.Routing;
 using Prometheus;
@@ -21,6 +22,7 @@ internal sealed class StateGauges
     private readonly ProbeTimes _probes;
     private readonly IServiceProvider _services;
     private readonly EdgeMetrics _metrics;
+    private readonly LargeBlockMemoryPoolFactory _buffers;
     private readonly Gauge _up;
     private readonly Gauge _inFlight;
     private readonly Gauge _probeLatency;
@@ -31,6 +33,7 @@ internal sealed class StateGauges
     private readonly Gauge _renewalTime;
     private readonly Gauge _configInfo;
     private readonly Gauge _configLoaded;
+    private readonly Gauge _bufferBytes;
 
     public StateGauges(
         EdgeMetrics metrics,
@@ -40,9 +43,11 @@ internal sealed class StateGauges
         LockLedger locks,
         HealthWatch health,
         ProbeTimes probes,
+        LargeBlockMemoryPoolFactory buffers,
         IServiceProvider services)
     {
         (_metrics, _catalog, _state, _load, _locks, _health, _probes, _services) = (metrics, catalog, state, load, locks, health, probes, services);
+        _buffers = buffers;
         var factory = metrics.Factory;
         const string prefix = EdgeMetrics.Prefix;
         _up = factory.CreateGauge(prefix + "backend_up", "1 while a backend is in rotation (no health check calls it unhealthy), else 0.", ["repository", "backend"]);
@@ -60,6 +65,8 @@ internal sealed class StateGauges
             "When the last certificate order or renewal check ended, as a Unix time.");
         _configInfo = factory.CreateGauge(prefix + "config_info", "Always 1; version is the hash of the config file the edge runs.", ["version"]);
         _configLoaded = factory.CreateGauge(prefix + "config_load_timestamp_seconds", "When the configuration was loaded (at start or by the last reload), as a Unix time.");
+        _bufferBytes = factory.CreateGauge(prefix + "connection_buffer_bytes",
+            "Memory of the 64 KiB buffers of client connections: lent (held by connections now), free (kept for reuse).", ["state"]);
     }
 
     public void Update()
@@ -74,6 +81,8 @@ internal sealed class StateGauges
 
         _configInfo.WithLabels(catalog.Version.Version).Set(1);
         _configLoaded.Set(catalog.Version.LoadedAt.ToUnixTimeMilliseconds() / 1000.0);
+        _bufferBytes.WithLabels("lent").Set((long)_buffers.Lent * LargeBlockMemoryPoolFactory.BlockSize);
+        _bufferBytes.WithLabels("free").Set((long)_buffers.Free * LargeBlockMemoryPoolFactory.BlockSize);
         ForgetGoneBackends(catalog);
         foreach (var repository in catalog.Repositories)
         {
