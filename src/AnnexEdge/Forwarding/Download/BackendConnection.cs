@@ -80,10 +80,17 @@ internal sealed class BackendConnection : IAsyncDisposable
     /// more than that falls back to it after <see cref="FallbackDelay"/>, so a backend that sends less than
     /// expected costs a short delay, never a wait that outlasts the response. Returns false at the end of the
     /// connection. A backend from which no byte arrives for <paramref name="stallTimeout"/> has stalled: the
-    /// connection is shut down and <see cref="BackendStalledException"/> thrown.
+    /// connection is shut down and <see cref="BackendStalledException"/> thrown, or, if this fill took bytes in
+    /// before the stall, thrown by the next fill once they are handed on, so the body is asked for again after them.
     /// </summary>
     public async ValueTask<bool> FillAsync(int wanted, int guaranteed, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
+        if (_stalled)
+        {
+            // The last fill found the stall and returned what it had taken in.
+            throw new BackendStalledException(Endpoint, stallTimeout, null);
+        }
+
         var buffer = _buffer ?? throw new InvalidOperationException("no receive buffer");
         if (Start == End)
         {
@@ -96,6 +103,9 @@ internal sealed class BackendConnection : IAsyncDisposable
             Start = 0;
         }
 
+        // The stall check compares with what had come when the timer was armed, which may already be queued under
+        // the mark or taken in by an earlier receive of this fill: a stall then finds this fill holding bytes.
+        var before = Buffered;
         _fellBack = false;
         var target = Buffered + Math.Clamp(wanted, 1, buffer.Length - End);
         var certain = Buffered + Math.Clamp(guaranteed, 1, buffer.Length - End);
@@ -163,7 +173,12 @@ internal sealed class BackendConnection : IAsyncDisposable
 
                 if (read == 0)
                 {
-                    return _stalled ? throw new BackendStalledException(Endpoint, stallTimeout, null) : false;
+                    if (!_stalled)
+                    {
+                        return false;
+                    }
+
+                    return Buffered > before ? true : throw new BackendStalledException(Endpoint, stallTimeout, null);
                 }
 
                 End += read;
@@ -173,7 +188,7 @@ internal sealed class BackendConnection : IAsyncDisposable
         }
         catch (Exception e) when (_stalled && e is IOException and not BackendStalledException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            throw new BackendStalledException(Endpoint, stallTimeout, e);
+            return Buffered > before ? true : throw new BackendStalledException(Endpoint, stallTimeout, e);
         }
         finally
         {
