@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -40,11 +41,11 @@ public sealed class KeyDownloadTransportTests
             TimeProvider.System,
             NullLogger<KeyDownloadHandler>.Instance));
 
-    /// <summary>The test's token, cut after a few seconds so a read that waits for bytes never sent fails instead of hanging.</summary>
+    /// <summary>The test's token, cut after a while so a read that waits for bytes never sent fails instead of hanging.</summary>
     private static CancellationTokenSource Deadline()
     {
         var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        // A guard against a hang, above the longest test: three 2 s stall timeouts and their continuations.
+        // A guard against a hang, not a timing: loose enough for a loaded machine.
         cts.CancelAfter(TimeSpan.FromSeconds(30));
         return cts;
     }
@@ -675,18 +676,82 @@ public sealed class KeyDownloadTransportTests
 
         Assert.Equal(HttpRequestError.InvalidResponse, e.HttpRequestError);
     }
+
     /// <summary>
-    /// The edge's own connections with a short stall timeout, for the continuation of cut bodies. 2 s by default, not
-    /// less: a test backend starved of CPU for 500 ms between its head and its first bytes once looked stalled there
-    /// (CI, both cores busy), and the body was asked again from byte 0 instead of where the test cut it.
+    /// The edge's own connections for the continuation of cut bodies, on <paramref name="clock"/>: no stall timeout
+    /// passes but those the test lets pass. On the system clock one could pass while a test backend starved of CPU
+    /// (CI, both cores busy) was still to send the bytes before its cut, and the body was asked again from before them.
     /// </summary>
-    private static HttpMessageInvoker ResumingInvoker(TimeSpan? stallTimeout = null) =>
+    private static HttpMessageInvoker ResumingInvoker(StallClock clock) =>
         new(new KeyDownloadHandler(
             new SocketsHttpHandler(),
-            new BackendConnectionPool(TimeProvider.System),
-            new KeyDownloadHandler.Settings(TimeSpan.FromSeconds(5), stallTimeout ?? TimeSpan.FromSeconds(2), false),
-            TimeProvider.System,
+            new BackendConnectionPool(clock),
+            new KeyDownloadHandler.Settings(TimeSpan.FromSeconds(5), clock.StallTimeout, false),
+            clock,
             NullLogger<KeyDownloadHandler>.Instance));
+
+    /// <summary>A stall timeout of 2 s, as good as any: it passes only when the test moves the clock on.</summary>
+    private static StallClock Clock() => new(TimeSpan.FromSeconds(2));
+
+    /// <summary>
+    /// Turns between a backend that stalls and the test that lets the stall timeout pass: the backend says when it
+    /// has sent all it sends before it stalls, and answers the request that continues it only once the test no
+    /// longer moves the clock, so no stall timeout passes while a backend still has bytes to send.
+    /// </summary>
+    private sealed class Stalls(StallClock clock)
+    {
+        private readonly ConcurrentDictionary<int, TaskCompletionSource> _asked = new();
+        private readonly ConcurrentDictionary<int, TaskCompletionSource> _answer = new();
+        private readonly ConcurrentDictionary<int, TaskCompletionSource> _stalled = new();
+
+        /// <summary>Waits for the backend's turn to answer on its <paramref name="connection"/>th connection (the first at once).</summary>
+        public Task AnswerAsync(int connection, CancellationToken cancellationToken)
+        {
+            Event(_asked, connection).TrySetResult();
+            return connection == 1 ? Task.CompletedTask : Event(_answer, connection).Task.WaitAsync(cancellationToken);
+        }
+
+        /// <summary>The backend has sent all it sends on <paramref name="connection"/> before it stalls.</summary>
+        public void Stalled(int connection) => Event(_stalled, connection).TrySetResult();
+
+        /// <summary>Completes once the backend has sent all it sends on <paramref name="connection"/> before it stalls.</summary>
+        public Task StalledAsync(int connection, CancellationToken cancellationToken) =>
+            Event(_stalled, connection).Task.WaitAsync(cancellationToken);
+
+        /// <summary>Lets the answer on <paramref name="connection"/> stall until the edge asks again; then the backend answers.</summary>
+        public async Task ContinueAsync(int connection, CancellationToken cancellationToken)
+        {
+            await PassAsync(connection, Event(_asked, connection + 1).Task, cancellationToken);
+            Event(_answer, connection + 1).TrySetResult();
+        }
+
+        /// <summary>
+        /// Once the answer on <paramref name="connection"/> has stalled, lets stall timeouts pass until <paramref name="until"/>.
+        /// </summary>
+        public async Task PassAsync(int connection, Task until, CancellationToken cancellationToken)
+        {
+            await StalledAsync(connection, cancellationToken);
+            await clock.StallUntilAsync(until, cancellationToken);
+        }
+
+        private static TaskCompletionSource Event(ConcurrentDictionary<int, TaskCompletionSource> events, int connection) =>
+            events.GetOrAdd(connection, _ => new(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
+    /// <summary>
+    /// The download while <paramref name="pace"/> lets its stalls pass; a download that fails before (the edge did
+    /// not ask again) fails the test at once, not at the deadline.
+    /// </summary>
+    private static async Task<byte[]> PacedAsync(Task<byte[]> download, Func<Task> pace)
+    {
+        var pacing = pace();
+        if (await Task.WhenAny(download, pacing) == pacing)
+        {
+            await pacing;
+        }
+
+        return await download;
+    }
 
     /// <summary>The offset a request's head asks for, 0 when none.</summary>
     private static long OffsetOf(RawHttpExchange exchange)
@@ -714,34 +779,44 @@ public sealed class KeyDownloadTransportTests
     /// <summary>
     /// A backend that answers a GET from its offset with the rest of <paramref name="payload"/> (chunked or with a
     /// Content-Length, and its data length), but ends the first <paramref name="cuts"/> answers after
-    /// <paramref name="sendBeforeCut"/> bytes: stalling with the connection open, or closing it.
+    /// <paramref name="sendBeforeCut"/> bytes: stalling with the connection open, taking turns with the test by
+    /// <paramref name="stalls"/>, or, without them, closing it.
     /// </summary>
-    private static RawHttpBackend CuttingBackend(byte[] payload, int sendBeforeCut, int cuts, bool chunked, bool close) => new(async (exchange, ct) =>
+    private static RawHttpBackend CuttingBackend(byte[] payload, int sendBeforeCut, int cuts, bool chunked, Stalls? stalls)
     {
-        var offset = (int)OffsetOf(exchange);
-        var rest = payload[offset..];
-        var cut = exchange.Connection <= cuts && rest.Length > sendBeforeCut;
-
-        // Chunked, a chunk ends where the cut falls, so the bytes before it frame the same in a body cut there.
-        int[] sizes = [7000, sendBeforeCut - 7000, 100_000];
-        var framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {rest.Length}";
-        var wire = chunked ? Chunked(rest, sizes) : rest;
-        await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", framing, $"{DataLength}: {rest.Length}"), ct);
-        if (!cut)
+        return new(async (exchange, ct) =>
         {
-            await WriteAsync(exchange.Stream, wire, ct);
-            return true;
-        }
+            if (stalls is not null)
+            {
+                await stalls.AnswerAsync(exchange.Connection, ct);
+            }
 
-        var end = chunked ? Chunked(rest[..sendBeforeCut], sizes).Length - "0\r\n\r\n".Length : sendBeforeCut;
-        await WriteAsync(exchange.Stream, wire[..end], ct);
-        if (!close)
-        {
-            await StallAsync(exchange.Stream, ct);
-        }
+            var offset = (int)OffsetOf(exchange);
+            var rest = payload[offset..];
+            var cut = exchange.Connection <= cuts && rest.Length > sendBeforeCut;
 
-        return false;
-    });
+            // Chunked, a chunk ends where the cut falls, so the bytes before it frame the same in a body cut there.
+            int[] sizes = [7000, sendBeforeCut - 7000, 100_000];
+            var framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {rest.Length}";
+            var wire = chunked ? Chunked(rest, sizes) : rest;
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", framing, $"{DataLength}: {rest.Length}"), ct);
+            if (!cut)
+            {
+                await WriteAsync(exchange.Stream, wire, ct);
+                return true;
+            }
+
+            var end = chunked ? Chunked(rest[..sendBeforeCut], sizes).Length - "0\r\n\r\n".Length : sendBeforeCut;
+            await WriteAsync(exchange.Stream, wire[..end], ct);
+            if (stalls is not null)
+            {
+                stalls.Stalled(exchange.Connection);
+                await StallAsync(exchange.Stream, ct);
+            }
+
+            return false;
+        });
+    }
 
     public static MatrixTheoryData<bool, bool> FramingAndCut => new([false, true], [false, true]);
 
@@ -750,11 +825,15 @@ public sealed class KeyDownloadTransportTests
     public async Task A_body_cut_or_stalled_midway_is_continued_from_the_byte_reached_and_arrives_whole(bool chunked, bool close)
     {
         var payload = RandomBytes(300_000, seed: 21);
-        await using var backend = CuttingBackend(payload, sendBeforeCut: 123_457, cuts: 1, chunked, close);
-        using var invoker = ResumingInvoker();
+        var clock = Clock();
+        var stalls = close ? null : new Stalls(clock);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 123_457, cuts: 1, chunked, stalls);
+        using var invoker = ResumingInvoker(clock);
         using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.Url, Key() with { ClientUuid = "c1", AssociatedFile = "a" }, deadline.Token);
+        var body = await PacedAsync(
+            GetBodyAsync(invoker, backend.Url, Key() with { ClientUuid = "c1", AssociatedFile = "a" }, deadline.Token),
+            () => stalls?.ContinueAsync(1, deadline.Token) ?? Task.CompletedTask);
 
         Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
         var offsets = backend.Exchanges.Select(OffsetOf).ToArray();
@@ -779,14 +858,59 @@ public sealed class KeyDownloadTransportTests
     }
 
     [Fact]
+    public async Task Bytes_that_came_before_the_edge_waited_for_more_are_passed_on_when_the_backend_then_stalls()
+    {
+        // The backend sends 40,000 bytes of the body, fewer than the edge's low-water mark, only once the edge has
+        // the head and before anyone reads the body: the edge's wait for the rest starts with them queued in its
+        // kernel and ends in a stall with nothing more. The continuation asks from after them.
+        var payload = RandomBytes(100_000, seed: 29);
+        var clock = Clock();
+        var stalls = new Stalls(clock);
+        using var sendPart = new SemaphoreSlim(0);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            await stalls.AnswerAsync(exchange.Connection, ct);
+            var rest = payload[(int)OffsetOf(exchange)..];
+            var head = RawHttpBackend.Head("200 OK", $"Content-Length: {rest.Length}", $"{DataLength}: {rest.Length}");
+            await WriteAsync(exchange.Stream, head, ct);
+            if (exchange.Connection > 1)
+            {
+                await WriteAsync(exchange.Stream, rest, ct);
+                return true;
+            }
+
+            await sendPart.WaitAsync(ct);
+            await WriteAsync(exchange.Stream, rest[..40_000], ct);
+            stalls.Stalled(exchange.Connection);
+            await StallAsync(exchange.Stream, ct);
+            return false;
+        });
+        using var invoker = ResumingInvoker(clock);
+        using var deadline = Deadline();
+        using var request = Download(backend.Url);
+        using var response = await invoker.SendAsync(request, deadline.Token);
+        sendPart.Release();
+        await stalls.StalledAsync(1, deadline.Token);
+
+        var body = await PacedAsync(ReadAllAsync(response, deadline.Token), () => stalls.ContinueAsync(1, deadline.Token));
+
+        Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
+        Assert.Equal([0L, 40_000L], backend.Exchanges.Select(OffsetOf));
+    }
+
+    [Fact]
     public async Task A_download_from_an_offset_is_continued_from_that_offset_plus_what_came()
     {
         var payload = RandomBytes(300_000, seed: 22);
-        await using var backend = CuttingBackend(payload, sendBeforeCut: 50_000, cuts: 1, chunked: true, close: false);
-        using var invoker = ResumingInvoker();
+        var clock = Clock();
+        var stalls = new Stalls(clock);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 50_000, cuts: 1, chunked: true, stalls);
+        using var invoker = ResumingInvoker(clock);
         using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.Url, Key() with { ClientUuid = "c1", Offset = 1000 }, deadline.Token);
+        var body = await PacedAsync(
+            GetBodyAsync(invoker, backend.Url, Key() with { ClientUuid = "c1", Offset = 1000 }, deadline.Token),
+            () => stalls.ContinueAsync(1, deadline.Token));
 
         Assert.True(payload.AsSpan(1000).SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
         Assert.Equal([1000L, 51_000L], backend.Exchanges.Select(OffsetOf));
@@ -796,12 +920,16 @@ public sealed class KeyDownloadTransportTests
     public async Task A_continuation_keeps_the_backends_path_and_every_other_parameter_of_the_request()
     {
         var payload = RandomBytes(300_000, seed: 28);
-        await using var backend = CuttingBackend(payload, sendBeforeCut: 50_000, cuts: 1, chunked: true, close: false);
-        using var invoker = ResumingInvoker();
+        var clock = Clock();
+        var stalls = new Stalls(clock);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 50_000, cuts: 1, chunked: true, stalls);
+        using var invoker = ResumingInvoker(clock);
         using var deadline = Deadline();
         var request = Key() with { Version = 3, ClientUuid = "c1", Bypass = ["b1", "b2"], AssociatedFile = "a/b&offset=1", Offset = 100 };
 
-        var body = await GetBodyAsync(invoker, backend.Url + "/annex/base/", request, deadline.Token);
+        var body = await PacedAsync(
+            GetBodyAsync(invoker, backend.Url + "/annex/base/", request, deadline.Token),
+            () => stalls.ContinueAsync(1, deadline.Token));
 
         Assert.True(payload.AsSpan(100).SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
         var asked = $"GET /annex/base/git-annex/{Uuid}/v3/key/SHA256E-s10--0123?clientuuid=c1&bypass=b1&bypass=b2&associatedfile=[YS9iJm9mZnNldD0x]&offset=";
@@ -812,11 +940,19 @@ public sealed class KeyDownloadTransportTests
     public async Task A_backend_that_stalls_after_every_part_is_continued_as_long_as_each_part_brings_bytes()
     {
         var payload = RandomBytes(200_000, seed: 23);
-        await using var backend = CuttingBackend(payload, sendBeforeCut: 60_000, cuts: int.MaxValue, chunked: true, close: false);
-        using var invoker = ResumingInvoker();
+        var clock = Clock();
+        var stalls = new Stalls(clock);
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 60_000, cuts: int.MaxValue, chunked: true, stalls);
+        using var invoker = ResumingInvoker(clock);
         using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.Url, deadline.Token);
+        var body = await PacedAsync(GetBodyAsync(invoker, backend.Url, deadline.Token), async () =>
+        {
+            for (var connection = 1; connection <= 3; connection++)
+            {
+                await stalls.ContinueAsync(connection, deadline.Token);
+            }
+        });
 
         Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
 
@@ -839,11 +975,15 @@ public sealed class KeyDownloadTransportTests
     public async Task A_continuation_that_does_not_bring_the_rest_fails_the_body_after_one_more_request(string continuation)
     {
         var payload = RandomBytes(100_000, seed: 24);
+        var clock = Clock();
+        var stalls = new Stalls(clock);
         await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
+            await stalls.AnswerAsync(exchange.Connection, ct);
             if (exchange.Connection == 1 || continuation == "whole")
             {
                 await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), .. payload[..40_000]], ct);
+                stalls.Stalled(exchange.Connection);
                 await StallAsync(exchange.Stream, ct);
             }
             else if (continuation == "404")
@@ -853,17 +993,26 @@ public sealed class KeyDownloadTransportTests
             else
             {
                 await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: {payload.Length - 40_000}"), ct);
+                stalls.Stalled(exchange.Connection);
                 await StallAsync(exchange.Stream, ct);
             }
 
             return false;
         });
-        using var invoker = ResumingInvoker();
+        using var invoker = ResumingInvoker(clock);
         using var deadline = Deadline();
         using var request = Download(backend.Url);
         using var response = await invoker.SendAsync(request, deadline.Token);
+        var read = ReadAllAsync(response, deadline.Token);
 
-        var e = await Assert.ThrowsAnyAsync<IOException>(() => ReadAllAsync(response, deadline.Token));
+        var e = await Assert.ThrowsAnyAsync<IOException>(() => PacedAsync(read, async () =>
+        {
+            await stalls.ContinueAsync(1, deadline.Token);
+            if (continuation == "stall")
+            {
+                await stalls.PassAsync(2, read, deadline.Token);
+            }
+        }));
 
         Assert.Equal(2, backend.Requests);
         Assert.Contains(continuation == "stall" ? "the last 60000 bytes" : "asked again from byte 40000", e.Message, StringComparison.Ordinal);
@@ -879,7 +1028,7 @@ public sealed class KeyDownloadTransportTests
             await WriteAsync(exchange.Stream, [.. RawHttpBackend.Head("200 OK", "Transfer-Encoding: chunked", $"{DataLength}: 5000"), .. Chunked(payload, [400])], ct);
             return true;
         });
-        using var invoker = ResumingInvoker();
+        using var invoker = ResumingInvoker(Clock());
         using var deadline = Deadline();
         using var request = Download(backend.Url);
         using var response = await invoker.SendAsync(request, deadline.Token);
@@ -893,8 +1042,8 @@ public sealed class KeyDownloadTransportTests
     public async Task A_body_whose_caller_continues_cuts_itself_is_not_asked_for_again()
     {
         var payload = RandomBytes(100_000, seed: 26);
-        await using var backend = CuttingBackend(payload, sendBeforeCut: 30_000, cuts: 1, chunked: false, close: true);
-        using var invoker = ResumingInvoker();
+        await using var backend = CuttingBackend(payload, sendBeforeCut: 30_000, cuts: 1, chunked: false, stalls: null);
+        using var invoker = ResumingInvoker(Clock());
         using var deadline = Deadline();
         using var request = Download(backend.Url);
         request.Options.Set(KeyDownloadHandler.Resume, false);
@@ -908,25 +1057,38 @@ public sealed class KeyDownloadTransportTests
     [Fact]
     public async Task A_backend_trickling_slower_than_a_batch_per_stall_timeout_is_not_taken_for_stalled()
     {
-        // 3,000 bytes in pieces of 100 every 100 ms: the edge waits for the whole body under its low-water mark, and
-        // 3 s is six stall timeouts. Bytes queued under the mark are progress.
+        // 3,000 bytes in pieces of 100, a stall timeout passing after each: the edge waits for the whole body under
+        // its low-water mark, so each piece is still queued in its kernel when the timeout passes. Bytes queued under
+        // the mark are progress. Each piece is sent once the edge waits for it, its stall timer armed.
         var payload = RandomBytes(3000, seed: 27);
+        var clock = Clock();
+        using var sendPiece = new SemaphoreSlim(0);
+        using var pieceSent = new SemaphoreSlim(0);
         await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", $"Content-Length: {payload.Length}", $"{DataLength}: {payload.Length}"), ct);
             for (var at = 0; at < payload.Length; at += 100)
             {
+                await sendPiece.WaitAsync(ct);
                 await WriteAsync(exchange.Stream, payload[at..(at + 100)], ct);
-                await Task.Delay(100, ct);
+                pieceSent.Release();
             }
 
             return true;
         });
-        using var invoker = ResumingInvoker(TimeSpan.FromMilliseconds(500));
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        using var invoker = ResumingInvoker(clock);
+        using var deadline = Deadline();
 
-        var body = await GetBodyAsync(invoker, backend.Url, deadline.Token);
+        var body = await PacedAsync(GetBodyAsync(invoker, backend.Url, deadline.Token), async () =>
+        {
+            for (var piece = 1; piece <= payload.Length / 100; piece++)
+            {
+                await clock.ArmedAsync(piece, deadline.Token);
+                sendPiece.Release();
+                await pieceSent.WaitAsync(deadline.Token);
+                clock.Advance(clock.StallTimeout);
+            }
+        });
 
         Assert.Equal(payload, body);
         Assert.Equal(1, backend.Requests);
