@@ -547,6 +547,32 @@ public sealed class KeyDownloadTransportTests
         Assert.Equal(HttpRequestError.ConnectionError, e.HttpRequestError);
     }
 
+    [Fact]
+    public async Task A_backend_that_never_answers_the_TLS_handshake_fails_when_the_connect_timeout_passes_on_the_edges_clock()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var time = new FakeTimeProvider();
+        using var invoker = new HttpMessageInvoker(new KeyDownloadHandler(
+            new SocketsHttpHandler(),
+            new BackendConnectionPool(time),
+            new KeyDownloadHandler.Settings(TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(20), false),
+            time,
+            NullLogger<KeyDownloadHandler>.Instance));
+        using var deadline = Deadline();
+        using var request = Download($"https://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}");
+
+        var sending = invoker.SendAsync(request, deadline.Token);
+        using var accepted = await listener.AcceptTcpClientAsync(deadline.Token);
+
+        // Its TLS hello: the edge has connected and waits in the handshake.
+        Assert.True(await accepted.GetStream().ReadAsync(new byte[1], deadline.Token) > 0);
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        var e = await Assert.ThrowsAsync<HttpRequestException>(() => sending);
+        Assert.Equal(HttpRequestError.SecureConnectionError, e.HttpRequestError);
+    }
+
     [Theory]
     [MemberData(nameof(TransportsAndFraming))]
     public async Task A_slow_server_sending_small_pieces_still_delivers_the_whole_body(string transport, bool chunked)

@@ -302,8 +302,8 @@ internal sealed class BackendConnection : IAsyncDisposable
         Uri uri, string endpoint, TimeSpan connectTimeout, bool acceptAnyCertificate, TimeProvider time, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(connectTimeout);
+        using var expiry = new CancellationTokenSource(connectTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
         try
         {
             await socket.ConnectAsync(uri.IdnHost, uri.Port, timeout.Token);
