@@ -34,9 +34,6 @@ internal sealed class HealthWatch
         };
     }
 
-    /// <summary>How many backends' rotation is known (for tests).</summary>
-    internal int Known => _inRotation.Count;
-
     /// <summary>A backend of a repository moved into or out of rotation (routing recomputes at once; see PeerRefresher).</summary>
     public event Action? RotationChanged;
 

@@ -34,9 +34,6 @@ internal sealed class ProbeTimes
         };
     }
 
-    /// <summary>How many backend addresses have a probe result (for tests).</summary>
-    internal int Known => _last.Count;
-
     public void Record(DestinationModel destination, ProbeResult result) => _last[Probed(destination)] = result;
 
     public ProbeResult? Last(DestinationModel destination) => _last.TryGetValue(Probed(destination), out var result) ? result : null;

@@ -19,21 +19,41 @@ public sealed class BackendStateTests
         }).ToList(),
     };
 
+    /// <summary>Reports the first backend of <paramref name="repository"/> in or out of rotation.</summary>
+    private static void Observe(HealthWatch watch, Repository repository, bool up)
+    {
+        var destination = new DestinationState(repository.Backends[0].Id);
+        if (!up)
+        {
+            destination.Health.Active = DestinationHealth.Unhealthy;
+        }
+
+        watch.Observe(new ClusterState(repository.YarpClusterId), destination);
+    }
+
     [Fact]
     public void The_rotation_of_a_removed_repositorys_backends_is_forgotten_and_the_others_kept()
     {
         var catalog = new RepositoryCatalog(Options("node1", "node2"));
         var watch = new HealthWatch(new EdgeMetrics(catalog), catalog);
+        var moves = 0;
+        watch.RotationChanged += () => moves++;
         foreach (var repository in catalog.Repositories)
         {
-            watch.Observe(new ClusterState(repository.YarpClusterId), new DestinationState(repository.Backends[0].Id));
+            Observe(watch, repository, up: true);
         }
 
-        Assert.Equal(2, watch.Known);
-
         catalog.Replace(new RepositoryCatalog(Options("node1")).Current);
+        catalog.Replace(new RepositoryCatalog(Options("node1", "node2")).Current);
+        var (node1, node2) = (catalog.Repositories[0], catalog.Repositories[1]);
 
-        Assert.Equal(1, watch.Known);
+        // A move counts only from a known rotation: node1's was kept, node2 came back unknown and is watched afresh.
+        Observe(watch, node1, up: false);
+        Assert.Equal(1, moves);
+        Observe(watch, node2, up: false);
+        Assert.Equal(1, moves);
+        Observe(watch, node2, up: true);
+        Assert.Equal(2, moves);
     }
 
     [Fact]
@@ -49,7 +69,6 @@ public sealed class BackendStateTests
 
         catalog.Replace(new RepositoryCatalog(Options("node1")).Current);
 
-        Assert.Equal(1, probes.Known);
         Assert.NotNull(probes.Last(models[0]));
         Assert.Null(probes.Last(models[1]));
     }
