@@ -844,6 +844,41 @@ public sealed class KeyDownloadTransportTests
         });
     }
 
+    [Fact]
+    public async Task A_body_cut_by_a_clean_close_is_continued_after_the_bytes_that_came_with_the_close()
+    {
+        var payload = RandomBytes(300_000, seed: 22);
+        var headRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = new RawHttpBackend(async (exchange, ct) =>
+        {
+            var rest = payload[(int)OffsetOf(exchange)..];
+            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", $"Content-Length: {rest.Length}", $"{DataLength}: {rest.Length}"), ct);
+            if (exchange.Connection > 1)
+            {
+                await WriteAsync(exchange.Stream, rest, ct);
+                return true;
+            }
+
+            // 5,000 bytes and the end of sending at once, after the head was read: the edge's next fill takes both. A
+            // FIN, not a reset (the request was read whole), so no byte is lost on the way.
+            await headRead.Task.WaitAsync(ct);
+            await WriteAsync(exchange.Stream, rest[..5000], ct);
+            ((NetworkStream)exchange.Stream).Socket.Shutdown(SocketShutdown.Send);
+            await StallAsync(exchange.Stream, ct);
+            return false;
+        });
+        using var invoker = ResumingInvoker(Clock());
+        using var deadline = Deadline();
+
+        using var request = Download(backend.Url);
+        using var response = await invoker.SendAsync(request, deadline.Token);
+        headRead.SetResult();
+        var body = await ReadAllAsync(response, deadline.Token);
+
+        Assert.True(payload.AsSpan().SequenceEqual(body), $"the body differs from the payload ({body.Length} bytes)");
+        Assert.Equal([0L, 5000L], backend.Exchanges.Select(OffsetOf).ToArray());
+    }
+
     public static MatrixTheoryData<bool, bool> FramingAndCut => new([false, true], [false, true]);
 
     [Theory]
