@@ -171,8 +171,8 @@ internal sealed partial class PeerRefresher(
         var problem = "no backend";
         foreach (var backend in peer.Backends)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options.Value.Forwarding.NodeAnswerTimeout);
+            using var answer = new CancellationTokenSource(options.Value.Forwarding.NodeAnswerTimeout, time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, answer.Token);
             try
             {
                 using var request = BackendRequests.Http11(requestTo(backend.Address));
