@@ -19,7 +19,12 @@ namespace AnnexEdge.Clusters;
 /// next GET whole.
 /// </summary>
 internal sealed partial class ClusterDownload(
-    NodeClient nodes, ClusterCheckPresent checkPresent, EdgeMetrics metrics, IOptions<AnnexEdgeOptions> options, ILogger<ClusterDownload> logger)
+    NodeClient nodes,
+    ClusterCheckPresent checkPresent,
+    EdgeMetrics metrics,
+    IOptions<AnnexEdgeOptions> options,
+    TimeProvider time,
+    ILogger<ClusterDownload> logger)
 {
     private const int ChunkSize = 64 * 1024;
 
@@ -76,7 +81,7 @@ internal sealed partial class ClusterDownload(
         {
             // Re-armed before every wait on the node; the client's own token stays separate, so a stalled node is
             // a node failure and a departed client is the end.
-            using var stall = new CancellationTokenSource(_activityTimeout);
+            using var stall = new CancellationTokenSource(_activityTimeout, time);
             using var activity = CancellationTokenSource.CreateLinkedTokenSource(ct, stall.Token);
             var nodeRequest = nodes.NodeRequest(request, node, P2pEndpoint.Key) with { Offset = startOffset + sent };
             NodeResponse? response;

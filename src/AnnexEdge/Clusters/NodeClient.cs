@@ -23,7 +23,8 @@ internal sealed class NodeClient(
     BackendLoad load,
     ConnectFailurePolicy health,
     RepositoryCatalog catalog,
-    IOptions<AnnexEdgeOptions> options)
+    IOptions<AnnexEdgeOptions> options,
+    TimeProvider time)
 {
     /// <summary>The protocol version the edge speaks to nodes: the oldest with every request a gateway needs.</summary>
     public const int NodeVersion = 3;
@@ -74,7 +75,7 @@ internal sealed class NodeClient(
     public async Task<P2pAnswer?> PostAsync(
         P2pRequestFeature feature, Repository node, P2pRequest request, CancellationToken cancellationToken, HttpContent? content = null)
     {
-        using var answerTimer = new CancellationTokenSource(_answerTimeout);
+        using var answerTimer = new CancellationTokenSource(_answerTimeout, time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, answerTimer.Token);
         var removal = request.Endpoint.IsRemoval();
         NodeResponse? response = null;

@@ -63,7 +63,8 @@ internal static partial class EdgeApplication
         }, preserveStaticLogger: true); // this app's logger, not the process-wide Log.Logger (tests run several edges in one process)
 
         builder.Services.AddSingleton<LargeBlockMemoryPoolFactory>();
-        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(s => s.GetRequiredService<LargeBlockMemoryPoolFactory>());
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(
+            s => s.GetRequiredService<LargeBlockMemoryPoolFactory>());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

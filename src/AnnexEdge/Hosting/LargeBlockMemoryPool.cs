@@ -18,7 +18,8 @@ namespace AnnexEdge.Hosting;
 /// 4 KiB blocks, as from its own pool. Transfers hold a few blocks each for moments and stay far below it.
 /// Some idle connections hold one too: about one in nine of 11,000 idle HTTPS connections had a receive pending into
 /// a block, not the zero-byte wait with which Kestrel holds none (why was not found; bench/README.md "Idle scale");
-/// 32 KiB blocks would halve that but cost uploads CPU, and were not adopted. <c>annexedge_connection_buffer_bytes</c> shows what is lent.
+/// 32 KiB blocks would halve that but cost uploads CPU, and were not adopted. <c>annexedge_connection_buffer_bytes</c>
+/// shows what is lent.
 /// </remarks>
 internal sealed class LargeBlockMemoryPoolFactory(int maxLent) : IMemoryPoolFactory<byte>
 {

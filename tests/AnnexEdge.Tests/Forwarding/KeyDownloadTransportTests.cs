@@ -852,7 +852,8 @@ public sealed class KeyDownloadTransportTests
         await using var backend = new RawHttpBackend(async (exchange, ct) =>
         {
             var rest = payload[(int)OffsetOf(exchange)..];
-            await WriteAsync(exchange.Stream, RawHttpBackend.Head("200 OK", $"Content-Length: {rest.Length}", $"{DataLength}: {rest.Length}"), ct);
+            var head = RawHttpBackend.Head("200 OK", $"Content-Length: {rest.Length}", $"{DataLength}: {rest.Length}");
+            await WriteAsync(exchange.Stream, head, ct);
             if (exchange.Connection > 1)
             {
                 await WriteAsync(exchange.Stream, rest, ct);

@@ -79,9 +79,10 @@ internal sealed class BackendConnection : IAsyncDisposable
     /// when that much has arrived. <paramref name="guaranteed"/> is what the backend is certain to send; a wait for
     /// more than that falls back to it after <see cref="FallbackDelay"/>, so a backend that sends less than
     /// expected costs a short delay, never a wait that outlasts the response. Returns false at the end of the
-    /// connection (once this fill's bytes are handed on). A backend from which no byte arrives for <paramref name="stallTimeout"/> has stalled: the
-    /// connection is shut down and <see cref="BackendStalledException"/> thrown, or, if this fill took bytes in
-    /// before the stall, thrown by the next fill once they are handed on, so the body is asked for again after them.
+    /// connection (once this fill's bytes are handed on). A backend from which no byte arrives for
+    /// <paramref name="stallTimeout"/> has stalled: the connection is shut down and <see cref="BackendStalledException"/>
+    /// thrown, or, if this fill took bytes in before the stall, thrown by the next fill once they are handed on, so the
+    /// body is asked for again after them.
     /// </summary>
     public async ValueTask<bool> FillAsync(int wanted, int guaranteed, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
