@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using AnnexEdge.Hosting;
 using AnnexEdge.IntegrationTests.Faults;
 using AnnexEdge.IntegrationTests.Fixtures;
 
@@ -12,7 +13,7 @@ namespace AnnexEdge.IntegrationTests.Telemetry;
 /// </summary>
 public sealed class ConnectionBufferMetricsTests
 {
-    private const int BlockSize = 64 * 1024;
+    private const int BlockSize = LargeBlockMemoryPoolFactory.BlockSize;
     private const int Connections = 8;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
