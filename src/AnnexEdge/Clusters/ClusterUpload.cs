@@ -34,6 +34,7 @@ internal sealed partial class ClusterUpload(
     Transfers transfers,
     RepositoryCatalog catalog,
     IOptions<AnnexEdgeOptions> options,
+    TimeProvider time,
     ILogger<ClusterUpload> logger)
 {
     private readonly TimeSpan _stallTimeout = options.Value.Forwarding.ActivityTimeout;
@@ -161,7 +162,8 @@ internal sealed partial class ClusterUpload(
     {
         var request = feature.Request;
         var destinations = senders
-            .Select(s => new FanOutDestination(s.State.Node.Name, s.State.Offset - clientOffset, s.State.Node.Share is null ? _answerTimeout : _peerAnswerTimeout))
+            .Select(s => new FanOutDestination(
+                s.State.Node.Name, s.State.Offset - clientOffset, time, s.State.Node.Share is null ? _answerTimeout : _peerAnswerTimeout))
             .ToArray();
         var answers = new P2pAnswer?[senders.Count];
         var running = new NodeUpload[senders.Count];
@@ -199,7 +201,7 @@ internal sealed partial class ClusterUpload(
 
             try
             {
-                await FanOutCopier.CopyAsync(context.Request.Body, destinations, _stallTimeout, ct);
+                await FanOutCopier.CopyAsync(context.Request.Body, destinations, _stallTimeout, time, ct);
             }
             catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
             {

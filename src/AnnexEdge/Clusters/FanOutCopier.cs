@@ -44,19 +44,22 @@ internal sealed class FanOutDestination : IDisposable
     private readonly Channel<(FanOutSegment Segment, int Start)> _queue =
         Channel.CreateBounded<(FanOutSegment, int)>(new BoundedChannelOptions(QueuedSegments));
 
-    private readonly CancellationTokenSource _abort = new();
+    private readonly CancellationTokenSource _abort;
     private readonly TimeSpan _answerTimeout;
     private Exception? _failure;
     private long _sent;
 
     /// <param name="name">The node's name, for logs.</param>
     /// <param name="skip">How many of the incoming bytes the node already has (its offset less the client's).</param>
+    /// <param name="time">The edge's clock, on which the answer timeout runs.</param>
     /// <param name="answerTimeout">How long the node may take to answer once it has every byte.</param>
-    public FanOutDestination(string name, long skip, TimeSpan? answerTimeout = null)
+    public FanOutDestination(string name, long skip, TimeProvider time, TimeSpan? answerTimeout = null)
     {
         Name = name;
         Skip = skip;
         _answerTimeout = answerTimeout ?? Timeout.InfiniteTimeSpan;
+        // Made with the clock so that its CancelAfter runs on it; that of a source made without one runs on the system clock.
+        _abort = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         Content = new QueueContent(this);
     }
 
@@ -210,11 +213,19 @@ internal sealed class FanOutDestination : IDisposable
 /// </summary>
 internal static class FanOutCopier
 {
+    /// <param name="time">The edge's clock, on which each destination's stall timer runs.</param>
     /// <returns>The number of bytes read from <paramref name="source"/>.</returns>
     public static async Task<long> CopyAsync(
-        Stream source, IReadOnlyList<FanOutDestination> destinations, TimeSpan stallTimeout, CancellationToken cancellationToken)
+        Stream source,
+        IReadOnlyList<FanOutDestination> destinations,
+        TimeSpan stallTimeout,
+        TimeProvider time,
+        CancellationToken cancellationToken)
     {
-        var stalls = destinations.Select(_ => CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)).ToArray();
+        // A timer per destination on the edge's clock (CancelAfter on a linked source would run on the system clock),
+        // and what a write to it waits with: that timer or the client's token.
+        var timers = destinations.Select(_ => new CancellationTokenSource(Timeout.InfiniteTimeSpan, time)).ToArray();
+        var stalls = timers.Select(t => CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, t.Token)).ToArray();
         var writes = new Task[destinations.Count];
         long position = 0;
         try
@@ -239,7 +250,8 @@ internal static class FanOutCopier
                         if (destination.Failure is null && position + segment.Length > destination.Skip)
                         {
                             var start = (int)Math.Max(0, destination.Skip - position);
-                            writes[count++] = WriteAsync(destination, segment, start, stallTimeout, stalls[i], cancellationToken);
+                            writes[count++] = WriteAsync(
+                                destination, segment, start, stallTimeout, timers[i], stalls[i].Token, cancellationToken);
                         }
                     }
 
@@ -273,6 +285,11 @@ internal static class FanOutCopier
             {
                 stall.Dispose();
             }
+
+            foreach (var timer in timers)
+            {
+                timer.Dispose();
+            }
         }
 
         foreach (var destination in destinations)
@@ -284,13 +301,19 @@ internal static class FanOutCopier
     }
 
     private static async Task WriteAsync(
-        FanOutDestination destination, FanOutSegment segment, int start, TimeSpan stallTimeout, CancellationTokenSource stall, CancellationToken cancellationToken)
+        FanOutDestination destination,
+        FanOutSegment segment,
+        int start,
+        TimeSpan stallTimeout,
+        CancellationTokenSource timer,
+        CancellationToken stall,
+        CancellationToken cancellationToken)
     {
         // Armed only while this destination's queue is full; a destination that takes nothing for that long is stalled.
-        stall.CancelAfter(stallTimeout);
+        timer.CancelAfter(stallTimeout);
         try
         {
-            if (!await destination.WriteAsync(segment, start, stall.Token))
+            if (!await destination.WriteAsync(segment, start, stall))
             {
                 destination.Fail(new IOException($"node {destination.Name} stopped reading"));
             }
@@ -305,7 +328,7 @@ internal static class FanOutCopier
         }
         finally
         {
-            stall.CancelAfter(Timeout.InfiniteTimeSpan);
+            timer.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 }

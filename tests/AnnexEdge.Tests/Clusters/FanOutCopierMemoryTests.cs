@@ -21,12 +21,16 @@ public sealed class FanOutCopierMemoryTests
     {
         var ct = TestContext.Current.CancellationToken;
         const long length = 256L * 1024 * 1024;
-        var destinations = new[] { new FanOutDestination("a", 0), new FanOutDestination("b", 0), new FanOutDestination("c", 4096) };
+        var time = TimeProvider.System;
+        var destinations = new[]
+        {
+            new FanOutDestination("a", 0, time), new FanOutDestination("b", 0, time), new FanOutDestination("c", 4096, time),
+        };
         var sinks = destinations.Select(_ => new HashingSink()).ToArray();
 
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var readers = destinations.Select((d, i) => d.Content.CopyToAsync(sinks[i], ct)).ToArray();
-        var read = await FanOutCopier.CopyAsync(new SyntheticStream(length), destinations, LongStall, ct);
+        var read = await FanOutCopier.CopyAsync(new SyntheticStream(length), destinations, LongStall, time, ct);
         await Task.WhenAll(readers);
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
 

@@ -1,10 +1,14 @@
 using AnnexEdge.Clusters;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AnnexEdge.Tests.Clusters;
 
 public sealed class FanOutCopierTests
 {
     private static readonly TimeSpan LongStall = TimeSpan.FromSeconds(30);
+
+    // A clock that never moves, for the tests that are not about a timer: none fires, however slow the machine.
+    private static readonly TimeProvider Still = new FakeTimeProvider();
 
     private static byte[] Data(int length, int seed)
     {
@@ -21,6 +25,23 @@ public sealed class FanOutCopierTests
         return sink.ToArray();
     }
 
+    private static CancellationTokenSource Deadline()
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        // A guard against a hang, not a timing: loose enough for a loaded machine.
+        cts.CancelAfter(TimeSpan.FromSeconds(30));
+        return cts;
+    }
+
+    /// <summary>Returns once <paramref name="condition"/> holds (checked every few milliseconds), or fails at the deadline.</summary>
+    private static async Task UntilAsync(Func<bool> condition, CancellationToken deadline)
+    {
+        while (!condition())
+        {
+            await Task.Delay(5, deadline);
+        }
+    }
+
     [Fact]
     public async Task Every_destination_gets_exactly_the_bytes_from_its_own_skip_on()
     {
@@ -30,11 +51,11 @@ public sealed class FanOutCopierTests
             var data = Data(length, length);
             long[] skips = [0, 1, 65_535, 65_536, 65_537, length / 2, length - 1, length];
             var destinations = skips.Where(s => s >= 0 && s <= length).Distinct()
-                .Select(s => new FanOutDestination("d" + s, s)).ToArray();
+                .Select(s => new FanOutDestination("d" + s, s, Still)).ToArray();
             var readers = destinations.Select(ReadAllAsync).ToArray();
 
             // Irregular read sizes from the source, as a network body gives them.
-            var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, seed: length), destinations, LongStall, ct);
+            var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, seed: length), destinations, LongStall, Still, ct);
             var received = await Task.WhenAll(readers);
 
             Assert.Equal(length, read);
@@ -53,12 +74,12 @@ public sealed class FanOutCopierTests
     {
         var ct = TestContext.Current.CancellationToken;
         var data = Data(5 * 1024 * 1024, 1);
-        var healthy = new[] { new FanOutDestination("a", 0), new FanOutDestination("c", 1000) };
-        var failing = new FanOutDestination("b", 0);
+        var healthy = new[] { new FanOutDestination("a", 0, Still), new FanOutDestination("c", 1000, Still) };
+        var failing = new FanOutDestination("b", 0, Still);
         var readers = healthy.Select(ReadAllAsync).ToArray();
         var failingReader = failing.Content.CopyToAsync(new FailingStream(failAfter: 2 * 1024 * 1024), ct);
 
-        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 1), [healthy[0], failing, healthy[1]], LongStall, ct);
+        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 1), [healthy[0], failing, healthy[1]], LongStall, Still, ct);
 
         Assert.Equal(data.Length, read);
         await Assert.ThrowsAsync<HttpRequestException>(() => failingReader);
@@ -70,49 +91,51 @@ public sealed class FanOutCopierTests
     }
 
     [Fact]
-    public async Task A_stalled_destination_is_dropped_after_the_stall_timeout_while_the_others_complete()
+    public async Task A_stalled_destination_is_dropped_when_the_stall_timeout_passes_on_the_edges_clock_while_the_others_complete()
     {
-        var ct = TestContext.Current.CancellationToken;
+        using var deadline = Deadline();
+        var time = new FakeTimeProvider();
+        var stallTimeout = TimeSpan.FromMinutes(5);
         var data = Data(4 * 1024 * 1024, 2);
-        var healthy = new FanOutDestination("a", 0);
-        var stalled = new FanOutDestination("b", 0);
+        var stalled = new FanOutDestination("b", 0, time);
+        var healthy = new FanOutDestination("a", 0, time);
         var reader = ReadAllAsync(healthy);
-        var stallTimeout = TimeSpan.FromMilliseconds(300);
-        var started = TimeProvider.System.GetTimestamp();
 
-        // Nobody ever reads "b": once its pipe is full, writes to it never complete.
-        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 2), [healthy, stalled], stallTimeout, ct);
+        // Nobody ever reads "b": it takes 4 segments into its queue, and the copy waits to queue the 5th with b's stall
+        // timer armed ("b" comes first, so it is armed once "a" has the 5th).
+        var copy = FanOutCopier.CopyAsync(new ChoppyStream(data, 2), [stalled, healthy], stallTimeout, time, deadline.Token);
+        await UntilAsync(() => healthy.Sent == 5 * FanOutSegment.Size, deadline.Token);
+        time.Advance(stallTimeout);
 
-        var elapsed = TimeProvider.System.GetElapsedTime(started);
+        // Dropped once, not waited for at every segment: the clock moves on only this once.
+        var read = await copy.WaitAsync(deadline.Token);
         Assert.Equal(data.Length, read);
         Assert.IsType<TimeoutException>(stalled.Failure);
         Assert.Null(healthy.Failure);
-        var received = await reader;
+        var received = await reader.WaitAsync(deadline.Token);
         Assert.True(data.AsSpan().SequenceEqual(received));
-        // Dropped once, not waited for at every chunk.
-        Assert.True(elapsed < TimeSpan.FromSeconds(10), $"the copy took {elapsed}");
     }
 
     [Fact]
-    public async Task A_destination_that_starts_reading_late_but_within_the_timeout_is_kept()
+    public async Task A_destination_that_starts_reading_late_but_before_the_stall_timeout_passes_on_the_edges_clock_is_kept()
     {
-        var ct = TestContext.Current.CancellationToken;
+        using var deadline = Deadline();
+        var time = new FakeTimeProvider();
+        var stallTimeout = TimeSpan.FromMinutes(5);
         var data = Data(4 * 1024 * 1024, 5);
-        var prompt = new FanOutDestination("a", 0);
-        var late = new FanOutDestination("b", 0);
+        var late = new FanOutDestination("b", 0, time);
+        var prompt = new FanOutDestination("a", 0, time);
         var promptReader = ReadAllAsync(prompt);
-        var lateReader = Task.Run(
-            async () =>
-            {
-                await Task.Delay(200, ct);
-                return await ReadAllAsync(late);
-            },
-            ct);
 
-        await FanOutCopier.CopyAsync(new ChoppyStream(data, 5), [prompt, late], TimeSpan.FromSeconds(10), ct);
+        // The copy waits to queue a 5th segment for "b" with its stall timer armed, as above.
+        var copy = FanOutCopier.CopyAsync(new ChoppyStream(data, 5), [late, prompt], stallTimeout, time, deadline.Token);
+        await UntilAsync(() => prompt.Sent == 5 * FanOutSegment.Size, deadline.Token);
+        time.Advance(stallTimeout - TimeSpan.FromTicks(1));
+        var lateReader = ReadAllAsync(late);
 
+        await copy.WaitAsync(deadline.Token);
         Assert.Null(late.Failure);
-        var received = await Task.WhenAll(promptReader, lateReader);
+        var received = await Task.WhenAll(promptReader, lateReader).WaitAsync(deadline.Token);
         Assert.True(data.AsSpan().SequenceEqual(received[0]));
         Assert.True(data.AsSpan().SequenceEqual(received[1]));
     }
@@ -122,11 +145,14 @@ public sealed class FanOutCopierTests
     {
         var ct = TestContext.Current.CancellationToken;
         var data = Data(3 * 1024 * 1024, 3);
-        var destinations = new[] { new FanOutDestination("a", 0), new FanOutDestination("b", 500_000), new FanOutDestination("c", 0) };
+        var destinations = new[]
+        {
+            new FanOutDestination("a", 0, Still), new FanOutDestination("b", 500_000, Still), new FanOutDestination("c", 0, Still),
+        };
         var readers = destinations.Select(ReadAllAsync).ToArray();
 
         await Assert.ThrowsAsync<IOException>(
-            () => FanOutCopier.CopyAsync(new ChoppyStream(data, 3, failAt: 2 * 1024 * 1024), destinations, LongStall, ct));
+            () => FanOutCopier.CopyAsync(new ChoppyStream(data, 3, failAt: 2 * 1024 * 1024), destinations, LongStall, Still, ct));
 
         Assert.All(destinations, d => Assert.IsType<IOException>(d.Failure));
         // No destination sees a clean end of body, so no node can take the partial object for a whole one.
@@ -141,10 +167,10 @@ public sealed class FanOutCopierTests
     {
         var ct = TestContext.Current.CancellationToken;
         var data = Data(8 * 1024 * 1024, 4);
-        var destinations = new[] { new FanOutDestination("a", 0), new FanOutDestination("b", 0) };
+        var destinations = new[] { new FanOutDestination("a", 0, Still), new FanOutDestination("b", 0, Still) };
         var readers = destinations.Select(d => d.Content.CopyToAsync(new FailingStream(failAfter: 100_000), ct)).ToArray();
 
-        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 4), destinations, LongStall, ct);
+        var read = await FanOutCopier.CopyAsync(new ChoppyStream(data, 4), destinations, LongStall, Still, ct);
 
         Assert.All(destinations, d => Assert.NotNull(d.Failure));
         Assert.True(read < data.Length, $"read {read} of {data.Length} bytes although no destination wanted them");
@@ -158,7 +184,7 @@ public sealed class FanOutCopierTests
     [Fact]
     public async Task A_destination_that_is_dropped_aborts_its_nodes_request()
     {
-        using var destination = new FanOutDestination("a", 0, TimeSpan.FromSeconds(30));
+        using var destination = new FanOutDestination("a", 0, Still, TimeSpan.FromSeconds(30));
         Assert.False(destination.Aborted.IsCancellationRequested);
 
         destination.Fail(new IOException("node a stopped reading"));
@@ -170,25 +196,24 @@ public sealed class FanOutCopierTests
     }
 
     [Fact]
-    public async Task A_node_that_has_every_byte_but_does_not_answer_in_time_is_aborted_without_being_called_failed()
+    public async Task A_node_that_has_every_byte_but_no_answer_is_aborted_not_failed_when_the_answer_timeout_passes_on_the_edges_clock()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var answerTimeout = TimeSpan.FromSeconds(1);
-        using var destination = new FanOutDestination("a", 0, answerTimeout);
+        using var deadline = Deadline();
+        var time = new FakeTimeProvider();
+        var answerTimeout = TimeSpan.FromMinutes(1);
+        using var destination = new FanOutDestination("a", 0, time, answerTimeout);
         var data = Data(100_000, 3);
         var reader = ReadAllAsync(destination);
 
-        await FanOutCopier.CopyAsync(new MemoryStream(data), [destination], LongStall, ct);
-        Assert.Equal(data, await reader);
+        await FanOutCopier.CopyAsync(new MemoryStream(data), [destination], LongStall, time, deadline.Token);
+        // Its body is all sent: the answer timer is armed.
+        Assert.Equal(data, await reader.WaitAsync(deadline.Token));
+
+        // The clock's timers fire within Advance, so what they cancel is cancelled when it returns.
+        time.Advance(answerTimeout - TimeSpan.FromTicks(1));
         Assert.False(destination.Aborted.IsCancellationRequested, "aborted before the answer timeout");
-
-        var aborted = new TaskCompletionSource();
-        using (destination.Aborted.Register(aborted.SetResult))
-        {
-            // Throws (fails the test) if a node silent after its last byte would be waited for forever.
-            await aborted.Task.WaitAsync(answerTimeout * 10, ct);
-        }
-
+        time.Advance(TimeSpan.FromTicks(1));
+        Assert.True(destination.Aborted.IsCancellationRequested, "not aborted when the answer timeout passed");
         Assert.Null(destination.Failure);
     }
 
