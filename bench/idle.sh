@@ -103,7 +103,9 @@ latency() { dotnet "$LOADGEN" latency "$API/checkpresent?key=$KEY&clientuuid=$CL
 # Sets CPU_<name> (% of one core over the window) and RSS_<name> (MiB at its end).
 # The window starts QUIET s after the warm-up or the load's set-up, so that it measures idling and not the tail of
 # set-up (tiered JIT compiling in the background, garbage collection); the CPU of those QUIET s is reported too.
-QUIET=10
+# 30 s: the edge gives back what the set-up left in its heap at the second of its 10 s checks that finds it quiet
+# (Limits:ReleaseIdleMemory, one blocking collection of up to ~0.4 s here), so within ~20 s of the set-up's end.
+QUIET=30
 idle_window() { # name
   local t0 t1 q0
   q0=$(ticks "$EDGE_PID")

@@ -281,6 +281,13 @@ internal sealed class LimitsOptions
     /// allocates its buffer again (bench/README.md, "Idle scale").
     /// </summary>
     public bool ReleaseIdleTlsBuffers { get; set; } = true;
+
+    /// <summary>
+    /// Once the edge goes quiet after a busy spell, it compacts its heap and gives the free memory back to the system
+    /// (one blocking collection per spell); otherwise it keeps what the spell left until it allocates again
+    /// (bench/README.md, "Idle scale").
+    /// </summary>
+    public bool ReleaseIdleMemory { get; set; } = true;
 }
 
 /// <summary>A git-annex repository served by one or more <c>git annex p2phttp</c> backends (replicas).</summary>

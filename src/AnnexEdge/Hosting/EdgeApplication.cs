@@ -127,6 +127,10 @@ internal static partial class EdgeApplication
         builder.Services.AddSingleton<GracefulStop>();
         GracefulStop.Configure(builder, options.Shutdown);
         builder.Services.AddHostedService<LocksReleasedAtStop>();
+        if (options.Limits.ReleaseIdleMemory)
+        {
+            builder.Services.AddHostedService<IdleMemoryRelease>();
+        }
 
         builder.Services.AddReverseProxy()
             .LoadFromMemory(YarpConfigFactory.Routes, YarpConfigFactory.Clusters(catalog.Current))

@@ -16,10 +16,12 @@ namespace AnnexEdge.Hosting;
 /// made an edge with a 256 MiB heap limit fail with OutOfMemoryException, bench/slow-headers.sh). So only so many
 /// large blocks are lent at once: an eighth of the memory the GC may use (16 to 128 MiB); beyond that Kestrel gets
 /// 4 KiB blocks, as from its own pool. Transfers hold a few blocks each for moments and stay far below it.
-/// Some idle connections hold one too: about one in nine of 11,000 idle HTTPS connections had a receive pending into
-/// a block, not the zero-byte wait with which Kestrel holds none (why was not found; bench/README.md "Idle scale");
-/// 32 KiB blocks would halve that but cost uploads CPU, and were not adopted. <c>annexedge_connection_buffer_bytes</c>
-/// shows what is lent.
+/// Some idle connections hold one too (about one in ten): .NET ends Kestrel's zero-byte wait for data on a readiness
+/// event without looking, and an event that arrives after its data was read (a client's TLS Finished and first request
+/// in two segments) ends the next wait with nothing to read; Kestrel then receives into a block and waits there
+/// (strace and a heap dump, bench/README.md "Idle scale", session 19). Most of such a block is never written, so it
+/// costs its size in heap but less resident memory. 32 KiB blocks would halve it but cost uploads CPU, and were not
+/// adopted. <c>annexedge_connection_buffer_bytes</c> shows what is lent.
 /// </remarks>
 internal sealed class LargeBlockMemoryPoolFactory(int maxLent) : IMemoryPoolFactory<byte>
 {
@@ -31,6 +33,7 @@ internal sealed class LargeBlockMemoryPoolFactory(int maxLent) : IMemoryPoolFact
 
     private readonly ConcurrentStack<byte[]> _free = new();
     private int _lent;
+    private long _rented;
 
     public LargeBlockMemoryPoolFactory()
         : this((int)Math.Clamp(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8 / BlockSize, MaxRetained, 2048))
@@ -43,10 +46,14 @@ internal sealed class LargeBlockMemoryPoolFactory(int maxLent) : IMemoryPoolFact
     /// <summary>Large blocks kept free for reuse now.</summary>
     public int Free => _free.Count;
 
+    /// <summary>Blocks rented since start, large and small: connections move data through them, a request at least one.</summary>
+    public long Rented => Interlocked.Read(ref _rented);
+
     public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new Pool(this);
 
     private Block RentBlock(int minBufferSize)
     {
+        Interlocked.Increment(ref _rented);
         if (Interlocked.Increment(ref _lent) > maxLent)
         {
             Interlocked.Decrement(ref _lent);

@@ -65,6 +65,7 @@ internal static class EdgeEventIds
     public const int LockReleasedAtStop = 7024;
     public const int LockReleaseAtStopFailed = 7025;
     public const int SystemdSocket = 7026;
+    public const int IdleMemoryReleased = 7027;
 
     // 8000-8019: git over smart HTTP and annex.url discovery.
     public const int GitConfigured = 8000;

@@ -36,4 +36,18 @@ public sealed class LargeBlockMemoryPoolTests
 
         Assert.Equal(0, factory.Lent);
     }
+
+    [Fact]
+    public void Every_rent_counts_large_and_small_and_a_return_takes_none_back()
+    {
+        var factory = new LargeBlockMemoryPoolFactory(maxLent: 1);
+        using var pool = factory.Create();
+
+        pool.Rent(4096).Dispose();
+        using var large = pool.Rent(4096);
+        using var small = pool.Rent(4096);
+
+        Assert.Equal(LargeBlockMemoryPoolFactory.SmallBlockSize, small.Memory.Length);
+        Assert.Equal(3, factory.Rented);
+    }
 }
