@@ -180,7 +180,6 @@ public sealed class FanOutCopierTests
         }
     }
 
-    /// <summary>A source that returns its data in irregular pieces, and can fail at a given position.</summary>
     [Fact]
     public async Task A_destination_that_is_dropped_aborts_its_nodes_request()
     {
@@ -217,6 +216,7 @@ public sealed class FanOutCopierTests
         Assert.Null(destination.Failure);
     }
 
+    /// <summary>A source that returns its data in irregular pieces, and can fail at a given position.</summary>
     private sealed class ChoppyStream(byte[] data, int seed, long failAt = -1) : Stream
     {
         private readonly Random _random = new(seed);
