@@ -7,7 +7,7 @@ namespace AnnexEdge.Hosting;
 /// free memory to the system. The GC collects only when the process allocates, so an edge that went idle after a
 /// burst (thousands of connections opened, large transfers) kept that burst's garbage and free heap space resident for
 /// as long as it stayed idle: 24 MiB of 220 with 3,000 idle HTTPS connections, 46–66 MiB of 507 with 11,000
-/// (bench/README.md, "Idle scale"). The collection blocks the process while it runs (0.13 s and 0.35–0.42 s there),
+/// (bench/README.md, "Idle scale"). The collection blocks the process while it runs (0.13 s and 0.35–0.47 s there),
 /// once per busy spell, when nothing is being served.
 /// </summary>
 internal sealed partial class IdleMemoryRelease : BackgroundService
@@ -45,18 +45,30 @@ internal sealed partial class IdleMemoryRelease : BackgroundService
     internal IdleMemoryRelease(TimeProvider time, ILogger<IdleMemoryRelease> logger, Func<Activity> activity, Action release) =>
         (_time, _logger, _activity, _release) = (time, logger, activity, release);
 
+    private BusySpell? _spell;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var spell = new BusySpell(_activity());
         using var timer = new PeriodicTimer(Interval, _time);
+        Begin();
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            var now = _activity();
-            if (spell.EndsQuietly(now))
-            {
-                Release(now.Allocated - spell.Start.Allocated);
-                spell = new BusySpell(_activity());
-            }
+            Check();
+        }
+    }
+
+    /// <summary>Starts watching: the first spell starts now.</summary>
+    internal void Begin() => _spell = new BusySpell(_activity());
+
+    /// <summary>One check: a spell that ends quietly is released, and the next starts.</summary>
+    internal void Check()
+    {
+        var spell = _spell ?? throw new InvalidOperationException("Begin first");
+        var now = _activity();
+        if (spell.EndsQuietly(now))
+        {
+            Release(now.Allocated - spell.Start.Allocated);
+            _spell = new BusySpell(now);
         }
     }
 

@@ -77,68 +77,68 @@ public sealed class IdleMemoryReleaseTests
         Assert.Equal(1, edge.Releases);
     }
 
-    /// <summary>The service on a fake clock, with a counter for what the process allocated and for its releases.</summary>
+    [Fact]
+    public async Task The_service_checks_once_per_interval_on_the_edges_clock()
+    {
+        var time = new FakeTimeProvider();
+        var reads = 0;
+        using var service = new IdleMemoryRelease(
+            time, NullLogger<IdleMemoryRelease>.Instance, () => new IdleMemoryRelease.Activity(Interlocked.Increment(ref reads), 0), () => { });
+        await service.StartAsync(CancellationToken.None);
+        await UntilAsync(() => Volatile.Read(ref reads) == 1);
+
+        time.Advance(IdleMemoryRelease.Interval - TimeSpan.FromTicks(1));
+        await Task.Yield();
+        Assert.Equal(1, Volatile.Read(ref reads));
+        time.Advance(TimeSpan.FromTicks(1));
+        await UntilAsync(() => Volatile.Read(ref reads) == 2);
+        await service.StopAsync(CancellationToken.None);
+    }
+
+    private static async Task UntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the idle memory check did not run");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>The service's checks made one by one, with counters for what the process allocated and for its releases.</summary>
     private sealed class Edge : IAsyncDisposable
     {
-        private readonly FakeTimeProvider _time = new();
         private readonly IdleMemoryRelease _service;
         private long _allocated;
         private long _rented;
-        private int _reads;
-        private int _releases;
 
-        private Edge() =>
+        private Edge()
+        {
             _service = new IdleMemoryRelease(
-                _time,
+                new FakeTimeProvider(),
                 NullLogger<IdleMemoryRelease>.Instance,
-                () =>
-                {
-                    Interlocked.Increment(ref _reads);
-                    return new IdleMemoryRelease.Activity(Interlocked.Read(ref _allocated), Interlocked.Read(ref _rented));
-                },
-                () => Interlocked.Increment(ref _releases));
-
-        public int Releases => Volatile.Read(ref _releases);
-
-        public static async Task<Edge> StartAsync()
-        {
-            var edge = new Edge();
-            await edge._service.StartAsync(CancellationToken.None);
-            await UntilAsync(() => Volatile.Read(ref edge._reads) >= 1);
-            return edge;
+                () => new IdleMemoryRelease.Activity(_allocated, _rented),
+                () => Releases++);
+            _service.Begin();
         }
 
-        /// <summary>Allocates and rents, moves the clock to the next check and waits until the service has looked.</summary>
-        public async Task CheckAsync(long allocatedSinceLast, long rentedSinceLast = 0)
-        {
-            Interlocked.Add(ref _allocated, allocatedSinceLast);
-            Interlocked.Add(ref _rented, rentedSinceLast);
-            var reads = Volatile.Read(ref _reads);
-            var releases = Releases;
-            _time.Advance(IdleMemoryRelease.Interval);
-            await UntilAsync(() => Volatile.Read(ref _reads) > reads);
+        public int Releases { get; private set; }
 
-            // A release is followed by one more read (the new spell's start); wait for it so the next check starts clean.
-            if (Releases > releases)
-            {
-                await UntilAsync(() => Volatile.Read(ref _reads) > reads + 1);
-            }
+        public static Task<Edge> StartAsync() => Task.FromResult(new Edge());
+
+        /// <summary>Allocates and rents, then makes the next check.</summary>
+        public Task CheckAsync(long allocatedSinceLast, long rentedSinceLast = 0)
+        {
+            _allocated += allocatedSinceLast;
+            _rented += rentedSinceLast;
+            _service.Check();
+            return Task.CompletedTask;
         }
 
-        public async ValueTask DisposeAsync()
+        public ValueTask DisposeAsync()
         {
-            await _service.StopAsync(CancellationToken.None);
             _service.Dispose();
-        }
-
-        private static async Task UntilAsync(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!condition())
-            {
-                Assert.True(DateTime.UtcNow < deadline, "the idle memory check did not run");
-                await Task.Delay(5);
-            }
+            return ValueTask.CompletedTask;
         }
     }
 }
