@@ -8,7 +8,9 @@
 #     trusts the system store only: SYSTEM_CERTIFICATE_PATH (read by its x509-system library instead of
 #     /etc/ssl/certs) names the certificate; nothing on the machine is changed,
 #   - through git-annex's own gateway (`git annex p2phttp --clusterjobs 3 --jobs 16` on a gateway repository made
-#     with initcluster/updatecluster, as bench/cluster.sh makes it).
+#     with initcluster/updatecluster, as bench/cluster.sh makes it),
+#   - through bench/PlainProxy (plain): YARP alone with one route to node1, the framework's own cost per file under
+#     the same client; node copy only (it knows no cluster).
 # Operations, each on fresh files: copy to a node, copy to the cluster, get from the cluster (after dropping the local
 # copies), drop from the cluster. For each: wall time, and CPU time (utime+stime) of the edge and of git-annex's
 # gateway during it, per file, and the client connections (and TLS handshakes) the edge accepted during it. A warm-up
@@ -16,7 +18,7 @@
 # sets, each round starting one path further) and the report gives medians (min–max).
 #
 # usage: bench/files.sh [--files N] [--warmup N] [--size BYTES] [--jobs "4 16"] [--rounds N]
-#                       [--paths "direct edge edge-https gateway"] [--edge-env "VAR=value ..."] [--edge-dll PATH]
+#                       [--paths "direct edge edge-https gateway plain"] [--edge-env "VAR=value ..."] [--edge-dll PATH]
 #                       [--quick]
 #   --quick     smoke run: 100 files, 50 warm-up files, -J4 only
 #   --paths     only these paths (without gateway: no git-annex gateway, its slow path is most of a run's time)
@@ -25,7 +27,7 @@
 # Prints a markdown report and writes it to bench/results/files-latest.md (raw figures in files-latest.tsv).
 set -euo pipefail
 
-FILES=1000 WARMUP=200 SIZE=8192 JOBS_LIST="4 16" PATHS="direct edge edge-https gateway" EDGE_ENV="" EDGE_DLL="" ROUNDS=1
+FILES=1000 WARMUP=200 SIZE=8192 JOBS_LIST="4 16" PATHS="direct edge edge-https gateway plain" EDGE_ENV="" EDGE_DLL="" ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --files) FILES=${2:?}; shift 2 ;;
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --edge-env) EDGE_ENV=${2:?}; shift 2 ;;
     --edge-dll) EDGE_DLL=${2:?}; shift 2 ;;
     --quick) FILES=100 WARMUP=50 JOBS_LIST=4; shift ;;
-    *) sed -n '2,24s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,26s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
   esac
 done
 . "$(dirname "$0")/lib.sh"
@@ -51,6 +53,10 @@ need openssl "apt-get install openssl"
 declare -A PORT PID NODE_UUID
 
 [ -n "$EDGE_DLL" ] || build_edge
+if [[ " $PATHS " == *" plain "* ]]; then
+  log "building bench/PlainProxy (Release)"
+  dotnet build -c Release --nologo -v q "$ROOT/bench/PlainProxy" >"$WORK/build-plain.log" 2>&1 || { cat "$WORK/build-plain.log"; die "build of PlainProxy"; }
+fi
 make_certificate
 # Only the edge-https client talks TLS; SYSTEM_CERTIFICATE_PATH replaces the system store for git-annex alone.
 export SYSTEM_CERTIFICATE_PATH="$WORK/tls/cert.pem"
@@ -70,6 +76,13 @@ start "$WORK/edge.log" "$WORK" env $EDGE_ENV dotnet "$EDGE_DLL" --config "$WORK/
   --Serilog:MinimumLevel:Override:Microsoft.AspNetCore.Server.Kestrel.Https=Debug
 PID[edge]=${PIDS[-1]}
 PID[edge-https]=${PID[edge]}
+if [[ " $PATHS " == *" plain "* ]]; then
+  PORT[plain]=$(free_port)
+  start "$WORK/plain.log" "$WORK" env BACKEND="http://127.0.0.1:${PORT[node1]}" \
+    dotnet "$ROOT/bench/PlainProxy/bin/Release/net10.0/PlainProxy.dll" --urls "http://127.0.0.1:${PORT[plain]}"
+  PID[plain]=${PIDS[-1]}
+  wait_for "PlainProxy" curl -sf -X POST "http://127.0.0.1:${PORT[plain]}/git-annex/${NODE_UUID[1]}/v4/gettimestamp?clientuuid=$CLIENT"
+fi
 
 for i in 1 2 3; do
   wait_for "node$i" curl -sf -X POST "http://127.0.0.1:${PORT[node$i]}/git-annex/${NODE_UUID[$i]}/v4/gettimestamp?clientuuid=$CLIENT"
@@ -95,6 +108,7 @@ client direct "annex+http://127.0.0.1:${PORT[node1]}/git-annex/" "$WORK/node1"
 client edge "annex+http://127.0.0.1:${PORT[edge]}/git-annex/" "$WORK/gateway"
 client edge-https "annex+https://127.0.0.1:${PORT[edge-https]}/git-annex/" "$WORK/gateway"
 client gateway "annex+http://127.0.0.1:${PORT[gateway]}/git-annex/" "$WORK/gateway"
+[ -z "${PORT[plain]:-}" ] || client plain "annex+http://127.0.0.1:${PORT[plain]}/git-annex/" "$WORK/node1"
 
 # A set of fresh random files in a client, annexed and committed: prints nothing, the set is the directory.
 make_set() { # path name count
@@ -111,8 +125,8 @@ PY
 }
 
 objects() { find "$WORK/node$1/.git/annex/objects" -type f 2>/dev/null | wc -l; }
-# The CPU of the gateway on a path; on the direct path, the edge's while it is idle.
-cpu() { if [ "$1" = gateway ]; then ticks "${PID[gateway]}"; else ticks "${PID[edge]}"; fi; }
+# The CPU of the gateway on a path (git-annex's, PlainProxy's); on the direct path, the edge's while it is idle.
+cpu() { case "$1" in gateway | plain) ticks "${PID[$1]}" ;; *) ticks "${PID[edge]}" ;; esac; }
 # Client connections the edge accepted, and TLS handshakes it completed, so far: "connections handshakes".
 edge_connections() {
   echo "$(grep -c '"ConnectionStart"' "$WORK/edge.log") $(grep -c '"HttpsConnectionEstablished"' "$WORK/edge.log")"
@@ -123,7 +137,7 @@ edge_connections() {
 run_op() { # path op set jobs
   local path=$1 op=$2 set=$3 jobs=$4 dir=$WORK/client-$1 before=() after i t0 t1 c0 c1 k0 k1 remote
   for i in 1 2 3; do before[$i]=$(objects "$i"); done
-  case "$op" in node-copy) remote=origin; [ "$path" = direct ] || remote=origin-node1 ;; *) remote=origin-mycluster ;; esac
+  case "$op" in node-copy) remote=origin; [ "$path" = direct ] || [ "$path" = plain ] || remote=origin-node1 ;; *) remote=origin-mycluster ;; esac
   log "$op via $path"
   k0=$(edge_connections); c0=$(cpu "$path"); t0=$(date +%s.%N)
   case "$op" in
@@ -161,7 +175,7 @@ run_path() { # path jobs tag count round -> appends "tag path jobs op secs ticks
   set=$tag-r$round-node-J$jobs
   make_set "$path" "$set" "$count"
   r=$(run_op "$path" node-copy "$set" "$jobs"); echo "$tag $path $jobs node-copy ${r% * *} $count ${r#* * } $round" >>"$TSV"
-  [ "$path" != direct ] || return 0
+  [ "$path" != direct ] && [ "$path" != plain ] || return 0
   set=$tag-r$round-cluster-J$jobs
   make_set "$path" "$set" "$count"
   r=$(run_op "$path" cluster-copy "$set" "$jobs"); echo "$tag $path $jobs cluster-copy ${r% * *} $count ${r#* * } $round" >>"$TSV"
@@ -178,7 +192,7 @@ log "warm-up: $WARMUP files of $SIZE bytes through every path and operation"
 for path in $PATHS; do run_path "$path" 4 warmup "$WARMUP" 0; done
 RSS_EDGE=$(proc_kib "${PID[edge]}" VmRSS | kib_to_mib)
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-ALL_PATHS=(direct edge edge-https gateway)
+ALL_PATHS=(direct edge edge-https gateway plain)
 k=0
 for round in $(seq 1 "$ROUNDS"); do
   for jobs in $JOBS_LIST; do
@@ -231,6 +245,17 @@ if idle:
     busy = sum(t for _, t in idle) / sum(s for s, _ in idle) / 10
     print(f"While the client copied to the node directly, the edge (idle but for its health probes) used {busy:.2f} % of a core.")
 print(f"Edge RSS after warm-up {rss0} MiB, at the end {rss1} MiB.\n")
+if any(k[0] == "plain" for k in fig):
+    print("The framework's floor: a node copy through bench/PlainProxy (YARP alone, one route to node1, no logging),")
+    print("its CPU per file under the same client, against the edge's; plain/edge < 1 means YARP alone spent less.\n")
+    print("| -J | edge s | plain s | edge CPU ms/file | plain CPU ms/file | plain/edge CPU |")
+    print("|---|---|---|---|---|---|")
+    for jobs in sorted({r[2] for r in rows}, key=int):
+        e, p = ("edge", jobs, "node-copy"), ("plain", jobs, "node-copy")
+        if e in fig and p in fig:
+            print(f"| {jobs} | {spread(e, 0, '%.2f')} | {spread(p, 0, '%.2f')} | {spread(e, 1, '%.2f')} | "
+                  f"{spread(p, 1, '%.2f')} | {fig[p][1] / fig[e][1]:.2f} |")
+    print()
 targets = []
 for jobs in sorted({r[2] for r in rows}, key=int):
     for op, limit in [("node-copy", 1.5), ("cluster-get", 1.5), ("cluster-copy", 3.0)]:

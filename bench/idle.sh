@@ -100,7 +100,8 @@ wait_for "AnnexEdge" curl -sf -X POST "$API/gettimestamp?clientuuid=$CLIENT"
 TICK=$(getconf CLK_TCK)
 edge_connections() { ss -Htn state established "( sport = :$EDGE_PORT )" | wc -l; }
 latency() { dotnet "$LOADGEN" latency "$API/checkpresent?key=$KEY&clientuuid=$CLIENT" "$REQUESTS" || die "latency client exit $?"; }
-# Sets CPU_<name> (% of one core over the window) and RSS_<name> (MiB at its end).
+# Sets CPU_<name> (% of one core over the window), RSS_<name> and ANON_<name> (MiB at its end: all resident memory,
+# and the part of it that is the process's own, without the mapped code files and the JIT's double-mapped code).
 # The window starts QUIET s after the warm-up or the load's set-up, so that it measures idling and not the tail of
 # set-up (tiered JIT compiling in the background, garbage collection); the CPU of those QUIET s is reported too.
 # 30 s: the edge gives back what the set-up left in its heap at the second of its 10 s checks that finds it quiet
@@ -117,6 +118,7 @@ idle_window() { # name
   printf -v "CPU_$1" '%s' "$(awk -v d=$((t1 - t0)) -v t="$TICK" -v w="$WINDOW" 'BEGIN {printf "%.2f", 100 * d / t / w}')"
   printf -v "TICKS_$1" '%s' $((t1 - t0))
   printf -v "RSS_$1" '%s' "$(proc_kib "$EDGE_PID" VmRSS | kib_to_mib)"
+  printf -v "ANON_$1" '%s' "$(proc_kib "$EDGE_PID" RssAnon | kib_to_mib)"
 }
 
 # Warm-up, not recorded: JIT, the edge's pools to the nodes, the client's own start-up.
@@ -209,6 +211,7 @@ mkdir -p "$OUT"
   echo "|---|---|---|---|---|"
   echo "| Edge RSS (VmRSS) at the end of the idle window | $RSS_unloaded MiB | $RSS_loaded MiB | < 400 MiB | $(met "$RSS_loaded" 400) |"
   echo "| Edge peak RSS (VmHWM) | $HWM_unloaded MiB | $HWM_loaded MiB | (none) | |"
+  echo "| of RSS at the end, anonymous (RssAnon: heaps, not code files) | $ANON_unloaded MiB | $ANON_loaded MiB | (none) | |"
   echo "| Edge CPU while idle, % of one core | $CPU_unloaded % | $CPU_loaded % | < 2 % | $(met "$CPU_loaded" 2) |"
   echo "| New client, fresh connection: median | $FRESH50_0 ms | $FRESH50_1 ms ($(within "$FRESH50_1" "$FRESH50_0")) | ≤ unloaded + 50 ms | $(met "$FRESH50_1" "$(awk -v u="$FRESH50_0" 'BEGIN {print u + 50.0001}')") |"
   echo "| New client, fresh connection: p95 | $FRESH95_0 ms | $FRESH95_1 ms ($(within "$FRESH95_1" "$FRESH95_0")) | ≤ unloaded + 50 ms | $(met "$FRESH95_1" "$(awk -v u="$FRESH95_0" 'BEGIN {print u + 50.0001}')") |"
