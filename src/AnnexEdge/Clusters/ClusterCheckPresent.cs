@@ -37,10 +37,14 @@ internal sealed class ClusterCheckPresent(NodeClient nodes, TimeProvider time)
         {
             // Nodes at other sites are asked together once the first of them comes: each asked in turn would cost
             // a round trip over its link (as for a GET, ClusterDownload).
-            var together = next < order.Count && order[next].Via is not null ? order.Count - next : 1;
-            for (var i = 0; i < together && next < order.Count; i++)
+            while (next < order.Count)
             {
-                pending.Add(Search.AskAsync(nodes, feature, order[next++], ct));
+                var node = order[next++];
+                pending.Add(Search.AskAsync(nodes, feature, node, ct));
+                if (node.Via is null)
+                {
+                    break;
+                }
             }
 
             var answered = Task.WhenAny(pending);
